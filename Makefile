@@ -1,0 +1,33 @@
+# Two commands on a fresh machine with Python 3.10+ and access to the package registries:
+#   make demo   - set up .venv, then run the main job end to end on a tiny local model
+#   make test   - set up .venv, then lint and run the test suite
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stockade-installed
+# Pinned first, so pip takes the CPU build on disk and no multi-GB CUDA build is pulled.
+TORCH ?= torch==2.13.0
+
+.PHONY: setup test lint demo clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e '.[train,serve,dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests
+	$(PY) -m ruff format --check src tests
+
+test: lint
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo.sh
+
+clean:
+	rm -rf $(VENV) demo-workspace .pytest_cache .ruff_cache

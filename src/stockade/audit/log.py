@@ -1,0 +1,132 @@
+"""The append-only, hash-chained audit log.
+
+Each record carries the hash of the one before it. Appends lock the single ``audit_head``
+row first (an UPDATE, which also takes SQLite's write lock before anything is read), so
+concurrent writers from several processes still form one linear chain. SQLite runs in WAL
+mode with ``synchronous=FULL``: a committed record is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from stockade.audit.chain import record_hash
+from stockade.core.errors import AuditError
+from stockade.core.hashing import canonical_json
+from stockade.storage.database import make_session_factory
+from stockade.storage.tables import AuditHead, AuditRecord
+
+RESULTS = ("ok", "denied", "error")
+
+
+@dataclass
+class AuditEvent:
+    """What a service reports. Never put raw personal data, prompts or outputs in it."""
+
+    action: str
+    actor: str
+    target: str | None = None
+    result: str = "ok"
+    role: str | None = None
+    source: str | None = None
+    request_id: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def record_fields(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "ts": record.ts,
+        "actor": record.actor,
+        "role": record.role,
+        "source": record.source,
+        "action": record.action,
+        "target": record.target,
+        "result": record.result,
+        "request_id": record.request_id,
+        "reason": record.reason,
+        "details": record.details,
+        "prev_hash": record.prev_hash,
+    }
+
+
+def record_as_dict(record: AuditRecord) -> dict[str, Any]:
+    data = record_fields(record)
+    data["details"] = json.loads(record.details)
+    data["hash"] = record.hash
+    return data
+
+
+class AuditLog:
+    """Append and read audit records. There is deliberately no delete or update."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = make_session_factory(engine)
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        if event.result not in RESULTS:
+            raise AuditError(f"audit result must be one of {RESULTS}, not {event.result!r}")
+        try:
+            with self._sessions.begin() as session:
+                # Lock first: this UPDATE takes the write lock before the head is read.
+                session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+                head = session.get(AuditHead, 1)
+                if head is None:
+                    raise AuditError(
+                        "the audit log has no head row", fix="run `stockade init` on this workspace"
+                    )
+                fields = {
+                    "seq": head.seq + 1,
+                    "ts": utc_now(),
+                    "actor": event.actor,
+                    "role": event.role,
+                    "source": event.source,
+                    "action": event.action,
+                    "target": event.target,
+                    "result": event.result,
+                    "request_id": event.request_id,
+                    "reason": event.reason,
+                    "details": canonical_json(event.details),
+                    "prev_hash": head.hash,
+                }
+                record = AuditRecord(**fields, hash=record_hash(fields))
+                session.add(record)
+                head.seq, head.hash = record.seq, record.hash
+            return record
+        except AuditError:
+            raise
+        except Exception as exc:
+            raise AuditError(
+                f"could not write the audit record {event.action!r}: {exc.__class__.__name__}: {exc}",
+                fix="check that the workspace database is writable (`stockade doctor`)",
+            ) from exc
+
+    def head(self) -> tuple[int, str]:
+        with self._sessions() as session:
+            head = session.get(AuditHead, 1)
+            if head is None:
+                raise AuditError("the audit log has no head row", fix="run `stockade init` on this workspace")
+            return head.seq, head.hash
+
+    def records(self, *, since_seq: int = 0) -> Iterator[AuditRecord]:
+        """Every record in chain order, streamed."""
+        with self._sessions() as session:
+            query = select(AuditRecord).where(AuditRecord.seq > since_seq).order_by(AuditRecord.seq)
+            yield from session.scalars(query.execution_options(yield_per=1000))
+
+    def tail(self, count: int = 20) -> list[AuditRecord]:
+        with self._sessions() as session:
+            query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(count)
+            return list(reversed(session.scalars(query).all()))

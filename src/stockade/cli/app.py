@@ -1,0 +1,70 @@
+"""The `stockade` command. Thin: parses arguments, calls services, prints results.
+
+Heavy libraries (torch, transformers) are imported inside commands, so `stockade --help`
+is instant and works without the `train` extra.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stockade.cli import audit, dev, placeholders, specs, workspace
+from stockade.cli.output import errors, print_error
+from stockade.cli.state import state
+from stockade.core import environment, offline
+from stockade.core.errors import StockadeError
+
+app = typer.Typer(
+    name="stockade",
+    help="Stockade: fine-tune and serve LLMs inside a closed network. Offline, audited, approved.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    workspace_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", "-w", help="Workspace folder (default: $STOCKADE_HOME or ./stockade-workspace)."
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    state.workspace = workspace_dir
+    state.debug = debug or environment.read_variable("STOCKADE_DEBUG") == "1"
+
+
+workspace.register(app)
+specs.register(app)
+app.add_typer(audit.app, name="audit")
+app.add_typer(dev.app, name="dev")
+placeholders.register(app)
+
+
+def main() -> None:
+    """Entry point: the offline guard first, then the command; errors as one clear message."""
+    offline.activate()
+    try:
+        app()
+    except StockadeError as exc:
+        if state.debug:
+            traceback.print_exc()
+        print_error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so, and how to see more
+        if state.debug:
+            traceback.print_exc()
+        print_error(f"unexpected {exc.__class__.__name__}: {exc}\n  (run with --debug for the traceback)")
+        sys.exit(1)

@@ -1,0 +1,39 @@
+"""Command groups whose engines arrive with later work: they exist, say so, and exit 2."""
+
+from __future__ import annotations
+
+import typer
+
+from stockade.core.errors import NotAvailableYet
+
+PENDING = {
+    "data": "Import, validate, desensitize and version datasets.",
+    "model": "Import models with hash manifests; verify; list.",
+    "eval": "Evaluate a model version on a dataset (ROUGE-L, BLEU, perplexity).",
+    "registry": "Model versions: submit, approve (maker-checker), deploy, retire, lineage.",
+    "webui": "The web console.",
+    "user": "Users and roles.",
+    "token": "API tokens: issue, list, revoke.",
+    "backup": "Back up and restore the workspace.",
+    "estimate": "Estimate memory and time of a training run from config.json.",
+    "bundle": "Offline install bundles (wheels, models) for air-gapped servers.",
+    "pki": "Internal CA and TLS certificates.",
+}
+
+
+def _pending_group(name: str, summary: str) -> typer.Typer:
+    group = typer.Typer(help=f"{summary} (not in this build yet)")
+
+    @group.callback(invoke_without_command=True)
+    def pending() -> None:
+        raise NotAvailableYet(
+            f"`stockade {name}` is not in this build yet",
+            fix="see `stockade --help` for the commands this build has",
+        )
+
+    return group
+
+
+def register(app: typer.Typer) -> None:
+    for name, summary in PENDING.items():
+        app.add_typer(_pending_group(name, summary), name=name)

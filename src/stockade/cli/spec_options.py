@@ -1,0 +1,36 @@
+"""CLI flags generated from a spec: ``[CONFIG.yaml] [--key value ...]`` with help from the fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from stockade.core.specs import Spec, load_spec, parse_overrides
+from stockade.core.specs.base import Spec as SpecBase
+
+
+def spec_epilog(spec: type[SpecBase]) -> str:
+    """The help text listing every key of ``spec`` (also valid as YAML keys)."""
+    lines = [f"Keys of {spec.__name__} (in CONFIG.yaml, or as --key value to override it):", ""]
+    for name, alias_of in sorted(spec.accepted_keys().items()):
+        if alias_of != name:
+            continue
+        info = spec.model_fields[name]
+        aliases = [a for a, f in spec.accepted_keys().items() if f == name and a != name]
+        default = info.get_default(call_default_factory=True)
+        also = f" (also --{', --'.join(aliases)})" if aliases else ""
+        lines.append(f"--{name}{also} (default {default!r}): {info.description or ''}")
+    return "\n\n".join(lines)
+
+
+def spec_from_args(spec: type[Spec], args: list[str]) -> tuple[Spec, Path | None]:
+    """An optional leading CONFIG.yaml, then ``--key value`` overrides."""
+    config = None
+    if args and not args[0].startswith("--"):
+        config, args = Path(args[0]), args[1:]
+    return load_spec(spec, config, overrides=parse_overrides(args)), config
+
+
+def spec_yaml(spec: Spec) -> str:
+    return yaml.safe_dump(spec.model_dump(mode="json"), allow_unicode=True, sort_keys=False)

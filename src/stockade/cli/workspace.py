@@ -1,0 +1,89 @@
+"""`stockade init`, `stockade doctor`, `stockade version`."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stockade import __version__
+from stockade.cli.output import console, escape, new_table, print_json, status_text
+from stockade.cli.state import state
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def init(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Workspace folder. Default: --workspace, $STOCKADE_HOME or ./stockade-workspace."
+        ),
+    ] = None,
+) -> None:
+    """Create a workspace (settings, database, audit log, folders). Safe to run again."""
+    from stockade.core.workspace import default_location
+    from stockade.workspace.service import initialize_workspace
+
+    root = directory or state.workspace or default_location()
+    result = initialize_workspace(root)
+    if result.schema_before is None:
+        console.print(f"Created workspace [bold]{escape(str(result.root))}[/]")
+        console.print(f"  folders: {escape(', '.join(result.created))}")
+        console.print(f"  database schema: {result.schema_after}; audit record #{result.record.seq}")
+        console.print(
+            f"Next: [bold]export STOCKADE_HOME={escape(str(result.root))}[/] and run `stockade doctor`."
+        )
+    elif result.changed:
+        console.print(
+            f"Updated workspace {escape(str(result.root))}: created {escape(', '.join(result.created))}"
+            f"; schema {result.schema_before} -> {result.schema_after}"
+        )
+    else:
+        console.print(
+            f"Workspace {escape(str(result.root))} is already initialised and current; nothing changed."
+        )
+
+
+def doctor(as_json: JsonOption = False) -> None:
+    """Check Python, libraries, GPU, disk, locale, the offline guard, the workspace and its database."""
+    from stockade.workspace.doctor import exit_code, run_doctor
+
+    checks = run_doctor(state.workspace)
+    if as_json:
+        print_json([check.as_dict() for check in checks])
+    else:
+        table = new_table("group", "check", "status", "detail", "how to fix", title="stockade doctor")
+        for check in checks:
+            table.add_row(
+                check.group, check.name, status_text(check.status), escape(check.detail), escape(check.fix)
+            )
+        console.print(table)
+    raise typer.Exit(exit_code(checks))
+
+
+def version(as_json: JsonOption = False) -> None:
+    """Print the versions of Stockade, Python and the main libraries (without importing them)."""
+    packages = ("torch", "transformers", "peft", "accelerate", "tokenizers", "pydantic", "sqlalchemy")
+    found = {}
+    for package in packages:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    info = {"stockade": __version__, "python": platform.python_version(), **found}
+    if as_json:
+        print_json(info)
+        return
+    console.print(f"stockade {__version__} (Python {info['python']})")
+    for package, value in found.items():
+        console.print(f"  {package}: {value or 'not installed'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(doctor)
+    app.command()(version)

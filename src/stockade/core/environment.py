@@ -1,0 +1,55 @@
+"""Everything Stockade reads from the process environment, in one place.
+
+The architecture allows only the ``core`` layer to read environment variables; other
+layers ask these functions.
+"""
+
+from __future__ import annotations
+
+import locale
+import os
+import pwd
+import socket
+from pathlib import Path
+
+HOME_VARIABLE = "STOCKADE_HOME"
+DEFAULT_WORKSPACE_NAME = "stockade-workspace"
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def stockade_home() -> Path | None:
+    """The workspace named by ``$STOCKADE_HOME``, if set."""
+    value = os.environ.get(HOME_VARIABLE, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def os_user() -> str:
+    """The operating-system account running this process (the actor until accounts exist)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid:{os.getuid()}"
+
+
+def host_name() -> str:
+    return socket.gethostname()
+
+
+def locale_settings() -> dict[str, str]:
+    """The locale variables that decide how text is encoded, and Python's preferred encoding."""
+    found = {name: os.environ[name] for name in ("LC_ALL", "LC_CTYPE", "LANG") if os.environ.get(name)}
+    found["preferred_encoding"] = locale.getpreferredencoding(False)
+    return found
+
+
+def proxy_settings() -> dict[str, str]:
+    """Proxy variables that would route library traffic elsewhere."""
+    return {name: os.environ[name] for name in PROXY_VARIABLES if os.environ.get(name)}
+
+
+def read_variable(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def set_variables(values: dict[str, str]) -> None:
+    os.environ.update(values)

@@ -1,0 +1,44 @@
+"""Workspace settings (``stockade.yaml``): the only singleton, loaded once per process."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from stockade.core.specs.base import Spec
+
+
+class AuditSettings(Spec):
+    retention_days: int = Field(
+        180,
+        ge=1,
+        description="Days audit records are kept before an export-and-archive may remove them. "
+        "China's Cybersecurity Law art. 21 asks for at least 6 months; values under 180 are warned.",
+    )
+
+
+class Settings(Spec):
+    """Settings of one workspace. Every key is documented in docs/configuration.md."""
+
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Empty means SQLite in the workspace (stockade.db, WAL). "
+        "PostgreSQL: postgresql+psycopg://user:password@127.0.0.1/stockade (needs stockade[postgres]).",
+    )
+    egress_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Non-loopback CIDRs, addresses or host names the offline guard lets through. "
+        "Empty (the default) means loopback only.",
+    )
+    min_free_disk_gb: float = Field(
+        40.0, ge=0, description="`stockade doctor` fails when the models folder has less free space."
+    )
+    dev_mode: bool = Field(
+        False,
+        description="Relaxes the approval requirement for serving; announced in responses and the audit log.",
+    )
+    audit: AuditSettings = Field(default_factory=AuditSettings, description="Audit log settings.")
+
+    @field_validator("egress_allowlist", mode="before")
+    @classmethod
+    def _allowlist_entries(cls, value: object) -> object:
+        return [] if value is None else value

@@ -1,0 +1,285 @@
+"""`stockade doctor`: checks of the machine, the offline guard and the workspace."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import text
+
+from stockade.audit import AuditLog, verify_chain
+from stockade.core import environment, network, offline
+from stockade.core.errors import StockadeError
+from stockade.core.workspace import Workspace
+from stockade.storage.database import make_engine
+from stockade.storage.migrate import current_revision, head_revision
+
+Status = Literal["pass", "warn", "fail"]
+CORE_LIBRARIES = ("typer", "rich", "pydantic", "sqlalchemy", "alembic", "pyyaml")
+TRAIN_LIBRARIES = ("torch", "transformers", "peft", "accelerate", "tokenizers", "safetensors")
+
+
+@dataclass
+class Check:
+    group: str
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_python() -> list[Check]:
+    version = ".".join(map(str, sys.version_info[:3]))
+    ok = sys.version_info >= (3, 10)
+    return [Check("system", "python", "pass" if ok else "fail", version, "" if ok else "use Python 3.10+")]
+
+
+def check_libraries() -> list[Check]:
+    checks = []
+    missing_core = [p for p in CORE_LIBRARIES if _version(p) is None]
+    core = ", ".join(f"{p} {_version(p)}" for p in CORE_LIBRARIES if _version(p))
+    checks.append(
+        Check(
+            "system",
+            "core libraries",
+            "fail" if missing_core else "pass",
+            core,
+            f"pip install stockade (missing: {', '.join(missing_core)})" if missing_core else "",
+        )
+    )
+    missing = [p for p in TRAIN_LIBRARIES if _version(p) is None]
+    found = ", ".join(f"{p} {_version(p)}" for p in TRAIN_LIBRARIES if _version(p))
+    checks.append(
+        Check(
+            "system",
+            "training libraries",
+            "warn" if missing else "pass",
+            found or "none installed",
+            f"install the train extra (missing: {', '.join(missing)}): "
+            "pip install torch==2.13.0 && pip install 'stockade[train]'"
+            if missing
+            else "",
+        )
+    )
+    return checks
+
+
+def check_gpu() -> list[Check]:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:
+        return [
+            Check(
+                "system",
+                "GPU (NVML)",
+                "warn",
+                "no NVIDIA driver found: training and serving run on CPU",
+                "on a GPU server install the NVIDIA driver; CUDA 11.8+ is recommended",
+            )
+        ]
+    try:
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        count = pynvml.nvmlDeviceGetCount()
+        names = []
+        for index in range(count):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            memory = pynvml.nvmlDeviceGetMemoryInfo(handle).total / 2**30
+            names.append(f"{pynvml.nvmlDeviceGetName(handle)} ({memory:.0f} GiB)")
+        cuda = pynvml.nvmlSystemGetCudaDriverVersion_v2()
+    finally:
+        pynvml.nvmlShutdown()
+    detail = f"driver {driver}, CUDA {cuda // 1000}.{cuda % 1000 // 10}, {count} GPU(s): {', '.join(names)}"
+    return [Check("system", "GPU (NVML)", "pass" if count else "warn", detail)]
+
+
+def check_locale() -> list[Check]:
+    settings = environment.locale_settings()
+    encoding = settings.get("preferred_encoding", "").replace("-", "").lower()
+    shown = ", ".join(f"{k}={v}" for k, v in settings.items())
+    if encoding == "utf8":
+        return [Check("system", "UTF-8 locale", "pass", shown)]
+    return [
+        Check(
+            "system",
+            "UTF-8 locale",
+            "warn",
+            shown,
+            "Chinese text may print as 乱码: export LANG=zh_CN.UTF-8 (or C.UTF-8); on Debian: "
+            "apt-get install locales && dpkg-reconfigure locales",
+        )
+    ]
+
+
+def check_offline() -> list[Check]:
+    guard = offline.status()
+    checks = [
+        Check(
+            "offline",
+            "egress guard",
+            "pass" if guard.active else "fail",
+            "audit hook installed, probe to 192.0.2.1:9 refused, hub/telemetry switches set"
+            if guard.active
+            else f"hook={guard.hook_installed} probe_blocked={guard.probe_blocked} "
+            f"unset={guard.variables_missing}",
+            ""
+            if guard.active
+            else "run Stockade through its entry points (`stockade ...`), which activate it",
+        )
+    ]
+    proxies = environment.proxy_settings()
+    checks.append(
+        Check(
+            "offline",
+            "proxy variables",
+            "warn" if proxies else "pass",
+            ", ".join(sorted(proxies)) if proxies else "none set",
+            "unset proxy variables on an isolated server" if proxies else "",
+        )
+    )
+    routes = network.default_routes()
+    checks.append(
+        Check(
+            "offline",
+            "default route",
+            "warn" if routes else "pass",
+            f"via {', '.join(routes)}" if routes else "none: only local networks are reachable",
+            "the guard blocks Stockade itself; also block egress in the firewall "
+            "(the deployment guide: 禁用服务器的外网访问权限)"
+            if routes
+            else "",
+        )
+    )
+    return checks
+
+
+def check_workspace(root: Path | None) -> list[Check]:
+    try:
+        workspace = Workspace.locate(root)
+        settings = workspace.settings
+    except StockadeError as exc:
+        return [Check("workspace", "workspace", "fail", exc.what, exc.fix or "")]
+    checks = []
+    try:
+        with tempfile.NamedTemporaryFile(dir=workspace.root, prefix=".doctor-"):
+            pass
+        checks.append(Check("workspace", "writable", "pass", str(workspace.root)))
+    except OSError as exc:
+        checks.append(
+            Check(
+                "workspace",
+                "writable",
+                "fail",
+                f"{workspace.root}: {exc.strerror}",
+                "give the service account write access to the workspace",
+            )
+        )
+    mode = workspace.root.stat().st_mode & 0o777
+    checks.append(
+        Check(
+            "workspace",
+            "permissions",
+            "pass" if mode & 0o077 == 0 else "warn",
+            f"{mode:o}",
+            "" if mode & 0o077 == 0 else f"chmod 700 {workspace.root}",
+        )
+    )
+    models = workspace.folder("models")
+    free = shutil.disk_usage(models if models.exists() else workspace.root).free / 1e9
+    enough = free >= settings.min_free_disk_gb
+    checks.append(
+        Check(
+            "workspace",
+            "free disk",
+            "pass" if enough else "fail",
+            f"{free:.1f} GB free for models (need {settings.min_free_disk_gb:g})",
+            "" if enough else "free space, move the workspace, or lower min_free_disk_gb",
+        )
+    )
+    checks.extend(_check_database(workspace))
+    return checks
+
+
+def _check_database(workspace: Workspace) -> list[Check]:
+    engine = make_engine(workspace.database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        revision, head = current_revision(engine), head_revision()
+        if revision != head:
+            return [
+                Check(
+                    "workspace",
+                    "database",
+                    "fail",
+                    f"schema {revision or 'none'}, need {head}",
+                    f"stockade init {workspace.root}",
+                )
+            ]
+        checks = [Check("workspace", "database", "pass", f"{engine.dialect.name}, schema {revision}")]
+        verification = verify_chain(AuditLog(engine))
+        checks.append(
+            Check(
+                "workspace",
+                "audit chain",
+                "pass" if verification.ok else "fail",
+                f"{verification.checked} records intact" if verification.ok else verification.problem or "",
+                ""
+                if verification.ok
+                else "investigate: run `stockade audit verify` and keep this database as evidence",
+            )
+        )
+        return checks
+    except Exception as exc:
+        return [
+            Check(
+                "workspace",
+                "database",
+                "fail",
+                f"{exc.__class__.__name__}: {exc}",
+                "check database_url in stockade.yaml and that the database server runs",
+            )
+        ]
+    finally:
+        engine.dispose()
+
+
+CHECKS: tuple[Callable[[], list[Check]], ...] = (
+    check_python,
+    check_libraries,
+    check_gpu,
+    check_locale,
+    check_offline,
+)
+
+
+def run_doctor(root: Path | None) -> list[Check]:
+    results: list[Check] = []
+    for check in CHECKS:
+        results.extend(check())
+    results.extend(check_workspace(root))
+    return results
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 1 if any(check.status == "fail" for check in checks) else 0
+
+
+__all__ = ["Check", "exit_code", "run_doctor"]

@@ -1,0 +1,165 @@
+"""Create and open workspaces. Opening yields the context every service records through."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from stockade.audit import AuditEvent, AuditLog
+from stockade.core import environment, offline
+from stockade.core.errors import DatabaseError
+from stockade.core.ids import new_request_id
+from stockade.core.workspace import SECRET_FILE_MODE, Workspace, create_layout, default_location
+from stockade.storage.database import engine_url_safe, make_engine
+from stockade.storage.migrate import current_revision, head_revision, upgrade
+from stockade.storage.tables import AuditRecord
+
+
+@dataclass
+class Actor:
+    """Who acts: the OS user until accounts exist (the governance issue adds roles)."""
+
+    name: str
+    role: str | None = None
+    source: str = "local"
+
+    @classmethod
+    def os_user(cls) -> Actor:
+        return cls(name=environment.os_user(), source=f"local:{environment.host_name()}")
+
+
+@dataclass
+class WorkspaceContext:
+    """An open workspace: settings, database, audit log, and who is acting in which request."""
+
+    workspace: Workspace
+    engine: Engine
+    audit: AuditLog
+    actor: Actor
+    request_id: str = field(default_factory=new_request_id)
+
+    def record(
+        self,
+        action: str,
+        target: str | None = None,
+        *,
+        result: str = "ok",
+        reason: str | None = None,
+        **details: Any,
+    ) -> AuditRecord:
+        return self.audit.append(
+            AuditEvent(
+                action=action,
+                actor=self.actor.name,
+                role=self.actor.role,
+                source=self.actor.source,
+                target=target,
+                result=result,
+                request_id=self.request_id,
+                reason=reason,
+                details=details,
+            )
+        )
+
+    def close(self) -> None:
+        offline.set_reporter(None)
+        self.engine.dispose()
+
+
+def _guard_and_report(context: WorkspaceContext) -> None:
+    """Apply the workspace's egress allowlist and record every refusal in its audit log."""
+    offline.activate(context.workspace.settings.egress_allowlist)
+
+    def report(address: str, module: str) -> None:
+        context.record("egress.blocked", address, result="denied", module=module)
+
+    offline.set_reporter(report)
+
+
+def _precreate_sqlite(workspace: Workspace) -> None:
+    """Create the SQLite file as 0600 before SQLite does (its WAL/SHM files copy this mode)."""
+    if workspace.settings.database_url is None and not workspace.database_path.exists():
+        os.close(os.open(workspace.database_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE))
+
+
+@dataclass
+class InitResult:
+    root: Path
+    created: list[str]
+    schema_before: str | None
+    schema_after: str
+    record: AuditRecord | None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created) or self.schema_before != self.schema_after
+
+
+def initialize_workspace(root: Path, *, actor: Actor | None = None) -> InitResult:
+    """Create (or bring up to date) a workspace. Idempotent; never overwrites settings or data."""
+    created = create_layout(root)
+    workspace = Workspace(root.expanduser().resolve())
+    _precreate_sqlite(workspace)
+    engine = make_engine(workspace.database_url)
+    try:
+        before, after = upgrade(engine)
+    except Exception as exc:
+        engine.dispose()
+        raise DatabaseError(
+            f"cannot create or migrate the database: {exc}",
+            where=engine_url_safe(workspace.database_url),
+            fix="check database_url in stockade.yaml and that the database server is running",
+        ) from exc
+    context = WorkspaceContext(workspace, engine, AuditLog(engine), actor or Actor.os_user())
+    _guard_and_report(context)
+    result = InitResult(workspace.root, created, before, after, None)
+    if result.changed:
+        action = "workspace.init" if before is None else "workspace.upgrade"
+        result.record = context.record(
+            action, str(workspace.root), created=created, schema_before=before, schema_after=after
+        )
+    context.close()
+    return result
+
+
+def open_workspace(
+    root: Path | None = None, *, actor: Actor | None = None, request_id: str | None = None
+) -> WorkspaceContext:
+    """Open an existing workspace whose schema is current. Close it with ``context.close()``."""
+    workspace = Workspace.locate(root)
+    engine = make_engine(workspace.database_url)
+    try:
+        revision = current_revision(engine)
+    except Exception as exc:
+        engine.dispose()
+        raise DatabaseError(
+            f"cannot reach the database: {exc.__class__.__name__}: {exc}",
+            where=engine_url_safe(workspace.database_url),
+            fix="check database_url in stockade.yaml and that the database is running (`stockade doctor`)",
+        ) from exc
+    if revision != head_revision():
+        engine.dispose()
+        raise DatabaseError(
+            f"the database schema is at revision {revision or 'none'}, this Stockade needs {head_revision()}",
+            where=str(workspace.root),
+            fix=f"upgrade it with `stockade init {workspace.root}` (keeps all data)",
+        )
+    context = WorkspaceContext(workspace, engine, AuditLog(engine), actor or Actor.os_user())
+    if request_id:
+        context.request_id = request_id
+    _guard_and_report(context)
+    return context
+
+
+def open_workspace_if_present(root: Path | None = None) -> WorkspaceContext | None:
+    """Open the workspace if one is configured or found; ``None`` when there is none."""
+    workspace_root = (root or default_location()).expanduser().resolve()
+    if not Workspace.is_workspace(workspace_root):
+        if root is not None:  # asked for explicitly: not finding it is an error
+            Workspace.locate(root)
+        return None
+    return open_workspace(workspace_root)
