@@ -1,0 +1,30 @@
+"""`make demo`'s script runs end to end: init → doctor → tiny model → load → generate → audit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "STOCKADE_HOME"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["DEMO_WORKSPACE"] = str(tmp_path / "demo")
+    env["COLUMNS"] = "200"
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "demo.sh")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "new tokens: 8" in result.stdout
+    assert "audit log intact: 2 records" in result.stdout
+    assert "Demo finished" in result.stdout
