@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 
 
 def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
@@ -28,3 +29,13 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     assert "new tokens: 8" in result.stdout
     assert "audit log intact: 2 records" in result.stdout
     assert "Demo finished" in result.stdout
+
+    # Done-when: verify passes on the demo workspace and names the record after any single edit.
+    workspace = tmp_path / "demo"
+    assert run_cli("-w", str(workspace), "audit", "verify").returncode == 0
+    connection = sqlite3.connect(workspace / "stockade.db")
+    connection.execute('UPDATE audit_records SET details=\'{"arch":"llama"}\' WHERE seq=2')
+    connection.commit()
+    connection.close()
+    tampered = run_cli("-w", str(workspace), "audit", "verify")
+    assert tampered.returncode == 1 and "record #2 was edited" in tampered.stdout
