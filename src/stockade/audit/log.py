@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
 from stockade.audit.chain import record_hash
 from stockade.core.errors import AuditError
@@ -75,36 +76,16 @@ class AuditLog:
         self.engine = engine
         self._sessions = make_session_factory(engine)
 
-    def append(self, event: AuditEvent) -> AuditRecord:
+    def append(self, event: AuditEvent, *, session: Session | None = None) -> AuditRecord:
+        """Append one record. With ``session``, the record joins that transaction (and commits with it),
+        so a state change and its audit record are stored together or not at all."""
         if event.result not in RESULTS:
             raise AuditError(f"audit result must be one of {RESULTS}, not {event.result!r}")
         try:
-            with self._sessions.begin() as session:
-                # Lock first: this UPDATE takes the write lock before the head is read.
-                session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
-                head = session.get(AuditHead, 1)
-                if head is None:
-                    raise AuditError(
-                        "the audit log has no head row", fix="run `stockade init` on this workspace"
-                    )
-                fields = {
-                    "seq": head.seq + 1,
-                    "ts": utc_now(),
-                    "actor": event.actor,
-                    "role": event.role,
-                    "source": event.source,
-                    "action": event.action,
-                    "target": event.target,
-                    "result": event.result,
-                    "request_id": event.request_id,
-                    "reason": event.reason,
-                    "details": canonical_json(event.details),
-                    "prev_hash": head.hash,
-                }
-                record = AuditRecord(**fields, hash=record_hash(fields))
-                session.add(record)
-                head.seq, head.hash = record.seq, record.hash
-            return record
+            if session is not None:
+                return self._append(session, event)
+            with self._sessions.begin() as own:
+                return self._append(own, event)
         except AuditError:
             raise
         except Exception as exc:
@@ -112,6 +93,33 @@ class AuditLog:
                 f"could not write the audit record {event.action!r}: {exc.__class__.__name__}: {exc}",
                 fix="check that the workspace database is writable (`stockade doctor`)",
             ) from exc
+
+    @staticmethod
+    def _append(session: Session, event: AuditEvent) -> AuditRecord:
+        # Lock first: this UPDATE takes the write lock before the head is read.
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
+        head = session.get(AuditHead, 1, populate_existing=True)
+        if head is None:
+            raise AuditError("the audit log has no head row", fix="run `stockade init` on this workspace")
+        fields = {
+            "seq": head.seq + 1,
+            "ts": utc_now(),
+            "actor": event.actor,
+            "role": event.role,
+            "source": event.source,
+            "action": event.action,
+            "target": event.target,
+            "result": event.result,
+            "request_id": event.request_id,
+            "reason": event.reason,
+            "details": canonical_json(event.details),
+            "prev_hash": head.hash,
+        }
+        record = AuditRecord(**fields, hash=record_hash(fields))
+        session.add(record)
+        head.seq, head.hash = record.seq, record.hash
+        session.flush()
+        return record
 
     def head(self) -> tuple[int, str]:
         with self._sessions() as session:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from stockade.storage.tables import AuditRecord
 
 
@@ -15,6 +17,7 @@ class AuditSink(Protocol):
         *,
         result: str = "ok",
         reason: str | None = None,
+        session: Session | None = None,
         **details: Any,
     ) -> AuditRecord | None:
-        """Write one audit event for the current actor and request."""
+        """Write one audit event for the current actor and request (inside ``session`` if given)."""

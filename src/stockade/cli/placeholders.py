@@ -7,7 +7,6 @@ import typer
 from stockade.core.errors import NotAvailableYet
 
 PENDING = {
-    "data": "Import, validate, desensitize and version datasets.",
     "model": "Import models with hash manifests; verify; list.",
     "eval": "Evaluate a model version on a dataset (ROUGE-L, BLEU, perplexity).",
     "registry": "Model versions: submit, approve (maker-checker), deploy, retire, lineage.",

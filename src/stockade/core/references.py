@@ -7,10 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from stockade.core.errors import ModelReferenceError
+from stockade.core.errors import ConfigError, ModelReferenceError
 
 VERSIONED = re.compile(r"^(?P<name>[A-Za-z0-9][\w.-]*)(?:@v(?P<version>\d+))?$")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+
+
+def parse_versioned_name(text: str, *, what: str = "name") -> tuple[str, int | None]:
+    """``NAME`` or ``NAME@vN`` into (name, version or None for the latest)."""
+    match = VERSIONED.match(text.strip())
+    if not match:
+        raise ConfigError(
+            f"{text!r} is not a valid {what}",
+            fix="write NAME or NAME@vN (letters, digits, '.', '_' and '-'; e.g. finance@v2)",
+        )
+    version = match.group("version")
+    return match.group("name"), int(version) if version else None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stockade.storage.database import Base
@@ -36,3 +36,25 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class DatasetVersion(Base):
+    """One immutable version ``name@vN`` of a dataset: hashes, counts, statistics and provenance."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_dataset_versions_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # active | removed
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)  # relative to the workspace
+    sources: Mapped[str] = mapped_column(Text)  # JSON: [{path, sha256, bytes}]
+    stats: Mapped[str] = mapped_column(Text)  # JSON
+    provenance: Mapped[str] = mapped_column(Text)  # JSON
+    privacy: Mapped[str] = mapped_column(Text)  # JSON: the gate's verdict
+    removed_at: Mapped[str | None] = mapped_column(String(40))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from stockade.audit import AuditEvent, AuditLog
 from stockade.core import environment, offline
@@ -49,8 +50,10 @@ class WorkspaceContext:
         *,
         result: str = "ok",
         reason: str | None = None,
+        session: Session | None = None,
         **details: Any,
     ) -> AuditRecord:
+        """Write one audit event; with ``session`` it commits together with the caller's change."""
         return self.audit.append(
             AuditEvent(
                 action=action,
@@ -62,7 +65,8 @@ class WorkspaceContext:
                 request_id=self.request_id,
                 reason=reason,
                 details=details,
-            )
+            ),
+            session=session,
         )
 
     def close(self) -> None:

@@ -1,0 +1,1 @@
+"""Datasets: readers, LLaMA-Factory compatibility, chat templates, tokenization, packing, versions."""

@@ -1,0 +1,280 @@
+"""`stockade data import`: validate → privacy gate → store a version, in one streaming pass.
+
+Memory stays bounded whatever the file size: records are read, validated, normalized and written
+to a staging file one at a time; hashes and statistics are streaming too. Nothing is stored when
+any record is invalid (unless ``skip_invalid``), and identical content is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from stockade.audit.log import utc_now
+from stockade.audit.sink import AuditSink
+from stockade.core.errors import StockadeError
+from stockade.core.hashing import CHUNK, canonical_json, sha256_file
+from stockade.core.ids import new_id
+from stockade.core.references import parse_versioned_name
+from stockade.data.privacy_gate import GateVerdict, NoGate, PrivacyGate
+from stockade.data.readers import DatasetSource, read_records
+from stockade.data.records import TRAINED_ROLES, Conversation, RecordProblem
+from stockade.data.statistics import LengthStatistics
+from stockade.data.token_counter import TokenCounter
+from stockade.data.versions import (
+    DATA_FILE,
+    MANIFEST_FILE,
+    VersionView,
+    latest_active,
+    next_version_number,
+    version_folder,
+)
+from stockade.storage.tables import DatasetVersion
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+TOKEN_BATCH = 2000
+
+
+class DataValidationFailed(StockadeError):
+    """Some records are invalid; nothing was stored."""
+
+    def __init__(self, source: str, problems: list[RecordProblem], total: int) -> None:
+        self.problems = problems
+        self.total = total
+        shown = "\n  - ".join(problem.render() for problem in problems)
+        more = f"\n  ... and {total - len(problems)} more" if total > len(problems) else ""
+        super().__init__(
+            f"{total} invalid record{'s' if total != 1 else ''}; nothing was imported:\n  - {shown}{more}",
+            where=source,
+            fix="correct these records, or pass --skip-invalid to import only the valid ones (recorded so)",
+        )
+
+
+class ImportContext(AuditSink, Protocol):
+    """What the data services need from an open workspace (see ``workspace.service``)."""
+
+    engine: Engine
+
+
+@dataclass
+class ImportRequest:
+    name: str
+    source: DatasetSource
+    datasets_root: Path
+    actor: str
+    skip_invalid: bool = False
+    max_problems: int = 20
+    tokenizer: Path | None = None
+    gate: PrivacyGate = field(default_factory=NoGate)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportOutcome:
+    version: VersionView
+    created: bool  # False: identical to the latest version, nothing stored
+    skipped: int
+    problems: list[RecordProblem]
+
+
+@dataclass
+class _Pass:
+    """Everything one streaming pass over the records collects."""
+
+    rows: int = 0
+    problems: list[RecordProblem] = field(default_factory=list)
+    problem_count: int = 0
+    prompt_chars: LengthStatistics = field(default_factory=LengthStatistics)
+    answer_chars: LengthStatistics = field(default_factory=LengthStatistics)
+    prompt_tokens: LengthStatistics = field(default_factory=LengthStatistics)
+    answer_tokens: LengthStatistics = field(default_factory=LengthStatistics)
+    turns: LengthStatistics = field(default_factory=LengthStatistics)
+
+
+def _check_name(name: str) -> None:
+    parsed, version = parse_versioned_name(name, what="dataset name")
+    if version is not None or parsed != name:
+        raise StockadeError(
+            f"dataset name {name!r} must not carry a version",
+            fix="versions are assigned on import; pass --name finance (it becomes finance@v1, @v2, ...)",
+        )
+
+
+def _stage(request: ImportRequest, staged: Path, progress: Callable[[int], None] | None) -> _Pass:
+    result = _Pass()
+    counter = TokenCounter(request.tokenizer) if request.tokenizer else None
+    pending: list[Conversation] = []
+
+    def count_tokens() -> None:
+        for prompt, answer in counter.count(pending):
+            result.prompt_tokens.add(prompt)
+            result.answer_tokens.add(answer)
+        pending.clear()
+
+    with staged.open("w", encoding="utf-8") as out:
+        for item in read_records(request.source):
+            if isinstance(item, RecordProblem):
+                result.problem_count += 1
+                if len(result.problems) < request.max_problems:
+                    result.problems.append(item)
+                continue
+            out.write(canonical_json(item.to_json()) + "\n")
+            result.rows += 1
+            prompt = sum(len(t.content) for t in item.messages if t.role not in TRAINED_ROLES)
+            result.prompt_chars.add(prompt)
+            result.answer_chars.add(sum(len(t.content) for t in item.messages if t.role in TRAINED_ROLES))
+            result.turns.add(len(item.turns) // 2)
+            if counter is not None:
+                pending.append(item)
+                if len(pending) >= TOKEN_BATCH:
+                    count_tokens()
+            if progress is not None and result.rows % 10_000 == 0:
+                progress(result.rows)
+        if counter is not None and pending:
+            count_tokens()
+        out.flush()
+        os.fsync(out.fileno())
+    return result
+
+
+def _statistics(collected: _Pass, tokenizer: Path | None) -> dict[str, Any]:
+    stats: dict[str, Any] = {
+        "turn_pairs": collected.turns.summary(),
+        "prompt_chars": collected.prompt_chars.summary(),
+        "answer_chars": collected.answer_chars.summary(),
+    }
+    if tokenizer is not None:
+        stats["tokenizer"] = str(tokenizer)
+        stats["prompt_tokens"] = collected.prompt_tokens.summary()
+        stats["answer_tokens"] = collected.answer_tokens.summary()
+    return stats
+
+
+def _source_hashes(source: DatasetSource) -> list[dict[str, Any]]:
+    return [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in source.paths]
+
+
+def _content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_dataset(
+    context: ImportContext, request: ImportRequest, *, progress: Callable[[int], None] | None = None
+) -> ImportOutcome:
+    """Import one source as the next version of ``request.name`` (or find it unchanged)."""
+    _check_name(request.name)
+    staging = request.datasets_root / ".staging" / new_id("import-")
+    staging.mkdir(parents=True, mode=PRIVATE_DIR)
+    try:
+        staged = staging / DATA_FILE
+        collected = _stage(request, staged, progress)
+        where = ", ".join(str(p) for p in request.source.paths)
+        if collected.problem_count and not request.skip_invalid:
+            raise DataValidationFailed(where, collected.problems, collected.problem_count)
+        if collected.rows == 0:
+            raise StockadeError("no valid records", where=where, fix="check the file and its --format")
+        verdict: GateVerdict = request.gate.inspect(staged, dataset=request.name)
+        if verdict.status == "refused":
+            raise StockadeError(
+                f"the privacy gate {verdict.gate!r} refused this data; nothing was imported",
+                where=where,
+                fix="see the scan report and the privacy policy",
+            )
+        content_sha256 = _content_hash(staged)
+        with Session(context.engine) as session:
+            latest = latest_active(session, request.name)
+            if latest is not None and latest.content_sha256 == content_sha256:
+                return ImportOutcome(
+                    VersionView.of(latest), False, collected.problem_count, collected.problems
+                )
+        return _store(context, request, staged, collected, verdict, content_sha256)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _store(
+    context: ImportContext,
+    request: ImportRequest,
+    staged: Path,
+    collected: _Pass,
+    verdict: GateVerdict,
+    content_sha256: str,
+) -> ImportOutcome:
+    sources = _source_hashes(request.source)
+    provenance = {
+        **request.provenance,
+        "format": request.source.formatting,
+        "encoding": request.source.encoding,
+        "skipped_invalid": collected.problem_count,
+    }
+    with Session(context.engine) as session, session.begin():
+        version = next_version_number(session, request.name)
+        folder = version_folder(request.datasets_root, request.name, version)
+        row = DatasetVersion(
+            name=request.name,
+            version=version,
+            created_at=utc_now(),
+            created_by=request.actor,
+            status="active",
+            content_sha256=content_sha256,
+            rows=collected.rows,
+            path=str(folder.relative_to(request.datasets_root.parent) / DATA_FILE),
+            sources=canonical_json(sources),
+            stats=canonical_json(_statistics(collected, request.tokenizer)),
+            provenance=canonical_json(provenance),
+            privacy=canonical_json(verdict.model_dump()),
+        )
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise StockadeError(
+                f"another import of {request.name!r} stored version {version} first",
+                fix="run the import again; identical content will be recognised",
+            ) from None
+        view = VersionView.of(row)
+        try:
+            _place_files(staged, folder, view)
+            context.record(
+                "dataset.import",
+                view.ref,
+                session=session,
+                rows=view.rows,
+                content_sha256=content_sha256,
+                sources=[
+                    {"sha256": s["sha256"], "bytes": s["bytes"], "file": Path(s["path"]).name}
+                    for s in sources
+                ],
+                privacy=verdict.status,
+                skipped_invalid=collected.problem_count,
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # the transaction rolls back: leave no orphan files
+            raise
+    return ImportOutcome(view, True, collected.problem_count, collected.problems)
+
+
+def _place_files(staged: Path, folder: Path, view: VersionView) -> None:
+    folder.mkdir(parents=True, mode=PRIVATE_DIR)
+    os.chmod(folder.parent, PRIVATE_DIR)
+    target = folder / DATA_FILE
+    staged.replace(target)
+    os.chmod(target, PRIVATE_FILE)
+    manifest = folder / MANIFEST_FILE
+    manifest.write_text(json.dumps(view.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    os.chmod(manifest, PRIVATE_FILE)

@@ -1,0 +1,130 @@
+"""The record formats (alpaca, sharegpt, messages), registered by name, and what they share.
+
+A converter takes one raw row and the resolved column/tag layout and returns a `Conversation`, or
+the `Issue`s that make the row unusable. It never raises for a bad row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from stockade.core.registry import Registry
+from stockade.data.records import Conversation, Turn
+
+Layout = Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class Issue:
+    field: str | None
+    reason: str
+
+
+Converter = Callable[[dict, Layout, Layout], Conversation | list[Issue]]
+
+
+@dataclass(frozen=True)
+class RecordFormat:
+    name: str
+    columns: dict[str, str | None]  # defaults, used when a source names no columns
+    tags: dict[str, str | None]  # defaults, used when a source names no tags
+    convert: Converter
+
+    def layout(self, columns: Mapping[str, str], tags: Mapping[str, str]) -> tuple[Layout, Layout]:
+        """LLaMA-Factory semantics: given columns (tags) replace the defaults; unnamed ones are unset."""
+        resolved_columns = (
+            dict(self.columns) if not columns else {key: columns.get(key) for key in self.columns}
+        )
+        resolved_tags = dict(self.tags) if not tags else {key: tags.get(key) for key in self.tags}
+        return resolved_columns, resolved_tags
+
+
+FORMATS: Registry[RecordFormat] = Registry("dataset formatting")
+
+
+def describe(value: Any) -> str:
+    """A JSON-ish name for a value's type, with a short preview."""
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}
+    if value is None:
+        return "null"
+    name = names.get(type(value), type(value).__name__)
+    preview = json.dumps(value, ensure_ascii=False, default=str)
+    return f"{name} ({preview[:37] + '...' if len(preview) > 40 else preview})"
+
+
+def missing(row: dict, field: str) -> Issue:
+    if "chosen" in row or "rejected" in row:
+        return Issue(
+            field,
+            f"missing field {field!r}: this looks like a preference record (chosen/rejected); "
+            "preference data is not supported yet",
+        )
+    return Issue(field, f"missing field {field!r}")
+
+
+def text_field(row: dict, key: str | None, issues: list[Issue], *, required: bool) -> str | None:
+    """A text column; null counts as absent. Anything else than text is an issue."""
+    if key is None:
+        return None
+    value = row.get(key)
+    if value is None:
+        if required:
+            issues.append(missing(row, key))
+        return None
+    if not isinstance(value, str):
+        issues.append(Issue(key, f"{key!r} must be text, not {describe(value)}"))
+        return None
+    return value
+
+
+def json_field(value: Any) -> Any:
+    """A list or object may arrive as JSON text (a CSV cell); decode it when it looks like one."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            return value
+    return value
+
+
+def tools_field(row: dict, key: str | None, issues: list[Issue]) -> str | None:
+    """Tool definitions as JSON text: a JSON string is checked, a list/object is serialised."""
+    if key is None or row.get(key) in (None, ""):
+        return None
+    value = row[key]
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, str):
+        issues.append(Issue(key, f"{key!r} must be JSON text or a list of tools, not {describe(value)}"))
+        return None
+    try:
+        json.loads(value)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        issues.append(Issue(key, f"{key!r} is not valid JSON: {exc}"))
+        return None
+    return value
+
+
+def build(turns: list[tuple[str, str]], tools: str | None, field: str | None) -> Conversation | list[Issue]:
+    """The Conversation for (role, content) turns, or the issue that its validation raised."""
+    body = turns[1:] if turns and turns[0][0] == "system" else turns
+    if len(body) < 2:
+        count = f"{len(body)} turn" + ("" if len(body) == 1 else "s")
+        return [Issue(field, f"the conversation has {count}; it needs at least a prompt and an answer")]
+    for text in [content for _, content in turns] + ([tools] if tools else []):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return [Issue(field, "the text holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode")]
+    try:
+        return Conversation(
+            messages=[Turn(role=role, content=content) for role, content in turns], tools=tools
+        )
+    except ValidationError as exc:
+        reasons = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        return [Issue(field, reasons)]
