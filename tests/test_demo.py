@@ -27,7 +27,8 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "new tokens: 8" in result.stdout
-    assert "audit log intact: 2 records" in result.stdout
+    assert "stored finance@v1: 3 records" in result.stdout
+    assert "audit log intact: 3 records" in result.stdout
     assert "Demo finished" in result.stdout
 
     # Done-when: verify passes on the demo workspace and names the record after any single edit.

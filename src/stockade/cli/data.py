@@ -140,3 +140,41 @@ def rm(
     console.print(
         f"removed the data of {view.ref}; kept its manifest, hashes and audit records (lineage needs them)"
     )
+
+
+@app.command()
+def preview(
+    reference: Annotated[str, typer.Argument(help="NAME@vN, or NAME for the latest version.")],
+    model: Annotated[Path, typer.Option(help="A model folder whose tokenizer renders the records.")],
+    template: Annotated[
+        str | None,
+        typer.Option(help="Built-in template (qwen, qwen3, llama3, glm4, ...); default: the model's."),
+    ] = None,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="Records to show.")] = 3,
+    cutoff_len: Annotated[int, typer.Option(min=8, help="Token budget, as in training.")] = 2048,
+) -> None:
+    """Show records as the model sees them: template applied, trained text highlighted, tokens counted."""
+    from stockade.data.preview import preview_records
+    from stockade.workspace.service import open_workspace
+
+    context = open_workspace(state.workspace)
+    try:
+        previews = preview_records(
+            context.engine,
+            context.workspace.root,
+            reference,
+            model,
+            template=template,
+            count=count,
+            cutoff_len=cutoff_len,
+        )
+    finally:
+        context.close()
+    for item in previews:
+        tokens = f"{item.tokens} tokens, {item.trainable_tokens} trained" if item.tokens is not None else ""
+        console.rule(f"record {item.index} · template {item.template} · {tokens} {item.note or ''}".strip())
+        for segment in item.segments:
+            style = "bold green" if segment.trainable else "dim"
+            console.print(escape(segment.text), style=style, end="")
+        console.print()
+    console.print("[bold green]green[/]: trained on (labels); [dim]dim[/]: context only (labels -100)")
