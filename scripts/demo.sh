@@ -28,20 +28,30 @@ stockade dev tiny-model --arch qwen2 --out "$MODEL"
 step "4. Load it offline and generate a few tokens with its chat template"
 stockade dev generate --model "$MODEL" --prompt "解释债券违约风险" --max-new-tokens 8
 
-step "5. Import the deployment guide's dataset (alpaca JSON, Chinese) as a validated version"
-mkdir -p "$WS/configs/demo-data"
-cat > "$WS/configs/demo-data/dataset.json" <<'JSON'
+step "5. Scan the deployment guide's dataset (alpaca JSON, Chinese) — it holds a real-format ID number"
+DATA="$WS/configs/demo-data/dataset.json"
+mkdir -p "$(dirname "$DATA")"
+cat > "$DATA" <<'JSON'
 [
-  {"instruction": "生成风险评估报告", "input": "客户A,年龄35,年收入50万", "output": "根据评估标准,该客户风险承受能力中等,建议配置稳健型产品。"},
+  {"instruction": "生成风险评估报告", "input": "客户A,年龄35,年收入50万,身份证号110105199003072813,手机13812345678", "output": "根据评估标准,该客户风险承受能力中等,建议配置稳健型产品。"},
   {"instruction": "解释债券违约风险", "input": "", "output": "债券违约风险是指发行人不能按期足额支付本息的可能性。"},
   {"instruction": "什么是LPR", "input": "", "output": "LPR即贷款市场报价利率,是银行贷款定价的主要参考。"}
 ]
 JSON
-stockade data import "$WS/configs/demo-data/dataset.json" --name finance --tokenizer "$MODEL"
+stockade data scan "$DATA"
+
+step "6. The block policy refuses it (and prints the report)"
+if stockade data import "$DATA" --name finance --privacy block; then
+  echo "expected the block policy to refuse personal data" >&2
+  exit 1
+fi
+
+step "7. Import through the default gate: desensitized, versioned, report attached"
+stockade data import "$DATA" --name finance --tokenizer "$MODEL"
 stockade data list
 stockade data preview finance --model "$MODEL" --template qwen --count 1
 
-step "6. The audit log: every state change so far, and its hash chain verified"
+step "8. The audit log: every state change so far, and its hash chain verified"
 stockade audit tail
 stockade audit verify
 

@@ -28,7 +28,10 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "new tokens: 8" in result.stdout
     assert "stored finance@v1: 3 records" in result.stdout
-    assert "audit log intact: 3 records" in result.stdout
+    assert "blocks it, nothing was imported" in result.stderr
+    assert "110105199003072813" not in result.stdout + result.stderr  # never shown, even when found
+    assert "<身份证号>" in result.stdout  # the preview shows the desensitized record
+    assert "audit log intact: 4 records" in result.stdout
     assert "Demo finished" in result.stdout
 
     # Done-when: verify passes on the demo workspace and names the record after any single edit.

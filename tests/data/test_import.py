@@ -53,7 +53,7 @@ def test_import_versions_and_noop(workspace_dir: Path, tmp_path: Path) -> None:
     latest = json.loads(_cli(workspace_dir, "data", "show", "finance").stdout)
     assert latest["ref"] == "finance@v2" and latest["rows"] == 3
     assert latest["sources"][0]["sha256"] and len(latest["content_sha256"]) == 64
-    assert latest["privacy"]["status"] == "not_scanned"
+    assert latest["privacy"]["status"] == "passed"  # the gate scanned it and found nothing
     assert latest["stats"]["answer_chars"]["count"] == 3
     stored = workspace_dir / latest["path"]
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
@@ -64,7 +64,7 @@ def test_import_versions_and_noop(workspace_dir: Path, tmp_path: Path) -> None:
     }
     tail = _cli(workspace_dir, "audit", "tail", "--json").stdout.splitlines()
     actions = [json.loads(line)["action"] for line in tail]
-    assert actions == ["workspace.init", "dataset.import", "dataset.import"]
+    assert actions == ["workspace.init", "secret.create", "dataset.import", "dataset.import"]
     assert _cli(workspace_dir, "audit", "verify").returncode == 0
 
 

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stockade.cli.output import console, escape, new_table, print_json
 from stockade.cli.state import state
 
+if TYPE_CHECKING:
+    from stockade.privacy.report import ScanReport
+
 app = typer.Typer(
     help="Import, validate and version datasets (alpaca, sharegpt, OpenAI messages).", no_args_is_help=True
 )
 
 FORMATS = ("auto", "alpaca", "sharegpt", "messages")
+GATE_MODES = ("desensitize", "block", "allow")
+PolicyOption = Annotated[
+    Path | None, typer.Option(help="A privacy policy YAML (default: replace every type with a placeholder).")
+]
 
 
 @app.command("import")
@@ -36,13 +43,26 @@ def import_(
     tokenizer: Annotated[
         Path | None, typer.Option(help="A model folder whose tokenizer.json gives token statistics.")
     ] = None,
+    policy: PolicyOption = None,
+    privacy: Annotated[
+        str | None,
+        typer.Option(help="Gate mode, overriding the policy's: desensitize (default), block or allow."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why personal data may stay (needed by allow).")] = None,
 ) -> None:
-    """Validate every record, then store a normalized, versioned copy in the workspace."""
+    """Validate every record, run the privacy gate, then store a normalized, versioned copy."""
+    from stockade.data.importer import PrivacyBlocked
     from stockade.data.imports import plan_imports, run_imports
+    from stockade.privacy.policy import load_policy
+    from stockade.privacy.report import ScanReport
+    from stockade.privacy.service import import_gate
     from stockade.workspace.service import open_workspace
 
     if data_format not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    if privacy not in (None, *GATE_MODES):
+        raise typer.BadParameter(f"choose one of {', '.join(GATE_MODES)}", param_hint="--privacy")
+    privacy_policy = load_policy(policy, mode=privacy)
     plans = plan_imports(
         path=path,
         name=name,
@@ -53,15 +73,23 @@ def import_(
     )
     context = open_workspace(state.workspace)
     try:
+        gate = import_gate(context.privacy_key(), privacy_policy)
         with console.status("importing...") as status:
             outcomes = run_imports(
                 context,
                 plans,
+                gate=gate,
+                allow_reason=reason,
                 skip_invalid=skip_invalid,
                 max_problems=max_problems,
                 tokenizer=tokenizer,
                 progress=lambda rows: status.update(f"importing... {rows:,} records"),
             )
+    except PrivacyBlocked as blocked:
+        print_report(
+            ScanReport.from_dict(blocked.verdict.report), title="personal data found (import blocked)"
+        )
+        raise
     finally:
         context.close()
     for outcome in outcomes:
@@ -73,6 +101,13 @@ def import_(
             )
         else:
             console.print(f"unchanged: identical to {view.ref}; nothing stored")
+        findings = view.privacy.get("report", {}).get("by_type", {})
+        if findings:
+            listed = ", ".join(f"{kind} {count}" for kind, count in findings.items())
+            console.print(
+                f"  privacy gate: {view.privacy['status']} ({listed}); report in "
+                f"{escape(str(Path(view.path).parent))}/privacy-report.html"
+            )
         if outcome.skipped:
             console.print(f"[yellow]skipped {outcome.skipped} invalid records[/] (recorded in provenance)")
 
@@ -178,3 +213,70 @@ def preview(
             console.print(escape(segment.text), style=style, end="")
         console.print()
     console.print("[bold green]green[/]: trained on (labels); [dim]dim[/]: context only (labels -100)")
+
+
+def print_report(report: ScanReport, *, title: str) -> None:
+    fields = report.fields()
+    table = new_table("type", *fields, "total", "masked samples", "operator", title=title)
+    for kind, total in report.by_type().items():
+        table.add_row(
+            kind,
+            *(str(report.counts[kind].get(name, 0)) for name in fields),
+            str(total),
+            escape(", ".join(report.samples.get(kind, []))),
+            report.operators.get(kind, ""),
+        )
+    console.print(table)
+    console.print(
+        f"{report.strings:,} strings scanned, {report.strings_with_pii:,} with personal data; "
+        f"policy {escape(report.policy)}"
+    )
+
+
+@app.command()
+def scan(
+    path: Annotated[Path, typer.Argument(help="A JSON or JSONL file (alpaca, sharegpt, messages).")],
+    policy: PolicyOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[Path | None, typer.Option(help="Also write a self-contained HTML report here.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes (default: all cores for big files).")
+    ] = None,
+) -> None:
+    """Report personal data by type and field, with masked samples (never a raw value)."""
+    from stockade.privacy.policy import load_policy
+    from stockade.privacy.service import scan_file, write_report
+
+    report = scan_file(path, load_policy(policy), workers=workers)
+    if html:
+        write_report(report, html, title=f"Privacy scan of {path.name}")
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print_report(report, title=f"privacy scan of {path.name}")
+
+
+@app.command()
+def desensitize(
+    source: Annotated[Path, typer.Argument(help="A JSON or JSONL file.")],
+    output: Annotated[Path, typer.Option(help="The new file (same format; never overwritten).")],
+    policy: PolicyOption = None,
+    report: Annotated[Path | None, typer.Option(help="Write the report here (.html or .json).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes (default: all cores for big files).")
+    ] = None,
+) -> None:
+    """Write a copy with personal data transformed by the policy and every other byte unchanged."""
+    from stockade.privacy.policy import load_policy
+    from stockade.privacy.service import desensitize_file, write_report
+    from stockade.workspace.service import open_workspace
+
+    chosen = load_policy(policy)
+    context = open_workspace(state.workspace)
+    try:
+        result = desensitize_file(context, context.privacy_key(), source, output, chosen, workers=workers)
+    finally:
+        context.close()
+    if report:
+        write_report(result, report, title=f"Desensitization of {source.name}")
+    print_report(result, title=f"desensitized {source.name} -> {output.name}")

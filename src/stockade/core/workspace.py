@@ -125,6 +125,31 @@ def create_layout(root: Path) -> list[str]:
     return created
 
 
+PRIVACY_KEY_FILE = "pki/privacy-hmac.key"
+
+
+def read_or_create_key(path: Path, size: int = 32) -> tuple[bytes, bool]:
+    """A random secret key kept in a 0600 file; created on first use. Returns (key, created)."""
+    import secrets
+
+    if path.exists():
+        key = path.read_bytes()
+        if len(key) < size:
+            raise WorkspaceError(
+                "the key file is shorter than it must be (truncated?)",
+                where=str(path),
+                fix="restore it from backup; a new key would change every hashed and pseudonymised value",
+            )
+        return key, False
+    key = secrets.token_bytes(size)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key, True
+
+
 def write_private_file(path: Path, text: str) -> None:
     """Create a file readable by its owner only (0600) without a window where it is wider."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)

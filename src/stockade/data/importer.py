@@ -26,7 +26,7 @@ from stockade.core.errors import StockadeError
 from stockade.core.hashing import CHUNK, canonical_json, sha256_file
 from stockade.core.ids import new_id
 from stockade.core.references import parse_versioned_name
-from stockade.data.privacy_gate import GateVerdict, NoGate, PrivacyGate
+from stockade.data.privacy_gate import GateVerdict, PrivacyGate
 from stockade.data.readers import DatasetSource, read_records
 from stockade.data.records import TRAINED_ROLES, Conversation, RecordProblem
 from stockade.data.statistics import LengthStatistics
@@ -41,6 +41,8 @@ from stockade.data.versions import (
 )
 from stockade.storage.tables import DatasetVersion
 
+PRIVACY_REPORT_JSON = "privacy-report.json"
+PRIVACY_REPORT_HTML = "privacy-report.html"
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 TOKEN_BATCH = 2000
@@ -61,6 +63,19 @@ class DataValidationFailed(StockadeError):
         )
 
 
+class PrivacyBlocked(StockadeError):
+    """The privacy gate refused the data (policy mode ``block``); nothing was stored."""
+
+    def __init__(self, where: str, verdict: GateVerdict) -> None:
+        self.verdict = verdict
+        found = ", ".join(f"{kind} {count}" for kind, count in verdict.report.get("by_type", {}).items())
+        super().__init__(
+            f"personal data found ({found}); the policy {verdict.policy!r} blocks it, nothing was imported",
+            where=where,
+            fix="desensitize it first (`stockade data desensitize`), or import with the desensitize policy",
+        )
+
+
 class ImportContext(AuditSink, Protocol):
     """What the data services need from an open workspace (see ``workspace.service``)."""
 
@@ -73,10 +88,11 @@ class ImportRequest:
     source: DatasetSource
     datasets_root: Path
     actor: str
+    gate: PrivacyGate
     skip_invalid: bool = False
     max_problems: int = 20
     tokenizer: Path | None = None
-    gate: PrivacyGate = field(default_factory=NoGate)
+    allow_reason: str | None = None  # required when the gate allows personal data through unchanged
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
@@ -190,10 +206,12 @@ def import_dataset(
             raise StockadeError("no valid records", where=where, fix="check the file and its --format")
         verdict: GateVerdict = request.gate.inspect(staged, dataset=request.name)
         if verdict.status == "refused":
+            raise PrivacyBlocked(where, verdict)
+        if verdict.status == "allowed" and not (request.allow_reason or "").strip():
             raise StockadeError(
-                f"the privacy gate {verdict.gate!r} refused this data; nothing was imported",
+                "personal data found and the policy allows it unchanged, which needs a recorded reason",
                 where=where,
-                fix="see the scan report and the privacy policy",
+                fix="pass --reason 'why this data may keep personal data' (it goes to the audit log)",
             )
         content_sha256 = _content_hash(staged)
         with Session(context.engine) as session:
@@ -250,6 +268,15 @@ def _store(
         view = VersionView.of(row)
         try:
             _place_files(staged, folder, view)
+            if verdict.status == "allowed":
+                context.record(
+                    "privacy.allow",
+                    view.ref,
+                    session=session,
+                    reason=request.allow_reason,
+                    policy=verdict.policy,
+                    findings=verdict.report.get("by_type", {}),
+                )
             context.record(
                 "dataset.import",
                 view.ref,
@@ -278,3 +305,13 @@ def _place_files(staged: Path, folder: Path, view: VersionView) -> None:
     manifest = folder / MANIFEST_FILE
     manifest.write_text(json.dumps(view.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     os.chmod(manifest, PRIVATE_FILE)
+    if view.privacy.get("report"):
+        from stockade.privacy.report import ScanReport, render_html
+
+        report = ScanReport.from_dict(view.privacy["report"])
+        (folder / PRIVACY_REPORT_JSON).write_text(
+            json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        (folder / PRIVACY_REPORT_HTML).write_text(
+            render_html(report, title=f"Privacy scan of {view.ref}"), encoding="utf-8"
+        )

@@ -10,6 +10,7 @@ from typing import Any
 
 from stockade.core.errors import ConfigError
 from stockade.data.importer import ImportOutcome, ImportRequest, import_dataset
+from stockade.data.privacy_gate import PrivacyGate
 from stockade.data.readers import DatasetSource, resolve_dataset_info, source_for_file
 
 
@@ -69,6 +70,8 @@ def run_imports(
     context: Any,
     plans: list[ImportPlan],
     *,
+    gate: PrivacyGate,
+    allow_reason: str | None = None,
     skip_invalid: bool,
     max_problems: int,
     tokenizer: Path | None,
@@ -82,6 +85,8 @@ def run_imports(
             source=plan.source,
             datasets_root=context.workspace.folder("datasets"),
             actor=context.actor.name,
+            gate=gate,
+            allow_reason=allow_reason,
             skip_invalid=skip_invalid,
             max_problems=max_problems,
             tokenizer=tokenizer,

@@ -1,8 +1,9 @@
 """The hook where the privacy gate runs, between validation and storing a dataset version.
 
 The import service stages the normalized JSONL, hands it to the gate, and stores what the gate
-leaves there together with its verdict. Until the privacy work lands, the only gate is
-``NoGate``, whose verdict ``not_scanned`` is recorded honestly with every version.
+leaves there together with its verdict. ``stockade.privacy.gate.PolicyGate`` is the gate
+(scan, then desensitize / block / allow by policy). Every import goes through one: there is no
+way to store a version unscanned.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-GateStatus = Literal["not_scanned", "passed", "desensitized", "refused"]
+GateStatus = Literal["passed", "desensitized", "refused", "allowed"]
 
 
 class GateVerdict(BaseModel):
@@ -27,12 +28,3 @@ class PrivacyGate(Protocol):
 
     def inspect(self, staged: Path, *, dataset: str) -> GateVerdict:
         """Scan (and, if the policy says so, desensitize in place) the staged JSONL file."""
-
-
-class NoGate:
-    """No scan configured: the version is stored as ``not_scanned``."""
-
-    name = "none"
-
-    def inspect(self, staged: Path, *, dataset: str) -> GateVerdict:
-        return GateVerdict(status="not_scanned", gate=self.name)

@@ -14,7 +14,14 @@ from stockade.audit import AuditEvent, AuditLog
 from stockade.core import environment, offline
 from stockade.core.errors import DatabaseError
 from stockade.core.ids import new_request_id
-from stockade.core.workspace import SECRET_FILE_MODE, Workspace, create_layout, default_location
+from stockade.core.workspace import (
+    PRIVACY_KEY_FILE,
+    SECRET_FILE_MODE,
+    Workspace,
+    create_layout,
+    default_location,
+    read_or_create_key,
+)
 from stockade.storage.database import engine_url_safe, make_engine
 from stockade.storage.migrate import current_revision, head_revision, upgrade
 from stockade.storage.tables import AuditRecord
@@ -68,6 +75,13 @@ class WorkspaceContext:
             ),
             session=session,
         )
+
+    def privacy_key(self) -> bytes:
+        """The workspace's HMAC key for the hash and pseudonym operators (created and audited once)."""
+        key, created = read_or_create_key(self.workspace.root / PRIVACY_KEY_FILE)
+        if created:
+            self.record("secret.create", PRIVACY_KEY_FILE, purpose="privacy hash/pseudonym operators")
+        return key
 
     def close(self) -> None:
         offline.set_reporter(None)

@@ -1,0 +1,146 @@
+"""Shared pieces of the detectors: the registry, boundaries, context look-ups, resources.
+
+Performance notes (the gate must scan >= 10 MB/s of Chinese text per core):
+
+* Every scanning regex starts with a single literal or character class, so ``re`` can use its
+  fast prefix scan.  A pattern that starts with a lookbehind, an optional group or a repeat
+  (``[0-9]{7,}``) is 3-10x slower, so left boundaries are written *after* the first character:
+  ``[0-9](?<![0-9A-Za-z][0-9])...``.
+* Work in Python happens only at candidate positions (matches of those regexes), never in a
+  loop over every character.
+* CJK characters are ``\\w`` in Python's ``re``, so ``\\b`` does not separate ``卡号6222...``;
+  boundaries are explicit ASCII-alphanumeric lookarounds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+
+from stockade.core.registry import Registry
+from stockade.privacy.spans import Detector
+
+#: Detector classes by registered name. Each class builds with no arguments.
+DETECTORS: Registry[type[Detector]] = Registry("detector")
+
+#: Right boundary for ASCII tokens (digits, codes): no letter or digit may follow.
+END = r"(?![0-9A-Za-z])"
+
+#: A CJK unified ideograph (the BMP block; names and addresses never need the extensions).
+CJK = "\u4e00-\u9fff"
+
+
+def is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def is_alnum_ascii(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+# Full-width forms (０-９, Ａ-Ｚ, ａ-ｚ, ＠, ．, －, ＋) are common in formal Chinese documents. They
+# fold one-to-one to ASCII, so offsets found in the folded text are offsets in the original.
+_FULLWIDTH = "".join(chr(c) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)])
+_FOLD_TABLE = str.maketrans(
+    _FULLWIDTH + "＠．－＋", "".join(chr(ord(c) - 0xFEE0) for c in _FULLWIDTH) + "@.-+"
+)
+_FULLWIDTH_RE = re.compile("[０-９Ａ-Ｚａ-ｚ＠．－＋]")
+# The last text folded and its result: detect_all runs every detector on the same text object,
+# so the scan for full-width characters runs once per text, not once per detector.
+_last_fold: tuple[str, str] = ("", "")
+
+
+def fold_fullwidth(text: str) -> str:
+    """``text`` with full-width digits, letters and ＠ ． － ＋ as ASCII (same length, same
+    offsets); the text itself when it has none (the usual case)."""
+    global _last_fold
+    last = _last_fold  # one read: another thread may replace it, but never half of it
+    if last[0] is text:
+        return last[1]
+    folded = text if _FULLWIDTH_RE.search(text) is None else text.translate(_FOLD_TABLE)
+    _last_fold = (text, folded)
+    return folded
+
+
+def has_digit(text: str) -> bool:
+    """A cheap prefilter: ten C-level substring scans beat one regex pass on long texts."""
+    return any(d in text for d in "0123456789")
+
+
+def context_before(text: str, start: int, words: tuple[str, ...], window: int = 16) -> bool:
+    """Whether one of ``words`` occurs in the ``window`` characters before ``start``."""
+    before = text[max(0, start - window) : start]
+    return any(w in before for w in words)
+
+
+def cjk_class_without(excluded: str) -> str:
+    """A regex character class body: every CJK ideograph except those in ``excluded``."""
+    points = sorted({ord(c) for c in excluded if is_cjk(c)})
+    parts: list[str] = []
+    lo = 0x4E00
+    for p in points:
+        if p > lo:
+            parts.append(_range(lo, p - 1))
+        lo = p + 1
+    if lo <= 0x9FFF:
+        parts.append(_range(lo, 0x9FFF))
+    return "".join(parts)
+
+
+def _range(lo: int, hi: int) -> str:
+    return chr(lo) if lo == hi else f"{chr(lo)}-{chr(hi)}"
+
+
+def literal_alternation(words: Iterable[str]) -> str:
+    """A regex alternation of literal words in which the longest word wins.
+
+    Written as a trie (``客(?:户(?:经理)?)``...) rather than a flat ``a|b|c`` list: ``re`` tries
+    the branches of an alternation one by one, so a flat list of a hundred words costs a hundred
+    checks at every position whose character starts some word, a trie a handful.
+    """
+    trie: dict = {}
+    for word in set(words):
+        if not word:
+            continue
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: dict) -> str:
+    ends_here = "" in node
+    branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    # Longer continuations first, so the longest word wins; the word ending here comes last.
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends_here:
+        return "(?:" + body + ")?" if len(branches) == 1 else body + "?"
+    return body
+
+
+@cache
+def load_words(filename: str) -> tuple[str, ...]:
+    """Words of a resource file: one or more per line separated by whitespace, ``#`` comments."""
+    text = resources.files("stockade.privacy.detectors").joinpath("resources", filename).read_text("utf-8")
+    words: list[str] = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0]
+        words.extend(line.split())
+    return tuple(dict.fromkeys(words))
+
+
+@cache
+def load_table(filename: str) -> tuple[tuple[str, ...], ...]:
+    """Rows of a resource file: whitespace-separated fields, ``#`` comments, blank lines skipped."""
+    text = resources.files("stockade.privacy.detectors").joinpath("resources", filename).read_text("utf-8")
+    rows = []
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if fields:
+            rows.append(tuple(fields))
+    return tuple(rows)

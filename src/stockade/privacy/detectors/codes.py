@@ -1,0 +1,166 @@
+"""Alphanumeric identifiers: 统一社会信用代码, 护照, 港澳通行证/回乡证, 车牌号."""
+
+from __future__ import annotations
+
+import re
+
+from stockade.privacy.detectors._base import DETECTORS, END, context_before, fold_fullwidth, has_digit
+from stockade.privacy.detectors.checksums import id_card_shape, valid_uscc
+from stockade.privacy.spans import PiiType, Span
+
+# ---------------------------------------------------------------------------------------------
+# 统一社会信用代码 (GB 32100)
+# ---------------------------------------------------------------------------------------------
+
+_U = "0-9A-HJ-NPQRTUWXY"  # the 31-character alphabet: no I, O, S, V, Z
+_USCC_RE = re.compile(f"[{_U}](?<![0-9A-Za-z][{_U}])[{_U}][0-9]{{6}}[{_U}]{{10}}" + END)
+_USCC_CONTEXT = ("信用代码", "社会信用", "税号", "纳税人识别号", "纳税识别号", "USCC", "营业执照", "注册号")
+
+
+@DETECTORS.register("uscc")
+class UsccDetector:
+    """统一社会信用代码: 18 characters of the GB 32100 alphabet with its mod-31 check character,
+    a known registration-authority/kind pair and a province region prefix. An all-digit code
+    shaped like a 身份证 (region + birth date) needs a context word such as 信用代码 nearby."""
+
+    name = "uscc"
+    version = "1.0"
+    types = (PiiType.USCC,)
+
+    def detect(self, text: str) -> list[Span]:
+        text = fold_fullwidth(text)  # same offsets
+        if not has_digit(text):
+            return []
+        spans = []
+        for m in _USCC_RE.finditer(text):
+            code = m.group()
+            if not valid_uscc(code):
+                continue
+            context = context_before(text, m.start(), _USCC_CONTEXT, window=20)
+            if code.isdigit():
+                if id_card_shape(code) and not context:
+                    continue  # most likely a 身份证 with a wrong check digit
+                score = 0.97 if context else 0.9
+            else:
+                score = 0.99 if context else 0.97
+            spans.append(Span(m.start(), m.end(), PiiType.USCC, score, self.name))
+        return spans
+
+
+# ---------------------------------------------------------------------------------------------
+# 护照
+# ---------------------------------------------------------------------------------------------
+
+# Chinese ordinary passports: G + 8 digits (before 2012), E + 8 digits (e-passport), and since the
+# E-series ran out E + letter (not I/O) + 7 digits. Diplomatic/service/public-affairs passports
+# (D, S, P, DE, SE, PE + 7 digits) and foreign passports (1-2 letters + 6-9 digits) count only
+# next to a context word such as 护照.
+_PASSPORT_RE = re.compile(
+    r"[A-Z](?<![0-9A-Za-z][A-Z])(?:"
+    r"(?<=[EG])[0-9]{8}"
+    r"|(?<=E)[A-HJ-NP-Z][0-9]{7}"
+    r"|(?P<ctx>[A-Z]?[0-9]{6,9})"
+    r")" + END
+)
+_PASSPORT_CONTEXT = ("护照", "passport", "Passport", "PASSPORT", "旅行证件")
+
+
+@DETECTORS.register("passport")
+class PassportDetector:
+    """护照号: Chinese E/G + 8 digits and E + letter + 7 digits (any context, higher score next
+    to 护照); other letter+digit passport numbers only right after 护照/passport."""
+
+    name = "passport"
+    version = "1.0"
+    types = (PiiType.PASSPORT,)
+
+    def detect(self, text: str) -> list[Span]:
+        text = fold_fullwidth(text)  # same offsets
+        if not has_digit(text):
+            return []
+        spans = []
+        for m in _PASSPORT_RE.finditer(text):
+            context = context_before(text, m.start(), _PASSPORT_CONTEXT, window=12)
+            if m.group("ctx") is not None:
+                if not context:
+                    continue
+                score = 0.85
+            else:
+                score = 0.97 if context else 0.8
+            spans.append(Span(m.start(), m.end(), PiiType.PASSPORT, score, self.name))
+        return spans
+
+
+# ---------------------------------------------------------------------------------------------
+# 往来港澳通行证 / 港澳居民来往内地通行证 (回乡证)
+# ---------------------------------------------------------------------------------------------
+
+# 往来港澳通行证 (mainland residents): C + 8 digits, or C + letter (not I/O) + 7 digits.
+# 回乡证 (HK / Macao residents): H or M + 8 digits, or the older 10 digits (8 + 2 issue count).
+_PERMIT_RE = re.compile(
+    r"[CHM](?<![0-9A-Za-z][CHM])(?:(?<=C)(?:[0-9]{8}|[A-HJ-NP-Z][0-9]{7})|(?<=[HM])[0-9]{8}(?:[0-9]{2})?)"
+    + END
+)
+_PERMIT_CONTEXT = ("通行证", "回乡证", "港澳", "来往内地", "往来", "Permit", "permit")
+
+
+@DETECTORS.register("hk_macao_permit")
+class HkMacaoPermitDetector:
+    """港澳通行证号: 往来港澳通行证 C + 8 digits (or C + letter + 7 digits); 回乡证 H/M + 8 or 10
+    digits. Context words (通行证, 回乡证, 港澳) raise the score."""
+
+    name = "hk_macao_permit"
+    version = "1.0"
+    types = (PiiType.HK_MACAO_PERMIT,)
+
+    def detect(self, text: str) -> list[Span]:
+        text = fold_fullwidth(text)  # same offsets
+        if not has_digit(text):
+            return []
+        spans = []
+        for m in _PERMIT_RE.finditer(text):
+            context = context_before(text, m.start(), _PERMIT_CONTEXT, window=16)
+            score = 0.97 if context else 0.8
+            spans.append(Span(m.start(), m.end(), PiiType.HK_MACAO_PERMIT, score, self.name))
+        return spans
+
+
+# ---------------------------------------------------------------------------------------------
+# 车牌号
+# ---------------------------------------------------------------------------------------------
+
+PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_L = "A-HJ-NP-Z"  # plate letters exclude I and O
+_PLATE_RE = re.compile(
+    f"[{PLATE_PROVINCES}][{_L}](?P<sep>[·•・ -]?)"
+    r"(?:"
+    f"[DF][{_L}0-9][0-9]{{4}}"  # small new-energy: D/F, letter or digit, 4 digits
+    f"|[0-9]{{5}}[DF]"  # large new-energy: 5 digits, D/F
+    f"|(?P<serial>[{_L}0-9]{{5}})"  # ordinary: 5 letters/digits (at most 2 letters, checked below)
+    f"|[{_L}0-9]{{4}}[挂学警港澳领使]"  # trailers, driving schools, police, HK/Macao
+    r")" + END
+)
+_PLATE_CONTEXT = ("车牌", "号牌", "车辆", "牌照", "车号")
+
+
+@DETECTORS.register("license_plate")
+class LicensePlateDetector:
+    """车牌号: province abbreviation + letter + 5 characters (ordinary, at most 2 letters),
+    6 (new-energy: D/F first or last) or 4 + 挂/学/警/港/澳; optional ·, space or hyphen."""
+
+    name = "license_plate"
+    version = "1.0"
+    types = (PiiType.LICENSE_PLATE,)
+
+    def detect(self, text: str) -> list[Span]:
+        text = fold_fullwidth(text)  # same offsets
+        if not has_digit(text):
+            return []
+        spans = []
+        for m in _PLATE_RE.finditer(text):
+            serial = m.group("serial")
+            if serial is not None and sum(c.isalpha() for c in serial) > 2:
+                continue
+            score = 0.97 if context_before(text, m.start(), _PLATE_CONTEXT, window=10) else 0.9
+            spans.append(Span(m.start(), m.end(), PiiType.LICENSE_PLATE, score, self.name))
+        return spans

@@ -1,0 +1,298 @@
+"""Personal names (姓名), found from context, never from a bare dictionary look-up.
+
+A Chinese name is a surname (one of ~450 single or ~60 compound surnames, resources/) plus a
+given name of one or two ideographs. Without a word segmenter a bare surname character is far
+too common ("高新区", "王府井", "方案"), so a name is reported only where the context says so:
+
+1. after a context word (0.85): ``客户张伟``, ``姓名：李娜``, ``联系人：欧阳娜娜``, ``借款人为王芳``,
+   ``我叫尉迟磊``, any role ending in 人 (``复核人：马欣怡``); names listed after it
+   (``借款人张三、李四和王五``) count too;
+2. before a title (0.85, or 0.7 for a bare surname): ``张伟先生``, ``李经理``, ``欧阳女士``;
+3. standing alone (0.75 / 0.65): two to four ideographs led by a surname, with no ideograph
+   before them and a non-ideograph or a word that usually follows a name after them:
+   ``（卢玉兰）``, ``备注：潘丽华还款``, ``至 付子豪 账号``.
+
+A title right after a bare surname (``王先生``, ``李经理``): the surname alone is the personal
+part, so the span is just ``王`` and a ``replace`` operator leaves ``[姓名]先生``.
+
+A given name takes a second ideograph unless that one usually starts the next word (的, 在, 已,
+办, 申, 先生...). A stop-list of ordinary words that start with a surname character ("余额",
+"项目", "高新区") and the gazetteer's place names veto candidates; a two-character word does not
+veto a delimited three-character name ending in a common given-name character ("韩国强").
+English names after Mr./Mrs./Ms./Dr. or labels such as ``Name:``/``borrower`` are found too (0.8).
+"""
+
+from __future__ import annotations
+
+import re
+
+from stockade.privacy.detectors._base import CJK, DETECTORS, is_cjk, literal_alternation, load_words
+from stockade.privacy.detectors.address import CITIES, PROVINCES
+from stockade.privacy.spans import PiiType, Span
+
+SURNAMES: frozenset[str] = frozenset(load_words("surnames.txt"))
+COMPOUND_SURNAMES: frozenset[str] = frozenset(load_words("compound_surnames.txt"))
+_STOPWORDS: frozenset[str] = frozenset(w for w in load_words("person_stopwords.txt") if w[0] != "=")
+_STOPWORDS |= frozenset(PROVINCES + CITIES)  # 江苏, 安徽, 宁波...: places, not names
+_STOP2 = frozenset(w for w in _STOPWORDS if len(w) == 2)
+_STOP3 = frozenset(w for w in _STOPWORDS if len(w) == 3)
+GIVEN_NAME_CHARS: frozenset[str] = frozenset("".join(load_words("given_name_chars.txt")))
+#: Words that veto only a candidate of exactly that text ("周一" but not "周一诺").
+_STOP_EXACT = frozenset(w[1:] for w in load_words("person_stopwords.txt") if w[0] == "=")
+
+#: Words after which a name follows: roles in banking documents, form labels.
+PREFIX_CONTEXT: tuple[str, ...] = (
+    "姓名", "名字", "客户", "联系人", "紧急联系人", "申请人", "借款人", "共同借款人", "主借款人",
+    "贷款人", "持卡人", "收款人", "付款人", "汇款人", "户名", "账户名", "开户名", "账户名称",
+    "本人", "患者", "担保人", "保证人", "经办人", "法定代表人", "法人代表", "法人", "开户人",
+    "委托人", "受托人", "受益人", "被保险人", "投保人", "配偶", "客户经理", "理财经理", "签字人",
+    "签收人", "收件人", "寄件人", "户主", "债务人", "债权人", "代理人", "监护人", "柜员", "业务员",
+    "推荐人", "介绍人", "被执行人", "当事人", "购房人", "承租人", "出租人", "员工", "职工",
+    "联络人", "负责人", "办理人", "领取人", "存款人", "取款人", "抵押人", "出质人", "继承人",
+    "被告", "原告", "证人", "姓名为", "名叫", "叫做", "同事", "股东", "我是", "我叫", "本人是", "爱人",
+    "丈夫", "妻子", "老公", "老婆", "儿子", "女儿", "父亲", "母亲", "哥哥", "姐姐", "弟弟", "妹妹",
+    "签字", "签名", "签章", "对方户名", "收款户名", "付款户名", "报告人", "评估人", "复核人", "处理人",
+    "投诉人", "审核人", "审批人", "调查人", "记录人", "填表人", "经手人",
+)  # fmt: skip
+
+#: Titles after a name (``张伟先生``) or a bare surname (``王经理``).
+TITLES: tuple[str, ...] = (
+    "先生", "女士", "小姐", "经理", "总经理", "副经理", "主任", "行长", "副行长", "老师", "律师",
+    "医生", "同志", "总监", "教授", "阿姨", "师傅", "大爷", "大妈", "科长", "处长", "局长",
+    "董事长", "总裁", "会计", "专员", "主管", "博士", "警官", "书记", "院长", "部长", "顾问",
+)  # fmt: skip
+_TITLE_SET = frozenset(TITLES)
+
+# Characters that start the next word rather than end a given name. A first given-name
+# character must not be one of _G1_STOP; the second one must not be one of _G2_STOP.
+_G1_STOP = frozenset(
+    "的了在是和与及等或也都就还又把被从到向对将为以其该此各每您你我他她们这那并但而已未不没无"
+    "有给让叫称说请需因所着过会要能办理时日年万亿共计起止至后前号卡户账电手身证住址签确持开存"
+    "取转汇贷借逾欠提交先女经名现性出通反表咨投购使于今昨近本贵同银行支分总部门处科局司院所姐"
+)  # not 小 (张小明), 可 (王可欣), 元, 之, 致, 生, 士: common in given names; titles are checked apart
+_G2_STOP = _G1_STOP | frozenset("男家岁号月日年生联系地址姓籍族职")
+
+# Characters that are surnames but, right before another surname, are usually a preposition
+# (向王经理, 于张先生处); words ending in a surname (感谢张先生) are in the stop-list.
+_FUNCTION_SURNAMES = frozenset("向于和同从将与跟对由给被让叫请致找问")
+
+#: Words that often follow a name; with a non-ideograph before it, a surname-led run of two to
+#: four ideographs ending at one of these (or at a non-ideograph) is a name: "（卢玉兰）",
+#: "备注：潘丽华还款", "至 付子豪 账号".
+NAME_FOLLOWERS: tuple[str, ...] = (
+    "还款", "账号", "账户", "卡号", "称", "说", "表示", "反映", "来电", "致电", "名下", "本人", "先生",
+    "女士", "小姐", "身份证", "手机", "电话", "签字", "持", "的", "于", "已", "在", "要求", "申请",
+    "承诺", "确认", "同意", "声明", "提供", "提交", "签署", "办理", "购买", "开立", "是", "为", "与",
+    "和", "及", "因", "向", "通过", "作为", "系", "现", "等", "将", "今年", "今天", "昨天", "先",
+)  # fmt: skip
+_SURNAME_HEADS = "".join(sorted((SURNAMES - _FUNCTION_SURNAMES) | {c[0] for c in COMPOUND_SURNAMES}))
+_STANDALONE_RE = re.compile(
+    f"[{_SURNAME_HEADS}](?<![{CJK}].)[{CJK}]{{1,3}}?(?=(?:{literal_alternation(NAME_FOLLOWERS)})|[^{CJK}]|\\Z)"
+)
+_FOLLOWER_RE = re.compile(literal_alternation(NAME_FOLLOWERS + TITLES))
+# A context word, separators, then (looked ahead, not consumed) a surname character: the scan
+# returns only places where a name may start, so Python code runs at few positions.
+# Context words ending in 人 (申请人, 借款人, 持卡人, 联系人: dozens of roles) are found by their 人,
+# a single-character literal that ``re`` scans for quickly; the rest by one trie alternation.
+_ALL_HEADS = "".join(sorted(SURNAMES | {c[0] for c in COMPOUND_SURNAMES}))
+_NAME_SEP = '(?:[：:\\s（("“「『]|是|为|叫){0,3}'
+_PREFIX_RE = re.compile(
+    f"(?:{literal_alternation(w for w in PREFIX_CONTEXT if w[-1] != '人' and w[0] != '人')})"
+    f"{_NAME_SEP}(?=[{_ALL_HEADS}])"
+)
+_REN_RE = re.compile(f"人{_NAME_SEP}(?=[{_ALL_HEADS}])")
+#: 人 + a surname character that is an ordinary word, not a role followed by a name.
+_REN_WORDS = frozenset(("人文", "人车", "人权"))
+_TITLE_RE = re.compile(literal_alternation(TITLES))
+_LIST_SEP = "、,，和与及跟/"
+_CJK_RE = re.compile(f"[{CJK}]")
+
+_EN_LABELS = (
+    "Name", "NAME", "name", "Customer", "customer", "Contact", "contact", "Borrower", "borrower",
+    "Applicant", "applicant", "Client", "client", "Cardholder", "cardholder", "holder", "Holder",
+    "Dear", "Regards", "regards", "Sincerely", "Guarantor", "guarantor", "Payee", "payee", "Payer",
+    "payer", "manager", "Manager", "Signed", "signed", "by",
+)  # fmt: skip
+# One scan: a trie of literal trigger words (so ``re`` only tries at their first letters), then a
+# capitalised name (looked ahead, so "Dear Mr. Wang" still finds "Mr"). After an honorific one
+# word is enough ("Mr. Wang"); after a label, two.
+_EN_HONORIFICS = ("Mrs", "Mr", "Ms", "Miss", "Dr", "Mx", "MRS", "MR", "MS")
+_EN_RE = re.compile(
+    f"(?P<trigger>{literal_alternation(_EN_HONORIFICS + _EN_LABELS)})"
+    r"(?=(?:\.?\s+|[ \t]*[:：,]?[ \t]*)(?P<name>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}))"  # not consumed
+)
+# Capitalised words that are not names, after a label ("Dear Customer", "Name Change").
+_EN_NOT_NAMES = frozenset(
+    (
+        "Customer", "Customers", "Sir", "Madam", "Client", "Team", "Bank", "Manager", "Service",
+        "Support", "Card", "Account", "Loan", "Name", "Change", "Please", "Thank", "Thanks", "The",
+        "This", "Your", "Our", "All", "Valued", "Branch", "Department", "Office",
+    )
+)  # fmt: skip
+
+
+def _surname_len(text: str, p: int) -> int:
+    """Length of the surname starting at ``p`` (2 for compound, 1, or 0 for none)."""
+    if text[p : p + 2] in COMPOUND_SURNAMES:
+        return 2
+    if text[p : p + 1] in SURNAMES:
+        return 1
+    return 0
+
+
+def _vetoed(text: str, start: int, end: int) -> bool:
+    """Whether the candidate ``text[start:end]`` is (or starts with) an ordinary word. A word of
+    two characters does not veto a delimited three-character name ending in a given-name
+    character ("韩国强，", "刘海燕持...")."""
+    if text[start:end] in _STOP_EXACT or text[start : start + 3] in _STOP3:
+        return True
+    if text[start : start + 2] in _STOP2:
+        return not (end - start == 3 and text[start + 2] in GIVEN_NAME_CHARS and _delimited(text, end))
+    return False
+
+
+def _delimited(text: str, end: int) -> bool:
+    """Whether a name may end at ``end``: the text ends, or a non-ideograph, a title or a word
+    that usually follows a name comes next."""
+    return end >= len(text) or not is_cjk(text[end]) or _FOLLOWER_RE.match(text, end) is not None
+
+
+def _title_at(text: str, p: int) -> bool:
+    return text[p : p + 2] in _TITLE_SET or text[p : p + 3] in _TITLE_SET
+
+
+def name_at(text: str, p: int) -> tuple[int, bool] | None:
+    """The end of a Chinese name that starts at ``p`` and whether it is a bare surname
+    (followed by a title), or None."""
+    sl = _surname_len(text, p)
+    if not sl:
+        return None
+    g = p + sl
+    if _title_at(text, g):
+        return (g, True) if not _vetoed(text, p, g) else None
+    n = len(text)
+    if g >= n or not is_cjk(text[g]) or text[g] in _G1_STOP:
+        # A compound surname alone (欧阳) is not enough; a single one certainly not.
+        return None
+    g2 = g + 1
+    if g2 < n and is_cjk(text[g2]) and text[g2] not in _G2_STOP and not _title_at(text, g2):
+        g2 += 1
+    if _vetoed(text, p, g2):
+        return None
+    # "客户于财务报表中", "客户向银行": a preposition here, not the surname 于 or 向.
+    if (
+        text[p] in _FUNCTION_SURNAMES
+        and sl == 1
+        and (not _delimited(text, g2) or text[g2 - 1] not in GIVEN_NAME_CHARS)
+    ):
+        return None
+    return g2, False
+
+
+@DETECTORS.register("person")
+class PersonDetector:
+    """姓名: Chinese names next to context words or titles, English names after Mr./Name:."""
+
+    name = "person"
+    version = "1.0"
+    types = (PiiType.PERSON,)
+
+    def detect(self, text: str) -> list[Span]:
+        found: dict[int, tuple[int, float]] = {}
+        if _CJK_RE.search(text) is not None:
+            self._after_context(text, found)
+            self._before_titles(text, found)
+            self._standalone(text, found)
+        for m in _EN_RE.finditer(text):
+            words = m.group("name").split()
+            if words[0] in _EN_NOT_NAMES or (len(words) < 2 and m.group("trigger") not in _EN_HONORIFICS):
+                continue
+            _add(found, m.start("name"), m.end("name"), 0.8)
+        spans = [Span(s, e, PiiType.PERSON, score, self.name) for s, (e, score) in sorted(found.items())]
+        # Names found twice (context word and title) may overlap: keep the first, longest one.
+        out: list[Span] = []
+        for span in spans:
+            if out and span.start < out[-1].end:
+                continue
+            out.append(span)
+        return out
+
+    def _after_context(self, text: str, found: dict[int, tuple[int, float]]) -> None:
+        """Names right after a context word (客户, 姓名：) or a role ending in 人."""
+        for m in _PREFIX_RE.finditer(text):
+            self._names_from(text, m.end(), found)
+        if "人" in text:
+            for m in _REN_RE.finditer(text):
+                p = m.end()
+                if p == m.start() + 1 and text[m.start() : p + 1] in _REN_WORDS:
+                    continue
+                self._names_from(text, p, found)
+
+    def _names_from(self, text: str, p: int, found: dict[int, tuple[int, float]]) -> None:
+        """Names starting at ``p`` right after a context word, then any listed after them."""
+        for _ in range(6):  # 借款人张三、李四和王五
+            hit = name_at(text, p)
+            if hit is None:
+                break
+            end, bare = hit
+            _add(found, p, end, 0.7 if bare else 0.85)
+            if end >= len(text) or text[end] not in _LIST_SEP or bare:
+                break
+            p = end + 1
+
+    def _standalone(self, text: str, found: dict[int, tuple[int, float]]) -> None:
+        """Surname-led runs of two to four ideographs set apart by punctuation or followers."""
+        for m in _STANDALONE_RE.finditer(text):
+            p = m.start()
+            if p in found:
+                continue
+            sl = _surname_len(text, p)
+            given = m.end() - p - sl
+            if not sl or not 1 <= given <= 2 or _vetoed(text, p, m.end()):
+                continue
+            if any(c in _G1_STOP for c in text[p + sl : m.end()]):
+                continue
+            _add(found, p, m.end(), 0.75 if given == 2 else 0.65)
+
+    def _before_titles(self, text: str, found: dict[int, tuple[int, float]]) -> None:
+        """Names (or bare surnames) right before a title: 张伟先生, 王经理."""
+        for m in _TITLE_RE.finditer(text):
+            hit = _name_before(text, m.start())
+            if hit is not None:
+                start, score = hit
+                _add(found, start, m.start(), score)
+
+
+def _add(found: dict[int, tuple[int, float]], start: int, end: int, score: float) -> None:
+    old = found.get(start)
+    if old is None or (end, score) > old:
+        found[start] = (end, score)
+
+
+def _name_before(text: str, t: int) -> tuple[int, float] | None:
+    """The name (start, score) that ends right before a title at ``t``, or None."""
+    options: list[tuple[int, float]] = []  # (start, score), longest first
+    for length in (4, 3, 2, 1):
+        s = t - length
+        if s < 0:
+            continue
+        sl = _surname_len(text, s)
+        if not sl or sl > length or _vetoed(text, s, t):
+            continue
+        given = text[s + sl : t]
+        if any(not is_cjk(c) for c in given) or any(c in _G1_STOP for c in given):
+            continue
+        if len(given) > 2 or (sl == 2 and length == 4 and len(given) != 2):
+            continue
+        options.append((s, 0.7 if not given else 0.85))
+    if not options:
+        return None
+    for start, score in options:
+        # Do not start inside a word ("感谢张先生": 谢 is a surname, 感谢 a word) or on a
+        # preposition that precedes another surname ("向王经理").
+        if start > 0 and text[start - 1 : start + 1] in _STOP2:
+            continue
+        if text[start] in _FUNCTION_SURNAMES and start + 1 < t and _surname_len(text, start + 1):
+            continue
+        return start, score
+    return None

@@ -1,0 +1,78 @@
+"""Per-line work of scans and desensitization, for raw JSON/JSONL files and for stored records.
+
+Raw files are edited in place at the byte level: only JSON string *values* that contain personal
+data are re-encoded; keys, whitespace, key order, escapes of untouched strings and every other
+byte stay as they were. JSON string literals cannot contain a raw newline, so a file can be
+processed line by line (and the lines split between processes) whatever its layout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from stockade.privacy.engine import PrivacyEngine
+from stockade.privacy.report import ScanReport
+
+# A JSON string literal: quotes around non-quote/non-backslash characters or escape pairs.
+STRING_LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+KEY_FOLLOWS = re.compile(r"\s*:")
+
+
+def _encode_like(original_literal: str, value: str) -> str:
+    """Re-encode ``value`` in the style of the literal it replaces (``\\uXXXX`` escapes or raw UTF-8)."""
+    escaped_style = "\\u" in original_literal and original_literal.isascii()
+    return json.dumps(value, ensure_ascii=escaped_style)
+
+
+def process_raw_line(line: str, engine: PrivacyEngine, report: ScanReport, *, transform: bool) -> str:
+    """Scan (and if ``transform``, desensitize) the string values of one line of a JSON/JSONL file."""
+    out: list[str] = []
+    last = 0
+    field = "(value)"
+    for match in STRING_LITERAL.finditer(line):
+        literal = match.group()
+        if KEY_FOLLOWS.match(line, match.end()):
+            field = json.loads(literal)
+            continue
+        value = json.loads(literal)
+        spans = engine.scan(value)
+        report.add(value, spans, field)
+        if transform and spans:
+            out.append(line[last : match.start()])
+            out.append(_encode_like(literal, engine.transform(value, spans)))
+            last = match.end()
+    if not out:
+        return line
+    out.append(line[last:])
+    return "".join(out)
+
+
+def process_record_line(line: str, engine: PrivacyEngine, report: ScanReport, *, transform: bool) -> str:
+    """One stored record (``{"messages": [...], "tools": ...}``); counts by role, rewrites if asked."""
+    if not line.strip():
+        return line
+    record = json.loads(line)
+    changed = False
+    for message in record["messages"]:
+        content = message["content"]
+        spans = engine.scan(content)
+        report.add(content, spans, message["role"])
+        if transform and spans:
+            message["content"] = engine.transform(content, spans)
+            changed = True
+    tools = record.get("tools")
+    if isinstance(tools, str):
+        spans = engine.scan(tools)
+        report.add(tools, spans, "tools")
+        if transform and spans:
+            record["tools"] = engine.transform(tools, spans)
+            changed = True
+    if not changed:
+        return line
+    from stockade.core.hashing import canonical_json
+
+    return canonical_json(record) + "\n"
+
+
+LINE_PROCESSORS = {"raw": process_raw_line, "records": process_record_line}
