@@ -21,7 +21,6 @@ when a target is missed.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
@@ -34,70 +33,24 @@ from collections.abc import Callable
 from stockade.privacy.corpus import LabeledDoc, Report, evaluate, evaluate_desensitized, generate_corpus
 from stockade.privacy.corpus.templates import FILLER
 
-DESENSITIZE_NAMES = ("desensitize_text", "desensitize")
 DILUTION = 6  # plain paragraphs per labeled document in the "typical" speed corpus
-PROBE = "客户张伟，手机13812345678，卡号6222021234567890123。"
 
 
-def load_detect() -> tuple[Callable | None, str | None]:
-    """``detect_all`` as a one-argument function, or why there is none."""
-    try:
-        from stockade.privacy import detectors  # lazy: the detectors may not exist yet
-    except ImportError as error:
-        return None, f"stockade.privacy.detectors is not available: {error}"
-    detect_all = getattr(detectors, "detect_all", None)
-    if not callable(detect_all):
-        return None, "stockade.privacy.detectors has no detect_all"
-    try:
-        detect_all(PROBE)
-    except TypeError:
-        default = getattr(detectors, "default_detectors", None)
-        if not callable(default):
-            return None, "detect_all(text) needs more arguments and there is no default_detectors()"
-        chosen = list(default())
-        return (lambda text: detect_all(text, chosen)), None
-    return detect_all, None
+def load_detect() -> tuple[Callable[[str], list], str]:
+    """The scan under test: ``detect_all`` with the built-in detectors."""
+    from stockade.privacy.detectors import default_detectors, detect_all
+
+    chosen = list(default_detectors())
+    return (lambda text: detect_all(text, chosen)), "detect_all(default detectors)"
 
 
-def _as_text_function(function: Callable, name: str) -> tuple[Callable[[str], str] | None, str | None]:
-    try:
-        probe = function(PROBE)
-    except Exception as error:  # not usable as text -> text (or its dependencies are missing): skip
-        return None, f"{name}(text) failed: {error!r}"
-    if isinstance(probe, str):
-        return function, name
-    if isinstance(probe, tuple) and probe and isinstance(probe[0], str):  # (text, spans)
-        return (lambda text: function(text)[0]), name
-    if isinstance(getattr(probe, "text", None), str):
-        return (lambda text: function(text).text), name
-    return None, f"{name}(text) returns {type(probe).__name__}, not a text"
+def load_desensitize() -> tuple[Callable[[str], str], str]:
+    """Scan + desensitize: a ``PrivacyEngine`` with the default policy (every type replaced)."""
+    from stockade.privacy.engine import PrivacyEngine
+    from stockade.privacy.policy import PrivacyPolicy
 
-
-def load_desensitize() -> tuple[Callable[[str], str] | None, str | None]:
-    """Text in, desensitized text out, from ``stockade.privacy.engine``; and what it is, or why none.
-
-    A module-level ``desensitize_text``/``desensitize`` is used if there is one; otherwise a
-    ``PrivacyEngine`` built with the default ``PrivacyPolicy`` (every type ``replace``d, the policy's
-    ``min_score``) and a fixed benchmark secret.
-    """
-    try:
-        engine = importlib.import_module("stockade.privacy.engine")
-    except ImportError as error:
-        return None, f"stockade.privacy.engine is not available: {error}"
-    for name in DESENSITIZE_NAMES:
-        function = getattr(engine, name, None)
-        if callable(function):
-            return _as_text_function(function, f"stockade.privacy.engine.{name}")
-    engine_class = getattr(engine, "PrivacyEngine", None)
-    if engine_class is None:
-        return None, f"stockade.privacy.engine has none of {', '.join(DESENSITIZE_NAMES)}, PrivacyEngine"
-    try:
-        from stockade.privacy.policy import PrivacyPolicy
-
-        built = engine_class(PrivacyPolicy(), b"stockade-bench-privacy")
-    except Exception as error:  # any failure to build means: skip, with the reason
-        return None, f"could not build PrivacyEngine with the default policy: {error!r}"
-    return _as_text_function(built.desensitize, "PrivacyEngine(default policy).desensitize")
+    engine = PrivacyEngine(PrivacyPolicy(), b"stockade-bench-privacy-key-00000")
+    return (lambda text: engine.desensitize(text)[0]), "PrivacyEngine(default policy).desensitize"
 
 
 def speed_texts(megabytes: float, seed: int, *, dilution: int = 0) -> tuple[list[str], int]:
@@ -177,28 +130,19 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "notes": [],
     }
-    detect, why = load_detect()
-    if detect is None:
-        result["notes"].append(why)
-        print(json.dumps(result, indent=2, ensure_ascii=False))
-        print(f"privacy benchmark skipped: {why}")
-        return 2
+    detect, _ = load_detect()
     desensitize, what = load_desensitize()
-    if desensitize is None:
-        result["notes"].append(f"scan + desensitize skipped: {what}")
-    else:
-        result["desensitizer"] = what
+    result["desensitizer"] = what
 
     docs: list[LabeledDoc] = list(generate_corpus(args.docs, args.seed))
     report = evaluate(docs, detect, examples=args.examples)
     print(accuracy_table(report), file=sys.stderr)
     result["accuracy"] = report.to_dict()
-    if desensitize is not None:
-        after = evaluate_desensitized(docs, desensitize, examples=args.examples)
-        result["desensitized"] = after.to_dict()
-        for check in after.checks():
-            verdict = "PASS" if check.passed else "FAIL"
-            print(f"after desensitize: {check.name:<22}{_pct(check.value):>9}  {verdict}", file=sys.stderr)
+    after = evaluate_desensitized(docs, desensitize, examples=args.examples)
+    result["desensitized"] = after.to_dict()
+    for check in after.checks():
+        verdict = "PASS" if check.passed else "FAIL"
+        print(f"after desensitize: {check.name:<22}{_pct(check.value):>9}  {verdict}", file=sys.stderr)
 
     digits = re.compile(r"\d+")
     speed: dict = {}
@@ -214,9 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             "scan": {"seconds": round(scan_s, 3), "mb_per_s": round(mb / scan_s, 2)},
             "scan_over_baseline_time": round(scan_s / baseline_s, 1),
         }
-        if desensitize is not None:
-            full_s = _timed(desensitize, texts)
-            row["scan_desensitize"] = {"seconds": round(full_s, 3), "mb_per_s": round(mb / full_s, 2)}
+        full_s = _timed(desensitize, texts)
+        row["scan_desensitize"] = {"seconds": round(full_s, 3), "mb_per_s": round(mb / full_s, 2)}
         speed[corpus_name] = row
     result["speed"] = speed
     result["passed"] = report.passed and ("desensitized" not in result or result["desensitized"]["passed"])

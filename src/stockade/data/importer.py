@@ -26,7 +26,6 @@ from stockade.core.errors import StockadeError
 from stockade.core.hashing import CHUNK, canonical_json, sha256_file
 from stockade.core.ids import new_id
 from stockade.core.references import parse_versioned_name
-from stockade.data.privacy_gate import GateVerdict, PrivacyGate
 from stockade.data.readers import DatasetSource, read_records
 from stockade.data.records import TRAINED_ROLES, Conversation, RecordProblem
 from stockade.data.statistics import LengthStatistics
@@ -39,6 +38,7 @@ from stockade.data.versions import (
     next_version_number,
     version_folder,
 )
+from stockade.privacy.verdict import GateVerdict, PrivacyGate
 from stockade.storage.tables import DatasetVersion
 
 PRIVACY_REPORT_JSON = "privacy-report.json"

@@ -10,8 +10,8 @@ from typing import Any
 
 from stockade.core.errors import ConfigError
 from stockade.data.importer import ImportOutcome, ImportRequest, import_dataset
-from stockade.data.privacy_gate import PrivacyGate
 from stockade.data.readers import DatasetSource, resolve_dataset_info, source_for_file
+from stockade.privacy.verdict import PrivacyGate
 
 
 @dataclass

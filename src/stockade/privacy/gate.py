@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stockade.data.privacy_gate import GateVerdict
 from stockade.privacy.engine import PrivacyEngine
 from stockade.privacy.files import process_file
 from stockade.privacy.report import ScanReport
+from stockade.privacy.verdict import GateVerdict
 
 
 def describe_engine(report: ScanReport, engine: PrivacyEngine) -> ScanReport:

@@ -14,8 +14,9 @@ import re
 from stockade.privacy.engine import PrivacyEngine
 from stockade.privacy.report import ScanReport
 
-# A JSON string literal: quotes around non-quote/non-backslash characters or escape pairs.
-STRING_LITERAL = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+# A JSON string literal, written as an "unrolled loop" (runs of plain characters between escape
+# pairs): several times faster on long strings than the equivalent per-character alternation.
+STRING_LITERAL = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
 KEY_FOLLOWS = re.compile(r"\s*:")
 
 

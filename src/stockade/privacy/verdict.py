@@ -1,4 +1,4 @@
-"""The hook where the privacy gate runs, between validation and storing a dataset version.
+"""The privacy gate's contract with the import: its verdict, and the protocol a gate follows.
 
 The import service stages the normalized JSONL, hands it to the gate, and stores what the gate
 leaves there together with its verdict. ``stockade.privacy.gate.PolicyGate`` is the gate
