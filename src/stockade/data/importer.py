@@ -7,7 +7,6 @@ any record is invalid (unless ``skip_invalid``), and identical content is a no-o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 from stockade.audit.log import utc_now
 from stockade.audit.sink import AuditSink
 from stockade.core.errors import StockadeError
-from stockade.core.hashing import CHUNK, canonical_json, sha256_file
+from stockade.core.hashing import canonical_json, sha256_file
 from stockade.core.ids import new_id
 from stockade.core.references import parse_versioned_name
 from stockade.data.readers import DatasetSource, read_records
@@ -181,14 +180,6 @@ def _source_hashes(source: DatasetSource) -> list[dict[str, Any]]:
     return [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in source.paths]
 
 
-def _content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def import_dataset(
     context: ImportContext, request: ImportRequest, *, progress: Callable[[int], None] | None = None
 ) -> ImportOutcome:
@@ -213,7 +204,7 @@ def import_dataset(
                 where=where,
                 fix="pass --reason 'why this data may keep personal data' (it goes to the audit log)",
             )
-        content_sha256 = _content_hash(staged)
+        content_sha256 = sha256_file(staged)
         with Session(context.engine) as session:
             latest = latest_active(session, request.name)
             if latest is not None and latest.content_sha256 == content_sha256:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,21 +119,28 @@ class InitResult:
         return bool(self.created) or self.schema_before != self.schema_after
 
 
+@contextmanager
+def _database_errors(engine: Engine, workspace: Workspace, what: str) -> Iterator[None]:
+    """Turn a driver failure into one clear error (URL without its password), releasing the engine."""
+    try:
+        yield
+    except Exception as exc:
+        engine.dispose()
+        raise DatabaseError(
+            f"{what}: {exc.__class__.__name__}: {exc}",
+            where=engine_url_safe(workspace.database_url),
+            fix="check database_url in stockade.yaml and that the database is running (`stockade doctor`)",
+        ) from exc
+
+
 def initialize_workspace(root: Path, *, actor: Actor | None = None) -> InitResult:
     """Create (or bring up to date) a workspace. Idempotent; never overwrites settings or data."""
     created = create_layout(root)
     workspace = Workspace(root.expanduser().resolve())
     _precreate_sqlite(workspace)
     engine = make_engine(workspace.database_url)
-    try:
+    with _database_errors(engine, workspace, "cannot create or migrate the database"):
         before, after = upgrade(engine)
-    except Exception as exc:
-        engine.dispose()
-        raise DatabaseError(
-            f"cannot create or migrate the database: {exc}",
-            where=engine_url_safe(workspace.database_url),
-            fix="check database_url in stockade.yaml and that the database server is running",
-        ) from exc
     context = WorkspaceContext(workspace, engine, AuditLog(engine), actor or Actor.os_user())
     _guard_and_report(context)
     result = InitResult(workspace.root, created, before, after, None)
@@ -150,15 +159,8 @@ def open_workspace(
     """Open an existing workspace whose schema is current. Close it with ``context.close()``."""
     workspace = Workspace.locate(root)
     engine = make_engine(workspace.database_url)
-    try:
+    with _database_errors(engine, workspace, "cannot reach the database"):
         revision = current_revision(engine)
-    except Exception as exc:
-        engine.dispose()
-        raise DatabaseError(
-            f"cannot reach the database: {exc.__class__.__name__}: {exc}",
-            where=engine_url_safe(workspace.database_url),
-            fix="check database_url in stockade.yaml and that the database is running (`stockade doctor`)",
-        ) from exc
     if revision != head_revision():
         engine.dispose()
         raise DatabaseError(
