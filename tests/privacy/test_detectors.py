@@ -597,3 +597,31 @@ def test_detect_all_spans_are_in_bounds_sorted_and_disjoint(text: str) -> None:
     spans = detect_all(text)
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
     assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+
+
+# --- the shared digit window (a speed-up) must not change what the digit patterns find ------------
+
+_WINDOW_PIECES = (
+    "+86 138 1234 5678", "8613812345678", "（+86）138-1234-5678", "E12345678", "EA1234567", "C12345678",
+    "H1234567890", "91350100M000100Y43", "11010519900101123X", "110105 19900101 1234", "6222021234567890123",
+    "（0755）8765-4321转123", "+86(0)21-12345678", "010-12345678ext.12", "192.168.1.1", "v1.2.3.4", "12号",
+    "3单元", "x", "-", " ", "A", "9", "0", "（", "。", "客户", "卡号", "\n", "ab",
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_WINDOW_PIECES), min_size=1, max_size=8).map("".join))
+def test_digit_window_scans_find_what_full_scans_find(text: str) -> None:
+    from stockade.privacy.detectors import _base, address, codes, network, numbers
+
+    window = _base.digit_window(text)
+    patterns = (
+        numbers._ID_RE, numbers._CARD_RE, numbers._MOBILE_RE, numbers._LANDLINE_PLAIN_RE,
+        numbers._LANDLINE_PAREN_RE, numbers._LANDLINE_INTL_RE, codes._USCC_RE, codes._PASSPORT_RE,
+        codes._PERMIT_RE, network._IPV4_RE,
+    )  # fmt: skip
+    for pattern in patterns:
+        full = [m.span() for m in pattern.finditer(text)]
+        assert [m.span() for m in pattern.finditer(text, *window)] == full, pattern.pattern
+    suffixes = [m.span() for m in address._HOUSE_SUFFIX_RE.finditer(text)]
+    assert [m.span() for m in address._HOUSE_SUFFIX_RE.finditer(text, window[0], window[1] + 2)] == suffixes

@@ -8,6 +8,9 @@ Performance notes (the gate must scan >= 10 MB/s of Chinese text per core):
   ``[0-9](?<![0-9A-Za-z][0-9])...``.
 * Work in Python happens only at candidate positions (matches of those regexes), never in a
   loop over every character.
+* Per-text facts shared by the detectors (the folded text, whether it has a digit, the window
+  of text around its digits) are computed once per text and cached for the last text;
+  digit-based patterns scan only :func:`digit_window`, not the prose around it.
 * CJK characters are ``\\w`` in Python's ``re``, so ``\\b`` does not separate ``卡号6222...``;
   boundaries are explicit ASCII-alphanumeric lookarounds.
 """
@@ -64,15 +67,60 @@ def fold_fullwidth(text: str) -> str:
     return folded
 
 
+_last_has_digit: tuple[str, bool] = ("", False)
+
+
 def has_digit(text: str) -> bool:
-    """A cheap prefilter: ten C-level substring scans beat one regex pass on long texts."""
-    return any(d in text for d in "0123456789")
+    """A cheap prefilter: ten C-level substring scans beat one regex pass on long texts. Cached
+    for the last text, as every digit-based detector asks it of the same text."""
+    global _last_has_digit
+    last = _last_has_digit
+    if last[0] is text:
+        return last[1]
+    found = any(d in text for d in "0123456789")
+    _last_has_digit = (text, found)
+    return found
+
+
+_DIGIT_RE = re.compile("[0-9]")
+# Up to the last digit (``.*`` runs to the end and backs off to it) and the run of ASCII letters,
+# digits, spaces and hyphens after it.
+_TO_LAST_DIGIT_RE = re.compile(r".*[0-9][0-9A-Za-z \-]*", re.DOTALL)
+_last_window: tuple[str, tuple[int, int]] = ("", (0, 0))
+
+
+def digit_window(text: str) -> tuple[int, int]:
+    """The part of the (folded) ``text`` where a digit-based identifier can be, cached for the
+    last text: from two characters before the first digit to the end of the run of ASCII letters,
+    digits, spaces and hyphens after the last digit; ``(0, 0)`` when there is no digit.
+
+    ``pattern.finditer(text, *digit_window(text))`` finds exactly what ``pattern.finditer(text)``
+    finds for a pattern whose every match contains a digit, starts at most two characters before
+    its first digit (``+86``, ``E1234567``, the letters of a 统一社会信用代码) and after its last digit
+    has only ASCII letters and digits, spaces and hyphens. Lookbehinds still see the text before
+    the window, and the character at its end (if any) is not an ASCII letter or digit, so a
+    ``(?![0-9A-Za-z])`` lookahead there agrees with the end of the window. In Chinese prose the
+    digits often sit in one part of a long text, which the scans of these patterns then skip.
+    """
+    global _last_window
+    last = _last_window
+    if last[0] is text:
+        return last[1]
+    first = _DIGIT_RE.search(text)
+    window = (0, 0) if first is None else (max(0, first.start() - 2), _TO_LAST_DIGIT_RE.match(text).end())
+    _last_window = (text, window)
+    return window
 
 
 def context_before(text: str, start: int, words: tuple[str, ...], window: int = 16) -> bool:
     """Whether one of ``words`` occurs in the ``window`` characters before ``start``."""
-    before = text[max(0, start - window) : start]
-    return any(w in before for w in words)
+    return _words_re(words).search(text, max(0, start - window), start) is not None
+
+
+@cache
+def _words_re(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex for any of ``words`` (a search bounded by ``endpos`` finds only whole words)."""
+    return re.compile("|".join(re.escape(w) for w in words) if words else "(?!)")
 
 
 def cjk_class_without(excluded: str) -> str:

@@ -31,6 +31,7 @@ from stockade.privacy.detectors._base import (
     CJK,
     DETECTORS,
     cjk_class_without,
+    digit_window,
     fold_fullwidth,
     has_digit,
     literal_alternation,
@@ -194,7 +195,10 @@ class AddressDetector:
     # 1. house numbers -----------------------------------------------------------------------
     def _from_house_numbers(self, text: str, found: list[tuple[int, int, float]]) -> None:
         last_end = 0
-        for m in _HOUSE_SUFFIX_RE.finditer(text):
+        # A suffix follows a digit (号, or 单元: two characters), so only the digits' part of the
+        # text is scanned; nothing that lies after it can match.
+        lo, hi = digit_window(text)
+        for m in _HOUSE_SUFFIX_RE.finditer(text, lo, hi + 2):
             s = m.start()
             if s < last_end:
                 continue

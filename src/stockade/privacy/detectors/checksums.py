@@ -6,6 +6,7 @@ Pure functions on plain strings (no separators); each returns ``False`` rather t
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 
 #: First two digits of a 居民身份证 region code: provinces (GB/T 2260) plus 71 台湾, 81 香港,
 #: 82 澳门 and 83 (the 台湾居民居住证 prefix, 830000).
@@ -44,7 +45,10 @@ _USCC_KINDS: dict[str, str] = {
 
 def id_check_char(first17: str) -> str:
     """The GB 11643 check character (``0``-``9`` or ``X``) of the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
+    if len(first17) == 17 and first17.isascii() and first17.isdigit():  # the usual case, no Python loop
+        total = sum(map(operator.mul, map(int, first17), _ID_WEIGHTS))
+    else:
+        total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11]
 
 
@@ -82,8 +86,17 @@ def valid_id15(number: str) -> bool:
     )
 
 
+_LUHN_DOUBLED = {str(d): 2 * d - 9 if 2 * d > 9 else 2 * d for d in range(10)}
+_LUHN_PLAIN = {str(d): d for d in range(10)}
+
+
 def luhn_ok(digits: str) -> bool:
     """The Luhn (mod 10) check used by payment cards."""
+    if digits.isascii() and digits.isdigit():  # the usual case: two table sums, no Python loop
+        plain = _LUHN_PLAIN
+        doubled = _LUHN_DOUBLED
+        rev = digits[::-1]
+        return (sum(map(plain.__getitem__, rev[::2])) + sum(map(doubled.__getitem__, rev[1::2]))) % 10 == 0
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48

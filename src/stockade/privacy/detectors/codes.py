@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
-from stockade.privacy.detectors._base import DETECTORS, END, context_before, fold_fullwidth, has_digit
+from stockade.privacy.detectors._base import (
+    DETECTORS,
+    END,
+    context_before,
+    digit_window,
+    fold_fullwidth,
+    has_digit,
+)
 from stockade.privacy.detectors.checksums import id_card_shape, valid_uscc
 from stockade.privacy.spans import PiiType, Span
 
@@ -29,10 +36,8 @@ class UsccDetector:
 
     def detect(self, text: str) -> list[Span]:
         text = fold_fullwidth(text)  # same offsets
-        if not has_digit(text):
-            return []
         spans = []
-        for m in _USCC_RE.finditer(text):
+        for m in _USCC_RE.finditer(text, *digit_window(text)):
             code = m.group()
             if not valid_uscc(code):
                 continue
@@ -76,10 +81,8 @@ class PassportDetector:
 
     def detect(self, text: str) -> list[Span]:
         text = fold_fullwidth(text)  # same offsets
-        if not has_digit(text):
-            return []
         spans = []
-        for m in _PASSPORT_RE.finditer(text):
+        for m in _PASSPORT_RE.finditer(text, *digit_window(text)):
             context = context_before(text, m.start(), _PASSPORT_CONTEXT, window=12)
             if m.group("ctx") is not None:
                 if not context:
@@ -115,10 +118,8 @@ class HkMacaoPermitDetector:
 
     def detect(self, text: str) -> list[Span]:
         text = fold_fullwidth(text)  # same offsets
-        if not has_digit(text):
-            return []
         spans = []
-        for m in _PERMIT_RE.finditer(text):
+        for m in _PERMIT_RE.finditer(text, *digit_window(text)):
             context = context_before(text, m.start(), _PERMIT_CONTEXT, window=16)
             score = 0.97 if context else 0.8
             spans.append(Span(m.start(), m.end(), PiiType.HK_MACAO_PERMIT, score, self.name))

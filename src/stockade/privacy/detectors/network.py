@@ -5,7 +5,13 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from stockade.privacy.detectors._base import DETECTORS, context_before, fold_fullwidth, is_alnum_ascii
+from stockade.privacy.detectors._base import (
+    DETECTORS,
+    context_before,
+    digit_window,
+    fold_fullwidth,
+    is_alnum_ascii,
+)
 from stockade.privacy.spans import PiiType, Span
 
 # ---------------------------------------------------------------------------------------------
@@ -78,7 +84,7 @@ class Ipv4Detector:
         if "." not in text:
             return []
         spans = []
-        for m in _IPV4_RE.finditer(text):
+        for m in _IPV4_RE.finditer(text, *digit_window(text)):
             dot = m.start()
             head = _IPV4_HEAD_RE.match(text[max(0, dot - 7) : dot][::-1])
             if head is None:
@@ -104,7 +110,12 @@ _V6_RIGHT_RE = re.compile(r"[0-9A-Fa-f:.]{0,60}")
 
 
 def _valid_v6(candidate: str) -> bool:
-    if candidate.count(":") < 2 or not any(c not in ":." for c in candidate):
+    colons = candidate.count(":")
+    if colons < 2 or not any(c not in ":." for c in candidate):
+        return False
+    # Without "::" an address has 8 groups (7 colons) or 6 and an IPv4 tail (6 colons): times
+    # (14:30:00) fail here without the cost of ``ipaddress`` raising.
+    if colons < 6 and "::" not in candidate:
         return False
     try:
         ipaddress.IPv6Address(candidate)

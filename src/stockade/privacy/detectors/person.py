@@ -208,13 +208,14 @@ class PersonDetector:
             if words[0] in _EN_NOT_NAMES or (len(words) < 2 and m.group("trigger") not in _EN_HONORIFICS):
                 continue
             _add(found, m.start("name"), m.end("name"), 0.8)
-        spans = [Span(s, e, PiiType.PERSON, score, self.name) for s, (e, score) in sorted(found.items())]
         # Names found twice (context word and title) may overlap: keep the first, longest one.
         out: list[Span] = []
-        for span in spans:
-            if out and span.start < out[-1].end:
+        last_end = -1
+        for start, (end, score) in sorted(found.items()):
+            if start < last_end:
                 continue
-            out.append(span)
+            out.append(Span(start, end, PiiType.PERSON, score, self.name))
+            last_end = end
         return out
 
     def _after_context(self, text: str, found: dict[int, tuple[int, float]]) -> None:
@@ -250,7 +251,7 @@ class PersonDetector:
             given = m.end() - p - sl
             if not sl or not 1 <= given <= 2 or _vetoed(text, p, m.end()):
                 continue
-            if any(c in _G1_STOP for c in text[p + sl : m.end()]):
+            if not _G1_STOP.isdisjoint(text[p + sl : m.end()]):
                 continue
             _add(found, p, m.end(), 0.75 if given == 2 else 0.65)
 
