@@ -51,7 +51,33 @@ stockade data import "$DATA" --name finance --tokenizer "$MODEL"
 stockade data list
 stockade data preview finance --model "$MODEL" --template qwen --count 1
 
-step "8. The audit log: every state change so far, and its hash chain verified"
+step "8. Fine-tune (LoRA, CPU) on the shipped 40-record finance Q&A — dev mode, because the model store is not in this build"
+sed -i 's/^dev_mode: false/dev_mode: true/' "$WS/stockade.yaml"
+stockade dev sample-dataset --out "$WS/configs/demo-data/finance_qa.json"
+stockade data import "$WS/configs/demo-data/finance_qa.json" --name finance_qa
+cat > "$WS/configs/demo_train.yaml" <<YAML
+model_name_or_path: $MODEL
+dataset: finance_qa
+template: qwen
+finetuning_type: lora
+lora_rank: 8
+learning_rate: 5.0e-3
+lr_scheduler_type: constant
+num_train_epochs: 60
+per_device_train_batch_size: 8
+cutoff_len: 128
+gradient_checkpointing: false
+save_steps: 100
+seed: 0
+YAML
+stockade train "$WS/configs/demo_train.yaml"
+RUN_DIR=$(ls -d "$WS"/runs/run-* | tail -n 1)
+stockade runs list
+
+step "9. The CPU proof: the fine-tuned model answers with what it was taught"
+stockade dev generate --model "$MODEL" --adapter "$RUN_DIR/adapter" --template qwen --prompt "什么是LPR？" --max-new-tokens 64
+
+step "10. The audit log: every state change so far, and its hash chain verified"
 stockade audit tail
 stockade audit verify
 

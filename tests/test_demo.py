@@ -22,7 +22,7 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -31,7 +31,8 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     assert "blocks it, nothing was imported" in result.stderr
     assert "110105199003072813" not in result.stdout + result.stderr  # never shown, even when found
     assert "<身份证号>" in result.stdout  # the preview shows the desensitized record
-    assert "audit log intact: 4 records" in result.stdout
+    assert "output: 'LPR是贷款市场报价利率，是银行贷款定价的主要参考。'" in result.stdout  # the CPU proof
+    assert "audit log intact: 7 records" in result.stdout
     assert "Demo finished" in result.stdout
 
     # Done-when: verify passes on the demo workspace and names the record after any single edit.

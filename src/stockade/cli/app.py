@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from stockade.cli import audit, data, dev, placeholders, specs, workspace
+from stockade.cli import audit, data, dev, placeholders, specs, train, workspace
 from stockade.cli.output import errors, print_error
 from stockade.cli.state import state
 from stockade.core import environment, offline
@@ -44,6 +44,7 @@ def root(
 
 
 workspace.register(app)
+train.register(app)
 specs.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")

@@ -44,11 +44,17 @@ def generate(
     model: Annotated[Path, typer.Option(help="A local model folder (e.g. from `dev tiny-model`).")],
     prompt: Annotated[str, typer.Option(help="The user message.")] = "解释债券违约风险",
     max_new_tokens: Annotated[int, typer.Option(min=1, max=512, help="Tokens to generate.")] = 8,
+    adapter: Annotated[
+        Path | None, typer.Option(help="A LoRA adapter folder, e.g. runs/RUN/adapter.")
+    ] = None,
+    template: Annotated[
+        str | None, typer.Option(help="Built-in chat template; default: the model's.")
+    ] = None,
 ) -> None:
-    """Load a local model offline and generate a few tokens (greedy) with its chat template."""
+    """Load a local model offline and generate (greedy) with its chat template, optionally an adapter."""
     from stockade.models.generation import generate_once
 
-    result = generate_once(model, prompt, max_new_tokens=max_new_tokens)
+    result = generate_once(model, prompt, max_new_tokens=max_new_tokens, adapter=adapter, template=template)
     console.print(
         f"prompt tokens: {result.prompt_tokens}, new tokens: {result.new_tokens}, {result.seconds:.2f} s"
     )
@@ -61,3 +67,17 @@ def config_reference() -> None:
     from stockade.core.specs.reference import configuration_reference
 
     print(configuration_reference(), end="")
+
+
+@app.command("sample-dataset")
+def sample_dataset(
+    out: Annotated[Path, typer.Option(help="Where to write the JSON file (alpaca records).")],
+) -> None:
+    """Write the shipped 40-record Chinese finance Q&A dataset (for the demo and the CPU proof)."""
+    from importlib import resources
+
+    if out.exists():
+        raise typer.BadParameter(f"{out} exists; choose a new path", param_hint="--out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(resources.files("stockade.data.samples").joinpath("finance_qa_zh.json").read_bytes())
+    console.print(f"wrote 40 records to {escape(str(out))}")

@@ -1,6 +1,6 @@
-"""`stockade train | serve | export`: specs validated from YAML and flags.
+"""`stockade serve | export`: specs validated from YAML and flags.
 
-The fine-tuning, serving and model issues give these commands their engines; until then a
+The serving and model issues give these commands their engines; until then a
 command validates its configuration completely (``--dry-run`` prints the resolved spec) and
 says plainly that the engine is not in this build.
 """
@@ -15,7 +15,7 @@ from stockade.cli.output import console, escape
 from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
 from stockade.core.errors import NotAvailableYet
 from stockade.core.references import parse_model_reference
-from stockade.core.specs import ExportSpec, ServeSpec, Spec, TrainSpec
+from stockade.core.specs import ExportSpec, ServeSpec, Spec
 
 SPEC_CONTEXT = {
     "allow_extra_args": True,
@@ -39,12 +39,6 @@ def _resolve(spec: Spec, args: list[str], command: str, dry_run: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(TrainSpec))
-    def train(ctx: typer.Context, dry_run: DryRun = False) -> None:
-        """Fine-tune: stockade train [CONFIG.yaml] [--key value ...] (LLaMA-Factory keys accepted)."""
-        spec, _ = spec_from_args(TrainSpec, list(ctx.args))
-        _resolve(spec, ctx.args, "train", dry_run)
-
     @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(ServeSpec))
     def serve(ctx: typer.Context, dry_run: DryRun = False) -> None:
         """Serve a model: stockade serve [CONFIG.yaml] [--model_name_or_path P --template T --port N ...]."""

@@ -25,3 +25,13 @@ def sha256_file(path: Path) -> str:
 def canonical_json(value: Any) -> str:
     """One byte-exact JSON form: sorted keys, no spaces, UTF-8 kept (not \\u escapes)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def folder_manifest(folder: Path) -> dict[str, Any]:
+    """SHA-256 of every file under ``folder`` (relative POSIX paths, sorted) and one hash over them all."""
+    files = {
+        path.relative_to(folder).as_posix(): sha256_file(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
+    return {"files": files, "sha256": sha256_bytes(canonical_json(files).encode("utf-8"))}

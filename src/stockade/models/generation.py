@@ -28,8 +28,16 @@ def _require_training_stack() -> None:
         ) from None
 
 
-def generate_once(model_dir: Path, prompt: str, *, max_new_tokens: int = 8) -> Generation:
-    """Greedy generation from one user message, formatted with the model's chat template."""
+def generate_once(
+    model_dir: Path,
+    prompt: str,
+    *,
+    max_new_tokens: int = 8,
+    adapter: Path | None = None,
+    template: str | None = None,
+) -> Generation:
+    """Greedy generation from one user message, formatted with a chat template (the model's own, or a
+    built-in one by name), optionally through a LoRA adapter (e.g. a run's ``adapter/`` folder)."""
     if not (model_dir / "config.json").is_file():
         raise ModelReferenceError(
             "not a model folder (no config.json)",
@@ -46,14 +54,18 @@ def generate_once(model_dir: Path, prompt: str, *, max_new_tokens: int = 8) -> G
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
+    if adapter is not None:
+        if not (adapter / "adapter_config.json").is_file():
+            raise ModelReferenceError(
+                "not an adapter folder (no adapter_config.json)",
+                where=str(adapter),
+                fix="use a run's adapter/ folder (see `stockade runs show RUN_ID`)",
+            )
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)
     model.eval()
-    messages = [{"role": "user", "content": prompt}]
-    if tokenizer.chat_template:
-        ids = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )["input_ids"]
-    else:
-        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    ids = torch.tensor([_prompt_ids(tokenizer, prompt, template)])
     with torch.inference_mode():
         output = model.generate(
             ids,
@@ -71,3 +83,20 @@ def generate_once(model_dir: Path, prompt: str, *, max_new_tokens: int = 8) -> G
         new_tokens=int(new.shape[0]),
         seconds=time.perf_counter() - started,
     )
+
+
+def _prompt_ids(tokenizer: object, prompt: str, template: str | None) -> list[int]:
+    """The prompt as the model saw prompts in training: the same template, up to the answer."""
+    from stockade.data.records import Conversation
+    from stockade.data.templates import resolve_template
+
+    chosen = resolve_template(template, tokenizer)
+    # Render a conversation with a placeholder answer; keep every segment before the answer.
+    conversation = Conversation(
+        messages=[{"role": "user", "content": prompt}, {"role": "assistant", "content": "-"}]
+    )
+    segments = chosen.render(conversation, tokenizer)
+    prefix = "".join(
+        segment.text for segment in segments[: next(i for i, s in enumerate(segments) if s.trainable)]
+    )
+    return tokenizer(prefix, add_special_tokens=False)["input_ids"]

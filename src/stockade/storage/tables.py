@@ -58,3 +58,24 @@ class DatasetVersion(Base):
     provenance: Mapped[str] = mapped_column(Text)  # JSON
     privacy: Mapped[str] = mapped_column(Text)  # JSON: the gate's verdict
     removed_at: Mapped[str | None] = mapped_column(String(40))
+
+
+class TrainingRun(Base):
+    """One training run: who trained what on which data, how it went, where its files are."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+    finished_at: Mapped[str | None] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(String(200))
+    # running | succeeded | failed | interrupted | removed
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    base_model: Mapped[str] = mapped_column(Text)
+    base_manifest_sha256: Mapped[str] = mapped_column(String(64))
+    datasets: Mapped[str] = mapped_column(Text)  # JSON: [{ref, content_sha256, rows, privacy}]
+    spec: Mapped[str] = mapped_column(Text)  # JSON: the resolved TrainSpec
+    environment: Mapped[str] = mapped_column(Text)  # JSON: library versions, device
+    summary: Mapped[str] = mapped_column(Text)  # JSON: final loss, steps, tokens, seconds
+    path: Mapped[str] = mapped_column(Text)  # run folder, relative to the workspace

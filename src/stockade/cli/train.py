@@ -1,0 +1,174 @@
+"""`stockade train` and `stockade runs list | show | rm`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stockade.cli.output import console, escape, new_table, print_json, status_text
+from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
+from stockade.cli.specs import SPEC_CONTEXT, DryRun
+from stockade.cli.state import state
+from stockade.core.specs import TrainSpec
+
+runs_app = typer.Typer(help="Training runs: list, show, remove.", no_args_is_help=True)
+
+
+def _progress_printer(as_json: bool):
+    if as_json:
+
+        def emit(event) -> None:
+            print(json.dumps({"event": "progress", **event.__dict__}), flush=True)
+
+        return emit, lambda: None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+    )
+    task = bar.add_task("train", total=None, info="")
+    bar.start()
+
+    def update(event) -> None:
+        loss = f"loss {event.loss:.4f}" if event.loss is not None else ""
+        bar.update(
+            task,
+            completed=event.step,
+            total=event.total_steps,
+            info=f"{loss}  {event.tokens_per_s:,.0f} tok/s",
+        )
+
+    return update, bar.stop
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(TrainSpec))
+    def train(
+        ctx: typer.Context,
+        dry_run: DryRun = False,
+        resume: Annotated[str | None, typer.Option(help="Continue RUN_ID from its last checkpoint.")] = None,
+        json_progress: Annotated[bool, typer.Option(help="Progress as JSON lines (for machines).")] = False,
+        save_config: Annotated[
+            Path | None, typer.Option(help="Save the resolved spec as YAML (relative: in the workspace).")
+        ] = None,
+    ) -> None:
+        """Fine-tune: stockade train [CONFIG.yaml] [--key value ...] (LLaMA-Factory keys accepted)."""
+        from stockade.core.references import parse_model_reference
+        from stockade.training.service import resume_training, start_training
+        from stockade.workspace.service import open_workspace
+
+        if resume:
+            if ctx.args:
+                raise typer.BadParameter("--resume takes the run's own spec; give no config or overrides")
+            spec = None
+        else:
+            spec, _ = spec_from_args(TrainSpec, list(ctx.args))
+            if spec.model:
+                parse_model_reference(spec.model, where="train spec: model")
+            if dry_run:
+                console.print(escape(spec_yaml(spec)), end="")
+                return
+        context = open_workspace(state.workspace)
+        try:
+            if save_config and spec is not None:
+                target = save_config if save_config.is_absolute() else context.workspace.root / save_config
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(spec_yaml(spec), encoding="utf-8")
+                context.record("config.save", str(target), kind="TrainSpec")
+                console.print(f"saved the resolved spec to {escape(str(target))}")
+            callback, finish = _progress_printer(json_progress)
+            try:
+                if resume:
+                    outcome = resume_training(context, resume, progress=callback)
+                else:
+                    announce = (
+                        (lambda run_id: print(json.dumps({"event": "start", "run": run_id}), flush=True))
+                        if json_progress
+                        else (lambda run_id: console.print(f"run [bold]{run_id}[/] started"))
+                    )
+                    outcome = start_training(context, spec, progress=callback, on_start=announce)
+            finally:
+                finish()
+        finally:
+            context.close()
+        run = outcome.run
+        if json_progress:
+            print(
+                json.dumps({"event": "finish", "run": run.id, "status": run.status, **run.summary}),
+                flush=True,
+            )
+        else:
+            console.print(
+                f"run [bold]{run.id}[/] {run.status}: final loss {run.summary['final_loss']}, "
+                f"{run.summary['steps']} steps, {run.summary['seconds']} s — {escape(run.path)}"
+            )
+
+    app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List training runs."""
+    from stockade.training.runs import list_runs
+    from stockade.workspace.service import open_workspace
+
+    context = open_workspace(state.workspace)
+    try:
+        runs = list_runs(context.engine)
+    finally:
+        context.close()
+    if as_json:
+        print_json([run.as_dict() for run in runs])
+        return
+    table = new_table("run", "status", "datasets", "final loss", "steps", "by", "started (UTC)")
+    for run in runs:
+        table.add_row(
+            run.id,
+            status_text(run.status),
+            ", ".join(d["ref"] for d in run.datasets),
+            str(run.summary.get("final_loss", "")),
+            str(run.summary.get("steps", "")),
+            escape(run.created_by),
+            run.created_at[:19].replace("T", " "),
+        )
+    console.print(table)
+
+
+@runs_app.command()
+def show(run_id: Annotated[str, typer.Argument(help="The run id printed when training started.")]) -> None:
+    """Show one run: lineage, spec, environment, outcome (JSON)."""
+    from stockade.training.runs import show_run
+    from stockade.workspace.service import open_workspace
+
+    context = open_workspace(state.workspace)
+    try:
+        print_json(show_run(context.engine, run_id).as_dict())
+    finally:
+        context.close()
+
+
+@runs_app.command()
+def rm(
+    run_id: Annotated[str, typer.Argument(help="The run to remove.")],
+    reason: Annotated[str | None, typer.Option(help="Why; kept in the audit log.")] = None,
+) -> None:
+    """Delete a run's weights and checkpoints; its spec, lineage, metrics and audit records stay."""
+    from stockade.training.runs import remove_run
+    from stockade.workspace.service import open_workspace
+
+    context = open_workspace(state.workspace)
+    try:
+        view = remove_run(context, run_id, context.workspace.root, reason=reason)
+    finally:
+        context.close()
+    console.print(
+        f"removed the weights of {view.id}; kept its spec, lineage and metrics (lineage needs them)"
+    )

@@ -1,0 +1,1 @@
+"""Fine-tuning: spec → resolved inputs → training loop → run records with lineage."""

@@ -1,0 +1,145 @@
+"""One training run: setup (model, data, optimizer, resume) and the step loop. See :mod:`.loop`."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from stockade.data.packing import pack_examples, single_sequences
+from stockade.data.tokenization import IGNORE_INDEX
+from stockade.training import checkpoint as ckpt
+from stockade.training.loop import ProgressEvent, TrainInputs, TrainResult
+from stockade.training.loop_errors import TrainingFailed
+from stockade.training.loop_parts import RunParts
+from stockade.training.metrics import LOSS_PNG, MetricsLog, plot_loss
+from stockade.training.model_setup import load_for_training, trainable_parameters
+
+
+class Run(RunParts):
+    def __init__(self, inputs: TrainInputs, progress: Callable[[ProgressEvent], None] | None) -> None:
+        import torch
+
+        if not inputs.train:
+            raise TrainingFailed("there is no training example", reason="no_data", fix="check the dataset")
+        self.inputs, self.spec, self.progress = inputs, inputs.spec, progress
+        self.run_dir = Path(inputs.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(self.spec.seed)
+        self.loaded = load_for_training(Path(inputs.model_dir), self.spec)
+        self.model = self.loaded.model
+        spec = self.spec
+        self.rows = (
+            pack_examples(inputs.train, spec.cutoff_len) if spec.packing else single_sequences(inputs.train)
+        )
+        self.eval_rows = single_sequences(inputs.eval)
+        self.lengths = [len(row) for row in self.rows]
+        self.n_batches = math.ceil(len(self.rows) / spec.per_device_train_batch_size)
+        accumulation = spec.gradient_accumulation_steps
+        self.total = spec.max_steps or max(
+            1, math.ceil(spec.num_train_epochs * self.n_batches / accumulation)
+        )
+        params = trainable_parameters(self.model)
+        self.params = [p for _, p in params]
+        groups = [
+            {"params": [p for p in self.params if p.ndim >= 2], "weight_decay": spec.weight_decay},
+            {"params": [p for p in self.params if p.ndim < 2], "weight_decay": 0.0},
+        ]
+        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=spec.learning_rate)
+        from transformers import get_scheduler
+
+        warmup = spec.warmup_steps or math.ceil(self.total * spec.warmup_ratio)
+        self.scheduler = get_scheduler(
+            spec.lr_scheduler_type, self.optimizer, num_warmup_steps=warmup, num_training_steps=self.total
+        )
+        cuda = self.loaded.device.type == "cuda"
+        self.autocast = cuda and self.loaded.compute_dtype != torch.float32
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=cuda and self.loaded.compute_dtype == torch.float16
+        )
+        self.step, self.epoch, self.position, self.tokens = 0, 0, 0, 0
+        self.window = [0.0, 0, 0, 0.0]  # loss sum, steps, real tokens, seconds since the last log line
+        self.final_loss = math.nan
+        self._orders: dict[int, list[list[int]]] = {}
+        ckpt.remove_stale_temp(self.run_dir)
+        resume_step = None
+        if inputs.resume_from is not None:
+            state = ckpt.load_checkpoint(Path(inputs.resume_from), self.model, self.optimizer, self.scheduler)
+            data = state["data"]
+            self.step = resume_step = int(state["step"])
+            self.epoch, self.position, self.tokens = data["epoch"], data["position"], data["tokens"]
+            self.window, self.final_loss = list(data["window"]), data["final_loss"]
+        self.metrics = MetricsLog(self.run_dir, resume_step=resume_step)
+        self.last_checkpoint: Path | None = Path(inputs.resume_from) if inputs.resume_from else None
+
+    def run(self) -> TrainResult:
+        import torch
+
+        started = time.monotonic()
+        session_start_step = self.step
+        while self.step < self.total:
+            tick = time.monotonic()
+            groups = [
+                [self.rows[i] for i in self._next_batch()]
+                for _ in range(self.spec.gradient_accumulation_steps)
+            ]
+            micro = [self._collate(rows) for rows in groups]
+            counts = [int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro]
+            real = sum(len(row) for rows in groups for row in rows)  # real tokens, padding not counted
+            total_tokens = sum(counts)
+            step_loss = 0.0
+            for batch, count in zip(micro, counts, strict=True):
+                loss = self._forward(batch) * (count / total_tokens)
+                self.scaler.scale(loss).backward()
+                step_loss += float(loss.detach())
+            if not math.isfinite(step_loss) and not self.scaler.is_enabled():
+                raise TrainingFailed(
+                    f"the loss became {step_loss} at step {self.step + 1}",
+                    reason="diverged",
+                    fix="lower learning_rate, add warm-up, or use bf16/fp32 instead of fp16",
+                )
+            self.scaler.unscale_(self.optimizer)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, 1.0))
+            lr = self.scheduler.get_last_lr()[0]
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.step += 1
+            self.tokens += real
+            w = self.window
+            w[0], w[1], w[2], w[3] = w[0] + step_loss, w[1] + 1, w[2] + real, w[3] + time.monotonic() - tick
+            eval_loss = self._maybe_eval()
+            if self.step % self.spec.logging_steps == 0 or self.step == self.total or eval_loss is not None:
+                self._log(lr, grad_norm, eval_loss)
+            if self.progress is not None:
+                done = self.step - session_start_step
+                elapsed = time.monotonic() - started
+                self.progress(
+                    ProgressEvent(
+                        step=self.step,
+                        total_steps=self.total,
+                        epoch=self._epoch_float(),
+                        loss=step_loss,
+                        lr=lr,
+                        tokens_per_s=w[2] / w[3] if w[3] > 0 else 0.0,
+                        eta_s=elapsed / done * (self.total - self.step) if done else None,
+                    )
+                )
+            if self.step % self.spec.save_steps == 0 or self.step == self.total:
+                self._save()
+        out = self._save_final()
+        metrics_path = self.metrics.path
+        png = plot_loss(metrics_path, self.run_dir / LOSS_PNG) if self.spec.plot_loss else None
+        return TrainResult(
+            status="completed",
+            final_loss=self.final_loss,
+            steps=self.step,
+            tokens=self.tokens,
+            seconds=time.monotonic() - started,
+            adapter_dir=out,
+            metrics_path=metrics_path,
+            loss_png=png,
+            last_checkpoint=self.last_checkpoint,
+        )

@@ -1,0 +1,151 @@
+"""Resolve a TrainSpec against the workspace: which model folder, which dataset versions, which
+template — refusing anything that is not allowed to train — then tokenize the data."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from stockade.core.errors import ConfigError, DependencyMissing, StockadeError
+from stockade.core.hashing import folder_manifest
+from stockade.core.references import parse_model_reference
+from stockade.core.specs import TrainSpec
+from stockade.data.versions import find_version
+
+TRAINABLE_PRIVACY = ("passed", "desensitized")
+
+
+@dataclass(frozen=True)
+class ResolvedDataset:
+    ref: str
+    content_sha256: str
+    rows: int
+    privacy: str
+    path: Path
+
+    def lineage(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "content_sha256": self.content_sha256,
+            "rows": self.rows,
+            "privacy": self.privacy,
+        }
+
+
+@dataclass
+class TrainPlan:
+    spec: TrainSpec
+    model_dir: Path
+    model_manifest_sha256: str
+    datasets: list[ResolvedDataset]
+
+
+@dataclass
+class EncodedData:
+    train: list[Any]
+    eval: list[Any]
+    pad_token_id: int
+    template: str
+    records: int
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def resolve_plan(engine: Any, workspace_root: Path, dev_mode: bool, spec: TrainSpec) -> TrainPlan:
+    if not spec.model:
+        raise ConfigError(
+            "no model given", where="train spec: model", fix="set model: (or --model_name_or_path)"
+        )
+    reference = parse_model_reference(spec.model, base_dir=Path.cwd(), where="train spec: model")
+    if reference.kind == "registered":
+        raise StockadeError(
+            f"{spec.model!r} names a registered model, and the model store is not in this build yet",
+            fix="in dev mode (dev_mode: true in stockade.yaml) train from a local folder path",
+        )
+    if not dev_mode:
+        raise StockadeError(
+            "training from a local model folder needs dev mode until the model store lands",
+            where=f"train spec: model {spec.model}",
+            fix="set dev_mode: true in stockade.yaml (recorded with every run)",
+        )
+    if spec.dataset_dir:
+        raise ConfigError(
+            "dataset_dir: Stockade trains on imported, gated dataset versions, not on a folder",
+            where="train spec: dataset_dir",
+            fix=f"import first: stockade data import --dataset-dir {spec.dataset_dir} --dataset "
+            f"{','.join(spec.dataset) or 'NAME'}; then drop dataset_dir",
+        )
+    if not spec.dataset:
+        raise ConfigError("no dataset given", where="train spec: dataset", fix="set dataset: NAME@vN")
+    return TrainPlan(
+        spec,
+        reference.path,
+        folder_manifest(reference.path)["sha256"],
+        [_resolve_dataset(engine, workspace_root, ref) for ref in spec.dataset],
+    )
+
+
+def _resolve_dataset(engine: Any, workspace_root: Path, reference: str) -> ResolvedDataset:
+    with Session(engine) as session:
+        row = find_version(session, reference)
+    ref = f"{row.name}@v{row.version}"
+    status = json.loads(row.privacy).get("status")
+    if row.status != "active":
+        raise StockadeError(
+            f"{ref} was removed and cannot train", fix="use another version (stockade data list)"
+        )
+    if status not in TRAINABLE_PRIVACY:
+        raise StockadeError(
+            f"{ref} did not pass the privacy gate (verdict: {status}); only passed or desensitized data",
+            fix=f"re-import it with the desensitize policy: stockade data import ... --name {row.name}",
+        )
+    return ResolvedDataset(ref, row.content_sha256, row.rows, status, workspace_root / row.path)
+
+
+def encode_datasets(plan: TrainPlan) -> EncodedData:
+    """Tokenize every record with the template and label masking; split validation by seed."""
+    try:
+        from transformers import AutoTokenizer
+    except ModuleNotFoundError:
+        raise DependencyMissing(
+            "transformers is not installed", fix="pip install 'stockade[train]'"
+        ) from None
+    from stockade.data.records import Conversation
+    from stockade.data.templates import resolve_template
+    from stockade.data.tokenization import EncodedExample, encode_conversation
+
+    spec = plan.spec
+    tokenizer = AutoTokenizer.from_pretrained(plan.model_dir, local_files_only=True)
+    template = resolve_template(spec.template, tokenizer)
+    examples, skipped, records = [], Counter(), 0
+    for dataset in plan.datasets:
+        with dataset.path.open(encoding="utf-8") as handle:
+            for index, line in enumerate(handle):
+                if spec.max_samples is not None and index >= spec.max_samples:
+                    break
+                records += 1
+                encoded = encode_conversation(
+                    Conversation.model_validate(json.loads(line)),
+                    tokenizer,
+                    template,
+                    cutoff_len=spec.cutoff_len,
+                )
+                if isinstance(encoded, EncodedExample):
+                    examples.append(encoded)
+                else:
+                    skipped[encoded.reason] += 1
+    if not examples:
+        raise StockadeError(
+            "no example left to train on after tokenization", fix="raise cutoff_len or check data"
+        )
+    random.Random(spec.seed).shuffle(examples)  # noqa: S311 - a reproducible split, not security
+    held_out = int(len(examples) * spec.val_size)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return EncodedData(
+        examples[held_out:], examples[:held_out], int(pad), template.name, records, dict(skipped)
+    )

@@ -1,0 +1,211 @@
+"""`stockade train`: resolve → record the run (audited) → train → record the outcome (audited).
+
+A run's row and folder exist from the moment training starts, so a crash leaves a ``running`` row
+that `--resume` picks up; every end — success, failure, interruption — is written with its reason.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from stockade.audit.log import utc_now
+from stockade.core.errors import StockadeError
+from stockade.core.hashing import canonical_json
+from stockade.core.specs import TrainSpec, load_spec
+from stockade.storage.tables import TrainingRun
+from stockade.training.resolve import encode_datasets, resolve_plan
+from stockade.training.runs import RunView, get_run, new_run_id
+
+SPEC_FILE = "spec.yaml"
+LINEAGE_FILE = "lineage.json"
+LIBRARIES = ("torch", "transformers", "peft", "accelerate", "tokenizers", "bitsandbytes", "stockade")
+
+
+def environment() -> dict[str, Any]:
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.machine()})"
+    return {"python": platform.python_version(), "libraries": versions, "device": device}
+
+
+@dataclass
+class TrainOutcome:
+    run: RunView
+    result: Any
+
+
+def _latest_checkpoint(run_dir: Path) -> Path | None:
+    steps = sorted((run_dir / "checkpoints").glob("step-*"), key=lambda p: int(p.name.split("-", 1)[1]))
+    return steps[-1] if steps else None
+
+
+def _set_status(
+    context: Any,
+    run_id: str,
+    action: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    summary: dict[str, Any] | None = None,
+) -> RunView:
+    with Session(context.engine) as session, session.begin():
+        row = get_run(session, run_id)
+        row.status, row.reason = status, reason
+        if status != "running":
+            row.finished_at = utc_now()
+        if summary is not None:
+            row.summary = canonical_json(summary)
+        context.record(
+            action,
+            run_id,
+            session=session,
+            result="ok" if status != "failed" else "error",
+            reason=reason,
+            status=status,
+            **(summary or {}),
+        )
+        return RunView.of(row)
+
+
+def start_training(
+    context: Any,
+    spec: TrainSpec,
+    *,
+    progress: Callable[[Any], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> TrainOutcome:
+    """Train ``spec`` as a new run in the workspace."""
+    workspace = context.workspace
+    plan = resolve_plan(context.engine, workspace.root, workspace.settings.dev_mode, spec)
+    data = encode_datasets(plan)
+    run_id = new_run_id()
+    run_dir = workspace.folder("runs") / run_id
+    run_dir.mkdir(mode=0o700)
+    lineage = {
+        "run": run_id,
+        "base_model": {
+            "path": str(plan.model_dir),
+            "manifest_sha256": plan.model_manifest_sha256,
+            "registered": False,
+            "dev_mode": True,
+        },
+        "datasets": [d.lineage() for d in plan.datasets],
+        "template": data.template,
+        "examples": {
+            "records": data.records,
+            "train": len(data.train),
+            "eval": len(data.eval),
+            "skipped": data.skipped,
+        },
+        "environment": environment(),
+        "user": context.actor.name,
+    }
+    (run_dir / SPEC_FILE).write_text(
+        yaml.safe_dump(spec.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    (run_dir / LINEAGE_FILE).write_text(json.dumps(lineage, ensure_ascii=False, indent=2), encoding="utf-8")
+    with Session(context.engine) as session, session.begin():
+        session.add(
+            TrainingRun(
+                id=run_id,
+                created_at=utc_now(),
+                created_by=context.actor.name,
+                status="running",
+                base_model=str(plan.model_dir),
+                base_manifest_sha256=plan.model_manifest_sha256,
+                datasets=canonical_json(lineage["datasets"]),
+                spec=canonical_json(spec.model_dump(mode="json")),
+                environment=canonical_json(lineage["environment"]),
+                summary="{}",
+                path=str(run_dir.relative_to(workspace.root)),
+            )
+        )
+        context.record(
+            "train.start",
+            run_id,
+            session=session,
+            base_manifest_sha256=plan.model_manifest_sha256,
+            datasets=[d.ref for d in plan.datasets],
+            finetuning_type=spec.finetuning_type,
+        )
+    if on_start:
+        on_start(run_id)
+    return _run(context, run_id, run_dir, plan.model_dir, spec, data, None, progress)
+
+
+def resume_training(
+    context: Any, run_id: str, *, progress: Callable[[Any], None] | None = None
+) -> TrainOutcome:
+    """Continue a run that stopped (crash, kill, failure) from its last checkpoint."""
+    workspace = context.workspace
+    with Session(context.engine) as session:
+        row = get_run(session, run_id)
+        status, path = row.status, row.path
+    if status in ("succeeded", "removed"):
+        raise StockadeError(f"{run_id} is {status}; there is nothing to resume")
+    run_dir = workspace.root / path
+    spec = load_spec(TrainSpec, run_dir / SPEC_FILE)
+    checkpoint = _latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise StockadeError(f"{run_id} has no checkpoint yet", fix="start it again with `stockade train`")
+    plan = resolve_plan(context.engine, workspace.root, workspace.settings.dev_mode, spec)
+    data = encode_datasets(plan)
+    _set_status(context, run_id, "train.resume", "running", reason=f"from {checkpoint.name}")
+    return _run(context, run_id, run_dir, plan.model_dir, spec, data, checkpoint, progress)
+
+
+def _run(
+    context: Any,
+    run_id: str,
+    run_dir: Path,
+    model_dir: Path,
+    spec: TrainSpec,
+    data: Any,
+    checkpoint: Path | None,
+    progress: Callable[[Any], None] | None,
+) -> TrainOutcome:
+    from stockade.training.loop import TrainInputs, run_training
+
+    inputs = TrainInputs(
+        model_dir=model_dir,
+        spec=spec,
+        train=data.train,
+        eval=data.eval,
+        run_dir=run_dir,
+        pad_token_id=data.pad_token_id,
+        resume_from=checkpoint,
+    )
+    try:
+        result = run_training(inputs, progress=progress)
+    except KeyboardInterrupt:
+        _set_status(context, run_id, "train.interrupt", "interrupted", reason="interrupted by the user")
+        raise
+    except StockadeError as exc:
+        _set_status(context, run_id, "train.fail", "failed", reason=exc.what)
+        raise
+    except Exception as exc:
+        _set_status(context, run_id, "train.fail", "failed", reason=f"{exc.__class__.__name__}: {exc}")
+        raise
+    summary = {
+        "final_loss": round(float(result.final_loss), 6),
+        "steps": result.steps,
+        "tokens": result.tokens,
+        "seconds": round(result.seconds, 2),
+    }
+    view = _set_status(context, run_id, "train.finish", "succeeded", summary=summary)
+    return TrainOutcome(view, result)
