@@ -19,11 +19,8 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     from stockade.audit import verify_chain
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         result = verify_chain(context.audit)
-    finally:
-        context.close()
     if as_json:
         print_json({"ok": result.ok, "checked": result.checked, "problem": result.problem, "seq": result.seq})
     elif result.ok:
@@ -43,11 +40,8 @@ def tail(
     from stockade.audit import record_as_dict
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         records = [record_as_dict(record) for record in context.audit.tail(count)]
-    finally:
-        context.close()
     if as_json:
         for record in records:
             print(json.dumps(record, ensure_ascii=False))

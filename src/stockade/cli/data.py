@@ -121,11 +121,8 @@ def list_(
     from stockade.data.catalog import list_versions
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         views = list_versions(context, name)
-    finally:
-        context.close()
     if as_json:
         print_json([view.as_dict() for view in views])
         return
@@ -151,11 +148,8 @@ def show(
     from stockade.data.catalog import show_version
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         print_json(show_version(context, reference).as_dict())
-    finally:
-        context.close()
 
 
 @app.command()
@@ -167,11 +161,8 @@ def rm(
     from stockade.data.catalog import remove_version
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         view = remove_version(context, reference, context.workspace.root, reason=reason)
-    finally:
-        context.close()
     console.print(
         f"removed the data of {view.ref}; kept its manifest, hashes and audit records (lineage needs them)"
     )
@@ -192,8 +183,7 @@ def preview(
     from stockade.data.preview import preview_records
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         previews = preview_records(
             context.engine,
             context.workspace.root,
@@ -203,8 +193,6 @@ def preview(
             count=count,
             cutoff_len=cutoff_len,
         )
-    finally:
-        context.close()
     for item in previews:
         tokens = f"{item.tokens} tokens, {item.trainable_tokens} trained" if item.tokens is not None else ""
         console.rule(f"record {item.index} · template {item.template} · {tokens} {item.note or ''}".strip())
@@ -272,11 +260,8 @@ def desensitize(
     from stockade.workspace.service import open_workspace
 
     chosen = load_policy(policy)
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         result = desensitize_file(context, context.privacy_key(), source, output, chosen, workers=workers)
-    finally:
-        context.close()
     if report:
         write_report(result, report, title=f"Desensitization of {source.name}")
     print_report(result, title=f"desensitized {source.name} -> {output.name}")

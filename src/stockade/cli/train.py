@@ -76,8 +76,7 @@ def register(app: typer.Typer) -> None:
             if dry_run:
                 console.print(escape(spec_yaml(spec)), end="")
                 return
-        context = open_workspace(state.workspace)
-        try:
+        with open_workspace(state.workspace) as context:
             if save_config and spec is not None:
                 target = save_config if save_config.is_absolute() else context.workspace.root / save_config
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -97,8 +96,6 @@ def register(app: typer.Typer) -> None:
                     outcome = start_training(context, spec, progress=callback, on_start=announce)
             finally:
                 finish()
-        finally:
-            context.close()
         run = outcome.run
         if json_progress:
             print(
@@ -120,11 +117,8 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     from stockade.training.runs import list_runs
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         runs = list_runs(context.engine)
-    finally:
-        context.close()
     if as_json:
         print_json([run.as_dict() for run in runs])
         return
@@ -148,11 +142,8 @@ def show(run_id: Annotated[str, typer.Argument(help="The run id printed when tra
     from stockade.training.runs import show_run
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         print_json(show_run(context.engine, run_id).as_dict())
-    finally:
-        context.close()
 
 
 @runs_app.command()
@@ -164,11 +155,8 @@ def rm(
     from stockade.training.runs import remove_run
     from stockade.workspace.service import open_workspace
 
-    context = open_workspace(state.workspace)
-    try:
+    with open_workspace(state.workspace) as context:
         view = remove_run(context, run_id, context.workspace.root, reason=reason)
-    finally:
-        context.close()
     console.print(
         f"removed the weights of {view.id}; kept its spec, lineage and metrics (lineage needs them)"
     )

@@ -89,6 +89,12 @@ class WorkspaceContext:
         offline.set_reporter(None)
         self.engine.dispose()
 
+    def __enter__(self) -> WorkspaceContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def _guard_and_report(context: WorkspaceContext) -> None:
     """Apply the workspace's egress allowlist and record every refusal in its audit log."""
