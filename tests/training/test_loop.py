@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -296,3 +297,19 @@ def test_out_of_memory_is_classified() -> None:
     failed = classify(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert failed is not None and failed.reason == "out_of_memory" and "batch_size" in str(failed)
     assert classify(ValueError("other")) is None
+
+
+def test_qlora_trains_4bit_base_on_cpu(tiny, examples, tmp_path: Path) -> None:
+    pytest.importorskip("bitsandbytes", minversion="0.50")  # installed by make test (dev extra)
+    from stockade.training.model_setup import load_for_training
+
+    spec = _spec(finetuning_type="qlora", max_steps=6, learning_rate=1e-2)
+    loaded = load_for_training(tiny[0], spec)
+    kinds = {type(module).__name__ for module in loaded.model.modules()}
+    assert "Linear4bit" in kinds  # the frozen base really is 4-bit nf4
+    trainable = [name for name, p in loaded.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name for name in trainable)
+    result = run_training(_inputs(tiny, examples[:16], tmp_path / "run", spec))
+    metrics = [json.loads(line) for line in result.metrics_path.read_text().splitlines()]
+    assert metrics[-1]["loss"] < metrics[0]["loss"]
+    assert (result.adapter_dir / "adapter_config.json").is_file()

@@ -1,7 +1,7 @@
 """Load a base model for training and make the right parameters trainable.
 
 * ``lora`` / ``qlora``: peft LoRA (``r``, ``alpha``, ``dropout``; ``lora_target: [all]`` means peft's
-  ``all-linear``). ``qlora`` loads the base in 4-bit nf4 with bitsandbytes (CUDA only).
+  ``all-linear``). ``qlora`` loads the base in 4-bit nf4 with bitsandbytes (CUDA, or CPU from 0.50).
 * ``full``: every parameter is trained.
 * ``freeze``: like LLaMA-Factory's default (``freeze_trainable_layers: 2``), only the last
   :data:`FREEZE_TRAINABLE_LAYERS` decoder layers are trained; embeddings, final norm and head stay frozen.
@@ -61,12 +61,7 @@ def load_for_training(model_dir: Path, spec: TrainSpec) -> LoadedModel:
 
     quantized = spec.finetuning_type == "qlora" or spec.load_in_4bit
     if quantized:
-        _check_bitsandbytes()  # before any weights are read
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                "QLoRA (4-bit loading) needs a CUDA GPU and none is visible",
-                fix="use finetuning_type: lora on this machine, or run on a GPU",
-            )
+        _check_bitsandbytes()  # before any weights are read (bitsandbytes >= 0.50 also runs on CPU)
     compute = resolve_dtype(spec.precision)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     kwargs: dict[str, Any] = {"local_files_only": True, "dtype": compute}
@@ -79,7 +74,7 @@ def load_for_training(model_dir: Path, spec: TrainSpec) -> LoadedModel:
             bnb_4bit_compute_dtype=compute,
             bnb_4bit_use_double_quant=True,
         )
-        kwargs["device_map"] = {"": device.index or 0}
+        kwargs["device_map"] = {"": device.index or 0} if device.type == "cuda" else {"": "cpu"}
     torch.manual_seed(spec.seed)  # adapter init is part of the run's determinism
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
     if not quantized:
