@@ -25,12 +25,18 @@ SPEC_CONTEXT = {
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Validate, resolve and print the spec; run nothing.")]
 
 
-def _resolve(spec: Spec, args: list[str], command: str, dry_run: bool) -> None:
+def check_spec(spec: Spec, command: str, dry_run: bool) -> bool:
+    """Refuse an unusable model reference; with ``dry_run``, print the resolved spec. True: done."""
     model = getattr(spec, "model", None)
     if model:
         parse_model_reference(model, where=f"{command}: model")
     if dry_run:
         console.print(escape(spec_yaml(spec)), end="")
+    return dry_run
+
+
+def _resolve(spec: Spec, command: str, dry_run: bool) -> None:
+    if check_spec(spec, command, dry_run):
         return
     raise NotAvailableYet(
         f"`stockade {command}` validated its configuration, but its engine is not in this build yet",
@@ -43,10 +49,10 @@ def register(app: typer.Typer) -> None:
     def serve(ctx: typer.Context, dry_run: DryRun = False) -> None:
         """Serve a model: stockade serve [CONFIG.yaml] [--model_name_or_path P --template T --port N ...]."""
         spec, _ = spec_from_args(ServeSpec, list(ctx.args))
-        _resolve(spec, ctx.args, "serve", dry_run)
+        _resolve(spec, "serve", dry_run)
 
     @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(ExportSpec))
     def export(ctx: typer.Context, dry_run: DryRun = False) -> None:
         """Merge or export an adapter: stockade export [CONFIG.yaml] [--key value ...]."""
         spec, _ = spec_from_args(ExportSpec, list(ctx.args))
-        _resolve(spec, ctx.args, "export", dry_run)
+        _resolve(spec, "export", dry_run)

@@ -10,7 +10,7 @@ import typer
 
 from stockade.cli.output import console, escape, new_table, print_json, status_text
 from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
-from stockade.cli.specs import SPEC_CONTEXT, DryRun
+from stockade.cli.specs import SPEC_CONTEXT, DryRun, check_spec
 from stockade.cli.state import state
 from stockade.core.specs import TrainSpec
 
@@ -61,7 +61,6 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Fine-tune: stockade train [CONFIG.yaml] [--key value ...] (LLaMA-Factory keys accepted)."""
-        from stockade.core.references import parse_model_reference
         from stockade.training.service import resume_training, start_training
         from stockade.workspace.service import open_workspace
 
@@ -71,10 +70,7 @@ def register(app: typer.Typer) -> None:
             spec = None
         else:
             spec, _ = spec_from_args(TrainSpec, list(ctx.args))
-            if spec.model:
-                parse_model_reference(spec.model, where="train spec: model")
-            if dry_run:
-                console.print(escape(spec_yaml(spec)), end="")
+            if check_spec(spec, "train spec", dry_run):
                 return
         with open_workspace(state.workspace) as context:
             if save_config and spec is not None:
