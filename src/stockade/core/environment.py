@@ -53,3 +53,19 @@ def read_variable(name: str) -> str | None:
 
 def set_variables(values: dict[str, str]) -> None:
     os.environ.update(values)
+
+
+def distributed_topology() -> tuple[int, int, int]:
+    """(rank, world size, local rank) that torchrun or accelerate set for this process; (0, 1, 0) alone."""
+
+    def number(name: str, default: int) -> int:
+        value = os.environ.get(name, "").strip()
+        return int(value) if value.isdigit() else default
+
+    return number("RANK", 0), number("WORLD_SIZE", 1), number("LOCAL_RANK", 0)
+
+
+def launcher_engines() -> list[str]:
+    """Sharding engines that `accelerate launch` asked this process for (ACCELERATE_USE_*)."""
+    engines = {"ACCELERATE_USE_DEEPSPEED": "deepspeed", "ACCELERATE_USE_FSDP": "fsdp"}
+    return [name for key, name in engines.items() if os.environ.get(key, "").lower() in ("1", "true")]

@@ -9,6 +9,8 @@
 * Loss: the mean over every trainable token of the optimizer step, token-weighted across micro-batches
   (each micro-batch's mean loss is scaled by its share of the step's trainable tokens), so a micro-batch
   with few answer tokens does not count as much as one with many.
+* Data-parallel (torchrun): each rank takes every ``world_size``-th micro-batch of the same stream and
+  DDP averages gradients; the update equals one process accumulating all of them (:mod:`.distributed`).
 * AdamW (weight decay on matrices only, not on biases and norms), ``transformers.get_scheduler`` with
   warm-up, gradient clipping at norm 1.0, autocast + (for fp16) a GradScaler on CUDA.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from stockade.core.specs.train import TrainSpec
 from stockade.data.tokenization import EncodedExample
+from stockade.training.distributed import SINGLE, DistContext
 from stockade.training.loop_errors import TrainingFailed, classify
 
 __all__ = ["ProgressEvent", "TrainInputs", "TrainResult", "TrainingFailed", "run_training"]
@@ -35,6 +38,7 @@ class TrainInputs:
     run_dir: Path
     pad_token_id: int
     resume_from: Path | None = None  # a checkpoint folder (run_dir/checkpoints/step-N)
+    dist: DistContext = SINGLE  # data-parallel rank and world size (torchrun); see .distributed
 
 
 @dataclass

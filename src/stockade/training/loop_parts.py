@@ -11,6 +11,7 @@ from typing import Any
 from stockade.data.packing import collate_packed, length_grouped_batches
 from stockade.data.tokenization import IGNORE_INDEX
 from stockade.training import checkpoint as ckpt
+from stockade.training import distributed
 from stockade.training.metrics import peak_memory_mb
 
 
@@ -21,7 +22,9 @@ class RunParts:
     inputs: Any
     loaded: Any
     model: Any
+    forward_model: Any  # the model, or DDP around it
     metrics: Any
+    dist: Any
 
     def _order(self, epoch: int) -> list[list[int]]:
         if epoch not in self._orders:
@@ -39,6 +42,11 @@ class RunParts:
         self.position += 1
         return batch
 
+    def _next_rank_batch(self) -> list[int]:
+        """This rank's micro-batch: every rank draws ``world_size`` batches and keeps its own."""
+        drawn = [self._next_batch() for _ in range(self.dist.world_size)]
+        return drawn[self.dist.rank]
+
     def _collate(self, rows: list[Any]) -> dict[str, Any]:
         batch = collate_packed(
             rows,
@@ -48,12 +56,25 @@ class RunParts:
         )
         return {key: value.to(self.loaded.device) for key, value in batch.items()}
 
-    def _forward(self, batch: dict[str, Any]) -> Any:
+    def _forward(self, batch: dict[str, Any], *, sync: bool, count: int, total: float) -> float:
+        """Forward and backward of one micro-batch; returns its share of the step's mean loss.
+
+        The share is ``loss x count / total`` (token-weighted over the whole step, all ranks); DDP
+        averages gradients over ranks, so backward runs on ``share x world_size``. Gradients are
+        all-reduced only after the step's last micro-batch (``sync``).
+        """
+        no_sync = self.dist.enabled and not sync
+        with self.forward_model.no_sync() if no_sync else nullcontext():
+            share = self._loss(batch) * (count / total)
+            self.scaler.scale(share * self.dist.world_size).backward()
+        return float(share.detach())
+
+    def _loss(self, batch: dict[str, Any]) -> Any:
         import torch
 
         context = torch.autocast("cuda", dtype=self.loaded.compute_dtype) if self.autocast else nullcontext()
         with context:
-            return self.model(**batch).loss.float()
+            return self.forward_model(**batch).loss.float()
 
     def _epoch_float(self) -> float:
         return round(self.epoch + self.position / self.n_batches, 4)
@@ -67,13 +88,15 @@ class RunParts:
         self.model.eval()
         total, count = 0.0, 0
         size = self.spec.per_device_eval_batch_size
+        rows = self.eval_rows[self.dist.rank :: self.dist.world_size]  # each rank its share
         with torch.no_grad():
-            for start in range(0, len(self.eval_rows), size):
-                batch = self._collate(self.eval_rows[start : start + size])
+            for start in range(0, len(rows), size):
+                batch = self._collate(rows[start : start + size])
                 n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
-                total += float(self._forward(batch)) * n
+                total += float(self._loss(batch)) * n
                 count += n
         self.model.train()
+        total, count = distributed.sum_all(self.dist, [total, count])
         return total / count if count else None
 
     def _log(self, lr: float, grad_norm: float, eval_loss: float | None) -> None:
@@ -90,7 +113,8 @@ class RunParts:
         }
         if eval_loss is not None:
             record["eval_loss"] = round(eval_loss, 6)
-        self.metrics.write(record)
+        if self.metrics is not None:  # rank 0 writes
+            self.metrics.write(record)
         self.window = [0.0, 0, 0, 0.0]
 
     def _save(self) -> None:
@@ -102,19 +126,26 @@ class RunParts:
             "window": self.window,
             "final_loss": self.final_loss,
         }
-        self.last_checkpoint = ckpt.save_checkpoint(
-            self.run_dir,
-            self.step,
-            self.model,
-            self.optimizer,
-            self.scheduler,
-            is_peft=self.loaded.is_peft,
-            data=data,
-        )
+        if self.dist.is_main:
+            self.last_checkpoint = ckpt.save_checkpoint(
+                self.run_dir,
+                self.step,
+                self.model,
+                self.optimizer,
+                self.scheduler,
+                is_peft=self.loaded.is_peft,
+                data=data,
+            )
+        else:
+            self.last_checkpoint = ckpt.checkpoints_dir(self.run_dir) / f"step-{self.step}"
+        distributed.barrier(self.dist)
 
     def _save_final(self) -> Path:
         """The adapter (``run_dir/adapter``) or whole model (``run_dir/model``), written atomically."""
         out = self.run_dir / ("adapter" if self.loaded.is_peft else "model")
+        if not self.dist.is_main:
+            distributed.barrier(self.dist)
+            return out
         tmp = self.run_dir / f".tmp-{out.name}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
@@ -125,4 +156,5 @@ class RunParts:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        distributed.barrier(self.dist)
         return out

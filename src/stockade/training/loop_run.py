@@ -10,6 +10,7 @@ from pathlib import Path
 from stockade.data.packing import pack_examples, single_sequences
 from stockade.data.tokenization import IGNORE_INDEX
 from stockade.training import checkpoint as ckpt
+from stockade.training import distributed
 from stockade.training.loop import ProgressEvent, TrainInputs, TrainResult
 from stockade.training.loop_errors import TrainingFailed
 from stockade.training.loop_parts import RunParts
@@ -24,10 +25,12 @@ class Run(RunParts):
         if not inputs.train:
             raise TrainingFailed("there is no training example", reason="no_data", fix="check the dataset")
         self.inputs, self.spec, self.progress = inputs, inputs.spec, progress
+        self.dist = inputs.dist
         self.run_dir = Path(inputs.run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(self.spec.seed)
-        self.loaded = load_for_training(Path(inputs.model_dir), self.spec)
+        self.loaded = load_for_training(Path(inputs.model_dir), self.spec, self.dist.local_rank)
         self.model = self.loaded.model
         spec = self.spec
         self.rows = (
@@ -37,9 +40,8 @@ class Run(RunParts):
         self.lengths = [len(row) for row in self.rows]
         self.n_batches = math.ceil(len(self.rows) / spec.per_device_train_batch_size)
         accumulation = spec.gradient_accumulation_steps
-        self.total = spec.max_steps or max(
-            1, math.ceil(spec.num_train_epochs * self.n_batches / accumulation)
-        )
+        per_step = accumulation * self.dist.world_size  # micro-batches one optimizer step consumes
+        self.total = spec.max_steps or max(1, math.ceil(spec.num_train_epochs * self.n_batches / per_step))
         params = trainable_parameters(self.model)
         self.params = [p for _, p in params]
         groups = [
@@ -62,7 +64,8 @@ class Run(RunParts):
         self.window = [0.0, 0, 0, 0.0]  # loss sum, steps, real tokens, seconds since the last log line
         self.final_loss = math.nan
         self._orders: dict[int, list[list[int]]] = {}
-        ckpt.remove_stale_temp(self.run_dir)
+        if self.dist.is_main:
+            ckpt.remove_stale_temp(self.run_dir)
         resume_step = None
         if inputs.resume_from is not None:
             state = ckpt.load_checkpoint(Path(inputs.resume_from), self.model, self.optimizer, self.scheduler)
@@ -70,7 +73,9 @@ class Run(RunParts):
             self.step = resume_step = int(state["step"])
             self.epoch, self.position, self.tokens = data["epoch"], data["position"], data["tokens"]
             self.window, self.final_loss = list(data["window"]), data["final_loss"]
-        self.metrics = MetricsLog(self.run_dir, resume_step=resume_step)
+        # DDP wraps the model after a resume, so its initial broadcast carries the checkpoint's weights.
+        self.forward_model = distributed.wrap_model(self.dist, self.model, self.loaded.device)
+        self.metrics = MetricsLog(self.run_dir, resume_step=resume_step) if self.dist.is_main else None
         self.last_checkpoint: Path | None = Path(inputs.resume_from) if inputs.resume_from else None
 
     def run(self) -> TrainResult:
@@ -81,18 +86,20 @@ class Run(RunParts):
         while self.step < self.total:
             tick = time.monotonic()
             groups = [
-                [self.rows[i] for i in self._next_batch()]
+                [self.rows[i] for i in self._next_rank_batch()]
                 for _ in range(self.spec.gradient_accumulation_steps)
             ]
             micro = [self._collate(rows) for rows in groups]
             counts = [int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro]
-            real = sum(len(row) for rows in groups for row in rows)  # real tokens, padding not counted
-            total_tokens = sum(counts)
-            step_loss = 0.0
-            for batch, count in zip(micro, counts, strict=True):
-                loss = self._forward(batch) * (count / total_tokens)
-                self.scaler.scale(loss).backward()
-                step_loss += float(loss.detach())
+            local_real = sum(len(row) for rows in groups for row in rows)  # real tokens, padding not counted
+            # Trainable and real tokens of the whole step, all ranks together.
+            total_tokens, real = distributed.sum_all(self.dist, [sum(counts), local_real])
+            real = int(real)
+            local_loss = 0.0
+            for index, (batch, count) in enumerate(zip(micro, counts, strict=True)):
+                share = self._forward(batch, sync=index == len(micro) - 1, count=count, total=total_tokens)
+                local_loss += share
+            step_loss = distributed.sum_all(self.dist, [local_loss])[0]
             if not math.isfinite(step_loss) and not self.scaler.is_enabled():
                 raise TrainingFailed(
                     f"the loss became {step_loss} at step {self.step + 1}",
@@ -130,8 +137,10 @@ class Run(RunParts):
             if self.step % self.spec.save_steps == 0 or self.step == self.total:
                 self._save()
         out = self._save_final()
-        metrics_path = self.metrics.path
-        png = plot_loss(metrics_path, self.run_dir / LOSS_PNG) if self.spec.plot_loss else None
+        metrics_path = self.run_dir / "metrics.jsonl" if self.metrics is None else self.metrics.path
+        png = None
+        if self.spec.plot_loss and self.dist.is_main:
+            png = plot_loss(metrics_path, self.run_dir / LOSS_PNG)
         return TrainResult(
             status="completed",
             final_loss=self.final_loss,

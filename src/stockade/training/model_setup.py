@@ -54,8 +54,9 @@ def _check_bitsandbytes() -> None:
         ) from error
 
 
-def load_for_training(model_dir: Path, spec: TrainSpec) -> LoadedModel:
-    """The model on its device with only the parameters of ``spec.finetuning_type`` trainable."""
+def load_for_training(model_dir: Path, spec: TrainSpec, local_rank: int = 0) -> LoadedModel:
+    """The model on its device (``cuda:local_rank``, else CPU) with only ``spec.finetuning_type``'s
+    parameters trainable."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -63,7 +64,7 @@ def load_for_training(model_dir: Path, spec: TrainSpec) -> LoadedModel:
     if quantized:
         _check_bitsandbytes()  # before any weights are read (bitsandbytes >= 0.50 also runs on CPU)
     compute = resolve_dtype(spec.precision)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
     kwargs: dict[str, Any] = {"local_files_only": True, "dtype": compute}
     if quantized:
         from transformers import BitsAndBytesConfig
@@ -74,7 +75,7 @@ def load_for_training(model_dir: Path, spec: TrainSpec) -> LoadedModel:
             bnb_4bit_compute_dtype=compute,
             bnb_4bit_use_double_quant=True,
         )
-        kwargs["device_map"] = {"": device.index or 0} if device.type == "cuda" else {"": "cpu"}
+        kwargs["device_map"] = {"": device.index} if device.type == "cuda" else {"": "cpu"}
     torch.manual_seed(spec.seed)  # adapter init is part of the run's determinism
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
     if not quantized:

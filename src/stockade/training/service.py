@@ -2,6 +2,9 @@
 
 A run's row and folder exist from the moment training starts, so a crash leaves a ``running`` row
 that `--resume` picks up; every end — success, failure, interruption — is written with its reason.
+
+Under torchrun every rank calls these functions; rank 0 alone creates the run (its id is broadcast),
+writes the row, the files and the audit events (:mod:`stockade.training.distributed`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from stockade.core.errors import StockadeError
 from stockade.core.hashing import canonical_json
 from stockade.core.specs import TrainSpec, load_spec
 from stockade.storage.tables import TrainingRun
+from stockade.training import distributed
+from stockade.training.distributed import DistContext
 from stockade.training.resolve import encode_datasets, resolve_plan
 from stockade.training.runs import RunView, get_run, new_run_id
 
@@ -89,12 +94,18 @@ def start_training(
     progress: Callable[[Any], None] | None = None,
     on_start: Callable[[str], None] | None = None,
 ) -> TrainOutcome:
-    """Train ``spec`` as a new run in the workspace."""
+    """Train ``spec`` as a new run in the workspace (one rank of several under torchrun)."""
     workspace = context.workspace
+    distributed.check_engine(spec.deepspeed)
+    dist = distributed.from_environment()
+    distributed.setup(dist)
     plan = resolve_plan(context.engine, workspace.root, workspace.settings.dev_mode, spec)
     data = encode_datasets(plan)
-    run_id = new_run_id()
+    run_id = distributed.broadcast(dist, new_run_id() if dist.is_main else None)
     run_dir = workspace.folder("runs") / run_id
+    if not dist.is_main:
+        distributed.barrier(dist)  # rank 0 has created the run folder and row
+        return _run(context, run_id, run_dir, plan.model_dir, spec, data, None, None, dist)
     run_dir.mkdir(mode=0o700)
     lineage = {
         "run": run_id,
@@ -142,10 +153,12 @@ def start_training(
             base_manifest_sha256=plan.model_manifest_sha256,
             datasets=[d.ref for d in plan.datasets],
             finetuning_type=spec.finetuning_type,
+            world_size=dist.world_size,
         )
+    distributed.barrier(dist)
     if on_start:
         on_start(run_id)
-    return _run(context, run_id, run_dir, plan.model_dir, spec, data, None, progress)
+    return _run(context, run_id, run_dir, plan.model_dir, spec, data, None, progress, dist)
 
 
 def resume_training(
@@ -153,6 +166,8 @@ def resume_training(
 ) -> TrainOutcome:
     """Continue a run that stopped (crash, kill, failure) from its last checkpoint."""
     workspace = context.workspace
+    dist = distributed.from_environment()
+    distributed.setup(dist)
     with Session(context.engine) as session:
         row = get_run(session, run_id)
         status, path = row.status, row.path
@@ -160,13 +175,15 @@ def resume_training(
         raise StockadeError(f"{run_id} is {status}; there is nothing to resume")
     run_dir = workspace.root / path
     spec = load_spec(TrainSpec, run_dir / SPEC_FILE)
+    distributed.check_engine(spec.deepspeed)
     checkpoint = _latest_checkpoint(run_dir)
     if checkpoint is None:
         raise StockadeError(f"{run_id} has no checkpoint yet", fix="start it again with `stockade train`")
     plan = resolve_plan(context.engine, workspace.root, workspace.settings.dev_mode, spec)
     data = encode_datasets(plan)
-    _set_status(context, run_id, "train.resume", "running", reason=f"from {checkpoint.name}")
-    return _run(context, run_id, run_dir, plan.model_dir, spec, data, checkpoint, progress)
+    if dist.is_main:
+        _set_status(context, run_id, "train.resume", "running", reason=f"from {checkpoint.name}")
+    return _run(context, run_id, run_dir, plan.model_dir, spec, data, checkpoint, progress, dist)
 
 
 def _run(
@@ -178,8 +195,18 @@ def _run(
     data: Any,
     checkpoint: Path | None,
     progress: Callable[[Any], None] | None,
+    dist: DistContext = distributed.SINGLE,
 ) -> TrainOutcome:
     from stockade.training.loop import TrainInputs, run_training
+
+    if not dist.is_main:  # the other ranks train and leave the bookkeeping to rank 0
+        inputs = TrainInputs(
+            model_dir, spec, data.train, data.eval, run_dir, data.pad_token_id, checkpoint, dist
+        )
+        result = run_training(inputs)
+        distributed.teardown(dist)
+        with Session(context.engine) as session:
+            return TrainOutcome(RunView.of(get_run(session, run_id)), result)
 
     inputs = TrainInputs(
         model_dir=model_dir,
@@ -189,6 +216,7 @@ def _run(
         run_dir=run_dir,
         pad_token_id=data.pad_token_id,
         resume_from=checkpoint,
+        dist=dist,
     )
     try:
         result = run_training(inputs, progress=progress)
@@ -208,4 +236,5 @@ def _run(
         "seconds": round(result.seconds, 2),
     }
     view = _set_status(context, run_id, "train.finish", "succeeded", summary=summary)
+    distributed.teardown(dist)
     return TrainOutcome(view, result)

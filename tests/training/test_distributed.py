@@ -1,0 +1,162 @@
+"""`stockade train` under torchrun: two CPU ranks (gloo over loopback) train as one process would.
+
+Two ranks taking one micro-batch each per step must make exactly the update that one process makes
+with gradient accumulation over the same two micro-batches: same losses, same adapter weights (up to
+float summation order). Rank 0 alone writes the run row, audit events, metrics and files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stockade.core.specs import TrainSpec
+from stockade.training.ddp_check import free_port
+from stockade.training.distributed import DistContext
+from stockade.training.launch import build_launch_command
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+KEYS = {
+    "dataset": "finance",
+    "template": "qwen",
+    "finetuning_type": "lora",
+    "lora_rank": 8,
+    "lora_dropout": 0.0,
+    "learning_rate": 5.0e-3,
+    "lr_scheduler_type": "constant",
+    "per_device_train_batch_size": 4,
+    "cutoff_len": 128,
+    "max_steps": 6,
+    "logging_steps": 1,
+    "save_steps": 3,
+    "seed": 0,
+    "gradient_checkpointing": False,
+}
+
+
+def _cli(workspace: Path, *args: str):
+    return run_cli("-w", str(workspace), *args, timeout=300)
+
+
+def _adapter(run_dir: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "adapter" / "adapter_model.safetensors"))
+
+
+def _metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("ddp")
+    ws = root / "ws"
+    assert run_cli("init", str(ws)).returncode == 0
+    settings = ws / "stockade.yaml"
+    settings.write_text(settings.read_text().replace("dev_mode: false", "dev_mode: true"))
+    model = ws / "models" / "tiny-qwen2"
+    assert _cli(ws, "dev", "tiny-model", "--arch", "qwen2", "--out", str(model)).returncode == 0
+    data = root / "finance.json"
+    assert _cli(ws, "dev", "sample-dataset", "--out", str(data)).returncode == 0
+    assert _cli(ws, "data", "import", str(data), "--name", "finance").returncode == 0
+    return {"root": root, "ws": ws, "model": model}
+
+
+def _config(workspace: dict, name: str, **extra: object) -> Path:
+    path = workspace["root"] / name
+    path.write_text(
+        yaml.safe_dump({"model_name_or_path": str(workspace["model"]), **KEYS, **extra}), encoding="utf-8"
+    )
+    return path
+
+
+def test_two_ranks_equal_one_process_with_accumulation(workspace: dict) -> None:
+    ws = workspace["ws"]
+    single = _cli(
+        ws, "train", str(_config(workspace, "one.yaml", gradient_accumulation_steps=2)), "--json-progress"
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    single_run = json.loads(single.stdout.splitlines()[0])["run"]
+
+    config = _config(workspace, "ddp.yaml")
+    command = build_launch_command(
+        TrainSpec(model_name_or_path=str(workspace["model"]), **KEYS),
+        config_path=config,
+        nproc_per_node=2,
+        strategy="ddp",
+        master_port=free_port(),
+    )
+    assert command[1:3] == ["-m", "torch.distributed.run"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK"))}
+    env.update({"STOCKADE_HOME": str(ws), "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8"})
+    done = subprocess.run(
+        [*command, "--json-progress"], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    starts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"event": "start"')]
+    assert len(starts) == 1, done.stdout  # rank 0 alone announces (and creates) the run
+    ddp_run = starts[0]["run"]
+
+    one_dir, ddp_dir = ws / "runs" / single_run, ws / "runs" / ddp_run
+    one, two = _metrics(one_dir), _metrics(ddp_dir)
+    assert [m["step"] for m in two] == [1, 2, 3, 4, 5, 6]  # written once, by rank 0
+    for a, b in zip(one, two, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-4), (a, b)
+    assert two[-1]["loss"] < two[0]["loss"]
+    weights_one, weights_two = _adapter(one_dir), _adapter(ddp_dir)
+    assert weights_one.keys() == weights_two.keys()
+    worst = max(float((weights_one[k] - weights_two[k]).abs().max()) for k in weights_one)
+    assert worst < 1e-4, worst
+    moved = max(float(weights_two[k].abs().max()) for k in weights_two if "lora_B" in k)
+    assert moved > 1e-3  # lora_B starts at zero: the adapters really trained
+
+    shown = json.loads(_cli(ws, "runs", "show", ddp_run).stdout)
+    assert shown["status"] == "succeeded" and shown["summary"]["steps"] == 6
+    records = [json.loads(x) for x in _cli(ws, "audit", "tail", "-n", "100", "--json").stdout.splitlines()]
+    ddp_events = [r for r in records if r["target"] == ddp_run]
+    assert [r["action"] for r in ddp_events] == ["train.start", "train.finish"]
+    assert ddp_events[0]["details"]["world_size"] == 2
+    assert _cli(ws, "audit", "verify").returncode == 0
+
+
+def test_rank_context_defaults_to_one_process() -> None:
+    from stockade.training.distributed import from_environment
+
+    alone = from_environment() if "WORLD_SIZE" not in os.environ else DistContext()
+    assert (alone.rank, alone.world_size, alone.enabled, alone.is_main) == (0, 1, False, True)
+    assert DistContext(rank=1, world_size=2).enabled and not DistContext(rank=1, world_size=2).is_main
+
+
+@pytest.mark.parametrize(
+    ("deepspeed", "env", "named"),
+    [
+        ("ds_z3.json", {}, "deepspeed"),
+        (None, {"ACCELERATE_USE_FSDP": "true"}, "fsdp"),
+        (None, {"ACCELERATE_USE_DEEPSPEED": "1"}, "deepspeed"),
+    ],
+)
+def test_sharding_engines_are_refused_not_silently_ddp(deepspeed, env, named, monkeypatch) -> None:
+    from stockade.core.errors import ConfigError
+    from stockade.training.distributed import check_engine
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=named) as refused:
+        check_engine(deepspeed)
+    assert "DDP" in refused.value.fix
+
+
+def test_plain_ddp_is_accepted(monkeypatch) -> None:
+    from stockade.training.distributed import check_engine
+
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED", raising=False)
+    check_engine(None)
