@@ -313,3 +313,37 @@ def test_qlora_trains_4bit_base_on_cpu(tiny, examples, tmp_path: Path) -> None:
     metrics = [json.loads(line) for line in result.metrics_path.read_text().splitlines()]
     assert metrics[-1]["loss"] < metrics[0]["loss"]
     assert (result.adapter_dir / "adapter_config.json").is_file()
+
+
+def test_save_only_model_checkpoints_cannot_resume(tiny, examples, tmp_path: Path) -> None:
+    from stockade.training.loop import TrainingFailed
+
+    spec = _spec(max_steps=2, per_device_train_batch_size=4, save_steps=1, save_only_model=True)
+    run_training(_inputs(tiny, examples[:8], tmp_path / "run", spec))
+    latest = list_checkpoints(tmp_path / "run")[-1]
+    state = torch.load(latest / "state.pt", weights_only=True)
+    assert "optimizer" not in state and (latest / "trainable.safetensors").is_file()
+    with pytest.raises(TrainingFailed, match="save_only_model") as failed:
+        run_training(_inputs(tiny, examples[:8], tmp_path / "run", spec, resume_from=latest))
+    assert failed.value.reason == "bad_checkpoint"
+
+
+@pytest.mark.parametrize(("strategy", "evaluated"), [("epoch", [4, 8]), ("no", [8]), ("steps", [3, 6, 8])])
+def test_eval_strategy_decides_when_to_evaluate(strategy, evaluated, tiny, examples, tmp_path: Path) -> None:
+    extra = {"eval_steps": 3} if strategy == "steps" else {}
+    spec = _spec(
+        max_steps=8, per_device_train_batch_size=4, logging_steps=100, eval_strategy=strategy, **extra
+    )
+    # 16 examples in batches of 4: an epoch is 4 steps
+    result = run_training(_inputs(tiny, examples[:16], tmp_path / "run", spec, eval=examples[16:20]))
+    assert [r["step"] for r in read_metrics(result.metrics_path) if "eval_loss" in r] == evaluated
+
+
+def test_training_starts_from_an_adapter(tiny, examples, tmp_path: Path) -> None:
+    first = run_training(_inputs(tiny, examples[:8], tmp_path / "a", _spec(max_steps=15, learning_rate=5e-3)))
+    fresh = run_training(_inputs(tiny, examples[:8], tmp_path / "b", _spec(max_steps=1)))
+    onward = _spec(max_steps=1, adapter_name_or_path=str(first.adapter_dir))
+    continued = run_training(_inputs(tiny, examples[:8], tmp_path / "c", onward))
+    first_loss = read_metrics(first.metrics_path)[-1]["loss"]
+    assert continued.final_loss < fresh.final_loss / 2  # it starts where the first run stopped
+    assert abs(continued.final_loss - first_loss) < 0.5 * first_loss + 0.1

@@ -82,9 +82,21 @@ def _py_state(state: tuple) -> list:
 
 
 def save_checkpoint(
-    run_dir: Path, step: int, model: Any, optimizer: Any, scheduler: Any, *, is_peft: bool, data: dict
+    run_dir: Path,
+    step: int,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    *,
+    is_peft: bool,
+    data: dict,
+    model_only: bool = False,
 ) -> Path:
-    """Write ``step-N`` atomically, then keep only the last :data:`KEEP`. Returns the folder."""
+    """Write ``step-N`` atomically, then keep only the last :data:`KEEP`. Returns the folder.
+
+    ``model_only`` (the spec's ``save_only_model``) leaves out optimizer and scheduler state: smaller
+    checkpoints that cannot be resumed from.
+    """
     import torch
     from safetensors.torch import save_file
 
@@ -99,13 +111,10 @@ def save_checkpoint(
         save_file(weights, str(tmp / "trainable.safetensors"))
         if is_peft:
             model.save_pretrained(str(tmp / "adapter"), safe_serialization=True)
-        state = {
-            "step": step,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng_state(),
-            "data": data,
-        }
+        state = {"step": step, "rng": rng_state(), "data": data}
+        if not model_only:
+            state["optimizer"] = optimizer.state_dict()
+            state["scheduler"] = scheduler.state_dict()
         torch.save(state, tmp / "state.pt")
         summary = {"step": step, "epoch": data.get("epoch"), "position": data.get("position")}
         (tmp / "checkpoint.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -160,6 +169,14 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> d
         for name, parameter in params.items():
             parameter.copy_(weights[name].to(parameter.device, parameter.dtype))
     state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
+    if "optimizer" not in state:
+        raise TrainingFailed(
+            "the checkpoint holds weights only (the run set save_only_model: true), so it cannot resume",
+            reason="bad_checkpoint",
+            where=str(path),
+            fix="start a new run (use its adapter with adapter_name_or_path), or train with "
+            "save_only_model: false to be able to resume",
+        )
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"])

@@ -47,8 +47,10 @@ def from_environment() -> DistContext:
     return DistContext(rank, world_size, local_rank)
 
 
-def setup(dist: DistContext) -> None:
-    """Join the process group (a no-op for one process). torchrun provides MASTER_ADDR/PORT."""
+def setup(dist: DistContext, timeout_s: int | None = None) -> None:
+    """Join the process group (a no-op for one process). torchrun provides MASTER_ADDR/PORT.
+
+    ``timeout_s`` (the spec's ``ddp_timeout``) bounds how long a rank waits for the others."""
     if not dist.enabled:
         return
     import torch
@@ -56,11 +58,16 @@ def setup(dist: DistContext) -> None:
 
     if td.is_initialized():
         return
+    kwargs: dict[str, Any] = {"rank": dist.rank, "world_size": dist.world_size}
+    if timeout_s:
+        from datetime import timedelta
+
+        kwargs["timeout"] = timedelta(seconds=timeout_s)
     if torch.cuda.is_available():
         torch.cuda.set_device(dist.local_rank)
-        td.init_process_group("nccl", rank=dist.rank, world_size=dist.world_size)
+        td.init_process_group("nccl", **kwargs)
     else:
-        td.init_process_group("gloo", rank=dist.rank, world_size=dist.world_size)
+        td.init_process_group("gloo", **kwargs)
 
 
 def teardown(dist: DistContext) -> None:

@@ -25,6 +25,7 @@ class RunParts:
     forward_model: Any  # the model, or DDP around it
     metrics: Any
     dist: Any
+    step_started_epochs: int
 
     def _order(self, epoch: int) -> list[list[int]]:
         if epoch not in self._orders:
@@ -80,8 +81,7 @@ class RunParts:
         return round(self.epoch + self.position / self.n_batches, 4)
 
     def _maybe_eval(self) -> float | None:
-        every = self.spec.eval_steps
-        if not self.eval_rows or not (self.step == self.total or (every and self.step % every == 0)):
+        if not self.eval_rows or not (self.step == self.total or self._eval_due()):
             return None
         import torch
 
@@ -98,6 +98,18 @@ class RunParts:
         self.model.train()
         total, count = distributed.sum_all(self.dist, [total, count])
         return total / count if count else None
+
+    def _epochs_done(self) -> int:
+        """Epochs whose every micro-batch has been drawn (the next epoch starts lazily, on a draw)."""
+        return self.epoch + (1 if self.position >= self.n_batches else 0)
+
+    def _eval_due(self) -> bool:
+        """Periodic evaluation per ``eval_strategy`` (the last step always evaluates)."""
+        if self.spec.eval_strategy == "steps":
+            return self.step % (self.spec.eval_steps or self.spec.logging_steps) == 0
+        if self.spec.eval_strategy == "epoch":  # this step completed an epoch
+            return self._epochs_done() > self.step_started_epochs
+        return False
 
     def _log(self, lr: float, grad_norm: float, eval_loss: float | None) -> None:
         loss_sum, steps, real, seconds = self.window
@@ -135,6 +147,7 @@ class RunParts:
                 self.scheduler,
                 is_peft=self.loaded.is_peft,
                 data=data,
+                model_only=self.spec.save_only_model,
             )
         else:
             self.last_checkpoint = ckpt.checkpoints_dir(self.run_dir) / f"step-{self.step}"

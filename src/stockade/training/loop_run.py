@@ -85,6 +85,7 @@ class Run(RunParts):
         session_start_step = self.step
         while self.step < self.total:
             tick = time.monotonic()
+            self.step_started_epochs = self._epochs_done()
             groups = [
                 [self.rows[i] for i in self._next_rank_batch()]
                 for _ in range(self.spec.gradient_accumulation_steps)

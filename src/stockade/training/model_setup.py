@@ -90,7 +90,12 @@ def load_for_training(model_dir: Path, spec: TrainSpec, local_rank: int = 0) -> 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=spec.gradient_checkpointing)
     elif spec.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if is_peft:
+    if is_peft and spec.adapter_name_or_path:
+        from peft import PeftModel
+
+        # the service resolved it to an adapter folder (a run's adapter, or a folder in dev mode)
+        model = PeftModel.from_pretrained(model, spec.adapter_name_or_path, is_trainable=True)
+    elif is_peft:
         model = _apply_lora(model, spec)
         if spec.gradient_checkpointing:
             model.enable_input_require_grads()

@@ -27,6 +27,7 @@ from stockade.core.specs import TrainSpec, load_spec
 from stockade.storage.tables import TrainingRun
 from stockade.training import distributed
 from stockade.training.distributed import DistContext
+from stockade.training.options import copy_atomically, output_dir_of, prepare_spec
 from stockade.training.resolve import encode_datasets, resolve_plan
 from stockade.training.runs import RunView, get_run, new_run_id
 
@@ -97,8 +98,9 @@ def start_training(
     """Train ``spec`` as a new run in the workspace (one rank of several under torchrun)."""
     workspace = context.workspace
     distributed.check_engine(spec.deepspeed)
+    spec, start_adapter = prepare_spec(workspace, spec)
     dist = distributed.from_environment()
-    distributed.setup(dist)
+    distributed.setup(dist, spec.ddp_timeout)
     plan = resolve_plan(context.engine, workspace.root, workspace.settings.dev_mode, spec)
     data = encode_datasets(plan)
     run_id = distributed.broadcast(dist, new_run_id() if dist.is_main else None)
@@ -116,6 +118,7 @@ def start_training(
             "dev_mode": True,
         },
         "datasets": [d.lineage() for d in plan.datasets],
+        "start_adapter": start_adapter,
         "template": data.template,
         "examples": {
             "records": data.records,
@@ -166,8 +169,6 @@ def resume_training(
 ) -> TrainOutcome:
     """Continue a run that stopped (crash, kill, failure) from its last checkpoint."""
     workspace = context.workspace
-    dist = distributed.from_environment()
-    distributed.setup(dist)
     with Session(context.engine) as session:
         row = get_run(session, run_id)
         status, path = row.status, row.path
@@ -176,6 +177,8 @@ def resume_training(
     run_dir = workspace.root / path
     spec = load_spec(TrainSpec, run_dir / SPEC_FILE)
     distributed.check_engine(spec.deepspeed)
+    dist = distributed.from_environment()
+    distributed.setup(dist, spec.ddp_timeout)
     checkpoint = _latest_checkpoint(run_dir)
     if checkpoint is None:
         raise StockadeError(f"{run_id} has no checkpoint yet", fix="start it again with `stockade train`")
@@ -235,6 +238,10 @@ def _run(
         "tokens": result.tokens,
         "seconds": round(result.seconds, 2),
     }
+    if spec.output_dir:
+        target = output_dir_of(context.workspace.root, spec)
+        copy_atomically(result.adapter_dir, target)
+        summary["output_dir"] = str(target)
     view = _set_status(context, run_id, "train.finish", "succeeded", summary=summary)
     distributed.teardown(dist)
     return TrainOutcome(view, result)

@@ -58,14 +58,30 @@ class TrainSpec(Spec):
     max_samples: int | None = Field(None, ge=1, description="Use at most this many records per dataset.")
     val_size: float = Field(0.0, ge=0, lt=1, description="Fraction held out for validation.")
     packing: bool = Field(False, description="Pack several short examples into one sequence.")
-    preprocessing_num_workers: int | None = Field(None, ge=1, description="Processes for tokenization.")
-    dataloader_num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    preprocessing_num_workers: int | None = Field(
+        None,
+        ge=1,
+        description="Accepted for LLaMA-Factory configs; no effect: examples are tokenized once, in the "
+        "training process, before the first step.",
+    )
+    dataloader_num_workers: int = Field(
+        0,
+        ge=0,
+        description="Accepted for LLaMA-Factory configs; no effect: batches are built in memory from "
+        "pre-tokenized examples, with no loader process to parallelize.",
+    )
     # output
-    output_dir: str | None = Field(None, description="Run folder; default runs/<run id> in the workspace.")
+    output_dir: str | None = Field(
+        None,
+        description="Also copy the final adapter (or model) here (relative: in the workspace); the run "
+        "itself always lives in runs/<run id>.",
+    )
     logging_steps: int = Field(10, ge=1, description="Log metrics every N optimizer steps.")
     save_steps: int = Field(500, ge=1, description="Save a checkpoint every N optimizer steps.")
     plot_loss: bool = Field(True, description="Write a loss-curve PNG beside the run.")
-    overwrite_output_dir: bool = Field(False, description="Allow reusing a non-empty output_dir.")
+    overwrite_output_dir: bool = Field(
+        False, description="Replace a non-empty output_dir (else training refuses to start)."
+    )
     save_only_model: bool = Field(False, description="Checkpoints without optimizer state (not resumable).")
     report_to: Literal["none"] = Field(
         "none", description="Only `none`: metrics stay in the run folder (no wandb/mlflow: offline)."
@@ -97,11 +113,24 @@ class TrainSpec(Spec):
     fp16: bool | None = Field(None, description="LLaMA-Factory switch; true means precision: fp16.")
     gradient_checkpointing: bool = Field(True, description="Trade compute for activation memory.")
     seed: int = Field(42, description="Random seed (data order, init of adapters).")
-    ddp_timeout: int | None = Field(None, ge=1, description="Seconds a distributed process waits.")
-    resume_from_checkpoint: str | None = Field(None, description="A checkpoint folder to resume from.")
+    ddp_timeout: int | None = Field(
+        None, ge=1, description="Seconds a rank waits for the others in a collective (torchrun runs)."
+    )
+    resume_from_checkpoint: str | None = Field(
+        None, description="Refused with advice: resume a run with `stockade train --resume RUN_ID`."
+    )
     # eval
-    eval_strategy: Literal["no", "steps", "epoch"] = Field("no", description="When to evaluate.")
-    eval_steps: int | None = Field(None, ge=1, description="Evaluate every N steps (eval_strategy: steps).")
+    eval_strategy: Literal["no", "steps", "epoch"] = Field(
+        "no",
+        description="When to evaluate the held-out split (val_size) besides the last step: every eval_steps "
+        "(steps), at each epoch's end (epoch), or only at the end (no).",
+    )
+    eval_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Evaluate every N steps (eval_strategy: steps; default logging_steps). Setting it "
+        "with eval_strategy: no means steps.",
+    )
 
     _split = field_validator("dataset", "eval_dataset", "lora_target", mode="before")(
         classmethod(lambda cls, v: split_list(v))
@@ -129,4 +158,6 @@ class TrainSpec(Spec):
                 self.finetuning_type = "qlora"
         if self.lora_alpha is None:
             self.lora_alpha = 2 * self.lora_rank
+        if self.eval_steps and self.eval_strategy == "no":
+            self.eval_strategy = "steps"
         return self

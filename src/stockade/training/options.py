@@ -1,0 +1,88 @@
+"""LLaMA-Factory run options the loop does not see: checked and resolved before anything loads.
+
+``resume_from_checkpoint`` and ``eval_dataset`` are refused with advice; ``output_dir`` gets a copy of
+the final adapter; ``adapter_name_or_path`` (a run id, or a folder in dev mode) becomes the adapter
+training starts from, recorded with its manifest hash in the run's lineage.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from stockade.core.errors import ConfigError
+from stockade.core.hashing import folder_manifest
+from stockade.core.specs import TrainSpec
+
+
+def output_dir_of(root: Path, spec: TrainSpec) -> Path:
+    target = Path(spec.output_dir or "")
+    return target if target.is_absolute() else root / target
+
+
+def prepare_spec(workspace: Any, spec: TrainSpec) -> tuple[TrainSpec, dict[str, Any] | None]:
+    """Check the LLaMA-Factory run options before anything loads; resolve the starting adapter.
+
+    Returns the spec with ``adapter_name_or_path`` as a folder, and that adapter's lineage (or None).
+    """
+    if spec.resume_from_checkpoint:
+        raise ConfigError(
+            "resume_from_checkpoint: Stockade resumes runs by id, from their own last checkpoint",
+            where=f"train spec: resume_from_checkpoint: {spec.resume_from_checkpoint}",
+            fix="run `stockade train --resume RUN_ID` (see `stockade runs list`) and drop the key",
+        )
+    if spec.eval_dataset:
+        raise ConfigError(
+            "eval_dataset is not supported by this build: evaluation uses a held-out split",
+            where="train spec: eval_dataset",
+            fix="set val_size (e.g. 0.1) instead, or evaluate later with `stockade eval`",
+        )
+    if spec.output_dir:
+        target = output_dir_of(workspace.root, spec)
+        if target.exists() and any(target.iterdir()) and not spec.overwrite_output_dir:
+            raise ConfigError(
+                "output_dir exists and is not empty",
+                where=f"train spec: output_dir: {target}",
+                fix="choose another output_dir, or set overwrite_output_dir: true",
+            )
+    if not spec.adapter_name_or_path:
+        return spec, None
+    if spec.finetuning_type not in ("lora", "qlora"):
+        raise ConfigError(
+            f"adapter_name_or_path needs finetuning_type lora or qlora, not {spec.finetuning_type}",
+            where="train spec: adapter_name_or_path",
+            fix="remove adapter_name_or_path, or train LoRA",
+        )
+    source = spec.adapter_name_or_path
+    from_run = workspace.folder("runs") / source / "adapter"
+    if "/" not in source and from_run.is_dir():
+        folder = from_run
+    else:
+        folder = Path(source).expanduser().resolve()
+        if not workspace.settings.dev_mode:
+            raise ConfigError(
+                "an adapter from a folder outside the workspace's runs needs dev mode",
+                where=f"train spec: adapter_name_or_path: {source}",
+                fix="name a run id (stockade runs list), or set dev_mode: true in stockade.yaml",
+            )
+    if not (folder / "adapter_config.json").is_file():
+        raise ConfigError(
+            "no adapter here (adapter_config.json missing)",
+            where=f"train spec: adapter_name_or_path: {source}",
+            fix="name a run id whose training finished (stockade runs list), or a PEFT adapter folder",
+        )
+    lineage = {"source": source, "path": str(folder), "manifest_sha256": folder_manifest(folder)["sha256"]}
+    return spec.model_copy(update={"adapter_name_or_path": str(folder)}), lineage
+
+
+def copy_atomically(source: Path, target: Path) -> None:
+    """Copy the run's final adapter/model folder to ``target`` (a temporary sibling, then a rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".tmp-{target.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
