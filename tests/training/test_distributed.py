@@ -78,15 +78,21 @@ def _config(workspace: dict, name: str, **extra: object) -> Path:
     return path
 
 
-def test_two_ranks_equal_one_process_with_accumulation(workspace: dict) -> None:
-    ws = workspace["ws"]
-    single = _cli(
-        ws, "train", str(_config(workspace, "one.yaml", gradient_accumulation_steps=2)), "--json-progress"
-    )
+@pytest.fixture(scope="module")
+def single_run(workspace: dict) -> Path:
+    """The reference: one process taking two micro-batches per step by gradient accumulation."""
+    config = _config(workspace, "one.yaml", gradient_accumulation_steps=2)
+    single = _cli(workspace["ws"], "train", str(config), "--json-progress")
     assert single.returncode == 0, single.stderr[-3000:]
-    single_run = json.loads(single.stdout.splitlines()[0])["run"]
+    return workspace["ws"] / "runs" / json.loads(single.stdout.splitlines()[0])["run"]
 
-    config = _config(workspace, "ddp.yaml")
+
+@pytest.mark.parametrize("engine", ["ddp", "fsdp"])
+def test_two_ranks_equal_one_process_with_accumulation(
+    engine: str, workspace: dict, single_run: Path
+) -> None:
+    ws = workspace["ws"]
+    config = _config(workspace, f"{engine}.yaml")
     command = build_launch_command(
         TrainSpec(model_name_or_path=str(workspace["model"]), **KEYS),
         config_path=config,
@@ -97,33 +103,42 @@ def test_two_ranks_equal_one_process_with_accumulation(workspace: dict) -> None:
     assert command[1:3] == ["-m", "torch.distributed.run"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK"))}
     env.update({"STOCKADE_HOME": str(ws), "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8"})
+    if engine == "fsdp":  # what `accelerate launch --use_fsdp` sets for each process
+        env.update({"ACCELERATE_USE_FSDP": "true", "FSDP_SHARDING_STRATEGY": "FULL_SHARD"})
     done = subprocess.run(
         [*command, "--json-progress"], env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, done.stderr[-4000:]
     starts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"event": "start"')]
     assert len(starts) == 1, done.stdout  # rank 0 alone announces (and creates) the run
-    ddp_run = starts[0]["run"]
+    run = starts[0]["run"]
+    run_dir = ws / "runs" / run
 
-    one_dir, ddp_dir = ws / "runs" / single_run, ws / "runs" / ddp_run
-    one, two = _metrics(one_dir), _metrics(ddp_dir)
+    one, two = _metrics(single_run), _metrics(run_dir)
     assert [m["step"] for m in two] == [1, 2, 3, 4, 5, 6]  # written once, by rank 0
     for a, b in zip(one, two, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-4), (a, b)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-3), (a, b)
     assert two[-1]["loss"] < two[0]["loss"]
-    weights_one, weights_two = _adapter(one_dir), _adapter(ddp_dir)
+    weights_one, weights_two = _adapter(single_run), _adapter(run_dir)
     assert weights_one.keys() == weights_two.keys()
     worst = max(float((weights_one[k] - weights_two[k]).abs().max()) for k in weights_one)
     assert worst < 1e-4, worst
     moved = max(float(weights_two[k].abs().max()) for k in weights_two if "lora_B" in k)
     assert moved > 1e-3  # lora_B starts at zero: the adapters really trained
+    # the checkpoint holds full (gathered) tensors, the same names and shapes as the single process's
+    from safetensors.torch import load_file
 
-    shown = json.loads(_cli(ws, "runs", "show", ddp_run).stdout)
+    saved = load_file(str(run_dir / "checkpoints" / "step-6" / "trainable.safetensors"))
+    reference = load_file(str(single_run / "checkpoints" / "step-6" / "trainable.safetensors"))
+    assert {k: v.shape for k, v in saved.items()} == {k: v.shape for k, v in reference.items()}
+
+    shown = json.loads(_cli(ws, "runs", "show", run).stdout)
     assert shown["status"] == "succeeded" and shown["summary"]["steps"] == 6
     records = [json.loads(x) for x in _cli(ws, "audit", "tail", "-n", "100", "--json").stdout.splitlines()]
-    ddp_events = [r for r in records if r["target"] == ddp_run]
-    assert [r["action"] for r in ddp_events] == ["train.start", "train.finish"]
-    assert ddp_events[0]["details"]["world_size"] == 2
+    events = [r for r in records if r["target"] == run]
+    assert [r["action"] for r in events] == ["train.start", "train.finish"]
+    assert events[0]["details"]["world_size"] == 2
     assert _cli(ws, "audit", "verify").returncode == 0
 
 
@@ -136,27 +151,33 @@ def test_rank_context_defaults_to_one_process() -> None:
 
 
 @pytest.mark.parametrize(
-    ("deepspeed", "env", "named"),
+    ("deepspeed", "env", "kind", "named"),
     [
-        ("ds_z3.json", {}, "deepspeed"),
-        (None, {"ACCELERATE_USE_FSDP": "true"}, "fsdp"),
-        (None, {"ACCELERATE_USE_DEEPSPEED": "1"}, "deepspeed"),
+        ("ds_z3.json", {}, "lora", "DeepSpeed"),
+        (None, {"ACCELERATE_USE_DEEPSPEED": "1"}, "lora", "DeepSpeed"),
+        (None, {"ACCELERATE_USE_FSDP": "true"}, "qlora", "4-bit"),
     ],
 )
-def test_sharding_engines_are_refused_not_silently_ddp(deepspeed, env, named, monkeypatch) -> None:
+def test_engines_the_loop_does_not_run_are_refused(deepspeed, env, kind, named, monkeypatch) -> None:
     from stockade.core.errors import ConfigError
     from stockade.training.distributed import check_engine
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigError, match=named) as refused:
-        check_engine(deepspeed)
+        check_engine(deepspeed, kind)
     assert "DDP" in refused.value.fix
 
 
-def test_plain_ddp_is_accepted(monkeypatch) -> None:
-    from stockade.training.distributed import check_engine
+def test_ddp_and_fsdp_lora_are_accepted(monkeypatch) -> None:
+    from stockade.training.distributed import check_engine, from_environment
 
-    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
     monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED", raising=False)
-    check_engine(None)
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    check_engine(None, "qlora")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    check_engine(None, "lora")
+    for key, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FSDP_SHARDING_STRATEGY", "SHARD_GRAD_OP")
+    assert from_environment() == DistContext(1, 2, 1, fsdp=True, reshard_after_forward=False)

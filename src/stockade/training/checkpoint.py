@@ -5,7 +5,8 @@ A checkpoint folder holds
 * ``trainable.safetensors``: every trained parameter by name (the LoRA weights, the unfrozen layers, or
   the whole model for ``full``): what resume loads;
 * ``adapter/``: for LoRA, the peft adapter (``save_pretrained``, safetensors), usable on its own;
-* ``state.pt``: optimizer, scheduler, RNG states (torch, CUDA, python ``random``), the data-order state
+* ``state.pt``: optimizer (its ``state_dict``; under FSDP the full, name-keyed one), scheduler, RNG
+  states (torch, CUDA, python ``random``), the data-order state
   (epoch, position in it, the epoch's batch order) and the step;
 * ``checkpoint.json``: step and a summary, human-readable.
 
@@ -21,6 +22,7 @@ import os
 import random
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,18 +86,17 @@ def _py_state(state: tuple) -> list:
 def save_checkpoint(
     run_dir: Path,
     step: int,
-    model: Any,
-    optimizer: Any,
-    scheduler: Any,
     *,
-    is_peft: bool,
+    weights: dict[str, Any],
+    training_state: dict[str, Any] | None,
     data: dict,
-    model_only: bool = False,
+    write_adapter: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write ``step-N`` atomically, then keep only the last :data:`KEEP`. Returns the folder.
 
-    ``model_only`` (the spec's ``save_only_model``) leaves out optimizer and scheduler state: smaller
-    checkpoints that cannot be resumed from.
+    ``weights``: the trained parameters by name, full tensors on the CPU. ``training_state``: optimizer
+    and scheduler state (``{"optimizer": ..., "scheduler": ...}``), or None for ``save_only_model``
+    checkpoints, which cannot be resumed. ``write_adapter`` writes the PEFT adapter into a folder.
     """
     import torch
     from safetensors.torch import save_file
@@ -107,14 +108,10 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        weights = {name: p.detach().to("cpu").contiguous() for name, p in trainable_parameters(model)}
-        save_file(weights, str(tmp / "trainable.safetensors"))
-        if is_peft:
-            model.save_pretrained(str(tmp / "adapter"), safe_serialization=True)
-        state = {"step": step, "rng": rng_state(), "data": data}
-        if not model_only:
-            state["optimizer"] = optimizer.state_dict()
-            state["scheduler"] = scheduler.state_dict()
+        save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp / "trainable.safetensors"))
+        if write_adapter is not None:
+            write_adapter(tmp / "adapter")
+        state = {"step": step, "rng": rng_state(), "data": data, **(training_state or {})}
         torch.save(state, tmp / "state.pt")
         summary = {"step": step, "epoch": data.get("epoch"), "position": data.get("position")}
         (tmp / "checkpoint.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -141,8 +138,13 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(handle.fileno())
 
 
-def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> dict:
-    """Restore weights, optimizer, scheduler and RNG from ``path``; returns the saved state (step, data)."""
+def load_checkpoint(path: Path, model: Any) -> dict:
+    """Copy the trained weights of ``path`` into ``model`` (before any sharding) and return the saved state
+    (step, data, RNG, and optimizer/scheduler unless it was a ``save_only_model`` checkpoint).
+
+    The caller restores optimizer and scheduler (they are built after the model is wrapped for
+    data-parallel training) and then the RNG with :func:`set_rng_state`.
+    """
     import torch
     from safetensors.torch import load_file
 
@@ -156,6 +158,15 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> d
             where=str(path),
             fix="resume from a complete run_dir/checkpoints/step-N folder",
         )
+    state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
+    if "optimizer" not in state:
+        raise TrainingFailed(
+            "the checkpoint holds weights only (the run set save_only_model: true), so it cannot resume",
+            reason="bad_checkpoint",
+            where=str(path),
+            fix="start a new run (use its adapter with adapter_name_or_path), or train with "
+            "save_only_model: false to be able to resume",
+        )
     weights = load_file(str(path / "trainable.safetensors"))
     params = dict(trainable_parameters(model))
     if set(weights) != set(params):
@@ -168,16 +179,4 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> d
     with torch.no_grad():
         for name, parameter in params.items():
             parameter.copy_(weights[name].to(parameter.device, parameter.dtype))
-    state = torch.load(path / "state.pt", map_location="cpu", weights_only=True)
-    if "optimizer" not in state:
-        raise TrainingFailed(
-            "the checkpoint holds weights only (the run set save_only_model: true), so it cannot resume",
-            reason="bad_checkpoint",
-            where=str(path),
-            fix="start a new run (use its adapter with adapter_name_or_path), or train with "
-            "save_only_model: false to be able to resume",
-        )
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    set_rng_state(state["rng"])
     return state

@@ -14,6 +14,13 @@ folder (checkpoints are read back by every rank on resume).
 
 Backends: NCCL on CUDA (one GPU per process, ``cuda:LOCAL_RANK``), gloo on CPU (the test suite runs
 two CPU processes over loopback).
+
+FSDP (``accelerate launch --use_fsdp``, which sets ``ACCELERATE_USE_FSDP``): instead of DDP, every
+decoder layer and then the whole model are sharded with PyTorch's ``fully_shard`` (FSDP2), so each rank
+holds 1/world of the weights, gradients and optimizer state — what lets a model larger than one GPU's
+memory train. ``FSDP_SHARDING_STRATEGY`` FULL_SHARD (the default) reshards after the forward pass,
+SHARD_GRAD_OP keeps the gathered weights until backward. Checkpoints and the adapter are gathered to
+full tensors on rank 0 (collectives every rank joins), so they are the same files as without FSDP.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    fsdp: bool = False  # shard with FSDP2 instead of replicating with DDP
+    reshard_after_forward: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -42,9 +51,22 @@ class DistContext:
 SINGLE = DistContext()
 
 
+SHARDING_STRATEGIES = {"FULL_SHARD": True, "1": True, "SHARD_GRAD_OP": False, "2": False}
+
+
 def from_environment() -> DistContext:
+    from stockade.core.errors import ConfigError
+
     rank, world_size, local_rank = environment.distributed_topology()
-    return DistContext(rank, world_size, local_rank)
+    fsdp = world_size > 1 and "fsdp" in environment.launcher_engines()
+    strategy = (environment.read_variable("FSDP_SHARDING_STRATEGY") or "FULL_SHARD").upper()
+    if fsdp and strategy not in SHARDING_STRATEGIES:
+        raise ConfigError(
+            f"FSDP sharding strategy {strategy} is not supported",
+            where="accelerate launch --fsdp_sharding_strategy",
+            fix="use FULL_SHARD (least memory) or SHARD_GRAD_OP",
+        )
+    return DistContext(rank, world_size, local_rank, fsdp, SHARDING_STRATEGIES.get(strategy, True))
 
 
 def setup(dist: DistContext, timeout_s: int | None = None) -> None:
@@ -112,8 +134,19 @@ def barrier(dist: DistContext) -> None:
 
 
 def wrap_model(dist: DistContext, model: Any, device: Any) -> Any:
-    """The module the loop runs forward/backward through: DDP around ``model`` when data-parallel."""
+    """The module the loop runs forward/backward through: DDP around ``model`` when data-parallel;
+    under FSDP the model itself, its decoder layers and root sharded in place (build the optimizer
+    afterwards: sharding replaces the parameters)."""
     if not dist.enabled:
+        return model
+    if dist.fsdp:
+        from torch.distributed.fsdp import fully_shard
+
+        from stockade.training.model_setup import decoder_layers
+
+        for layer in decoder_layers(model):
+            fully_shard(layer, reshard_after_forward=dist.reshard_after_forward)
+        fully_shard(model, reshard_after_forward=dist.reshard_after_forward)
         return model
     from torch.nn.parallel import DistributedDataParallel
 
@@ -121,20 +154,71 @@ def wrap_model(dist: DistContext, model: Any, device: Any) -> Any:
     return DistributedDataParallel(model, device_ids=device_ids)
 
 
-def check_engine(deepspeed: str | None) -> None:
-    """Refuse, before anything loads, a sharding engine this loop does not run (never a silent DDP).
+def check_engine(deepspeed: str | None, finetuning_type: str) -> None:
+    """Refuse, before anything loads, an engine this loop does not run (never a silent fallback).
 
-    The loop runs data-parallel DDP. DeepSpeed ZeRO (``deepspeed:`` in the spec, or ``accelerate
-    launch --use_deepspeed``) and FSDP (``accelerate launch --use_fsdp``) shard parameters and optimizer
-    state, which the loop's checkpoints and adapter saving do not handle yet.
+    The loop runs DDP (torchrun) and FSDP (accelerate launch --use_fsdp). DeepSpeed ZeRO (``deepspeed:``
+    in the spec, or ``accelerate launch --use_deepspeed``) is not run: its engine replaces the optimizer
+    and checkpoints. FSDP cannot shard QLoRA's 4-bit weights.
     """
     from stockade.core.errors import ConfigError
 
-    asked = [*(["deepspeed"] if deepspeed else []), *environment.launcher_engines()]
-    if asked:
+    engines = environment.launcher_engines()
+    if deepspeed or "deepspeed" in engines:
         raise ConfigError(
-            f"{' and '.join(sorted(set(asked)))} sharding is not run by this build's training loop",
-            where=f"train spec: deepspeed: {deepspeed}" if deepspeed else "accelerate launch flags",
-            fix="train with DDP (torchrun, strategy ddp: LoRA/QLoRA copies fit each GPU), or remove the "
-            "deepspeed: key; the launch helper still validates DeepSpeed JSON for later use",
+            "DeepSpeed ZeRO is not run by this build's training loop",
+            where=f"train spec: deepspeed: {deepspeed}" if deepspeed else "accelerate launch --use_deepspeed",
+            fix="shard with FSDP instead (accelerate launch --use_fsdp; strategy fsdp), or train with DDP "
+            "(torchrun, strategy ddp), and remove the deepspeed: key",
         )
+    if "fsdp" in engines and finetuning_type == "qlora":
+        raise ConfigError(
+            "FSDP cannot shard QLoRA's 4-bit base weights",
+            where="accelerate launch --use_fsdp with finetuning_type: qlora",
+            fix="train QLoRA with DDP (torchrun, strategy ddp), or LoRA with FSDP",
+        )
+
+
+def trainable_state(dist: DistContext, model: Any, *, everything: bool = False) -> dict[str, Any]:
+    """The trained parameters (``everything``: all weights, FSDP only) by name as full CPU tensors — on
+    rank 0; under FSDP every rank must call, the others get an empty dict."""
+    from stockade.training.model_setup import trainable_parameters
+
+    if not dist.fsdp:
+        return {name: p.detach().to("cpu") for name, p in trainable_parameters(model)}
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=not everything)
+    state = get_model_state_dict(model, options=options)
+    if everything:
+        return state
+    trained = {name for name, _ in trainable_parameters(model)}
+    return {name: tensor for name, tensor in state.items() if name in trained}  # tied aliases dropped
+
+
+def optimizer_state(dist: DistContext, model: Any, optimizer: Any) -> dict[str, Any]:
+    """The optimizer's state to save (under FSDP: gathered, name-keyed, on rank 0; every rank calls)."""
+    if not dist.fsdp:
+        return optimizer.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_optimizer_state_dict(model, optimizer, options=options)
+
+
+def load_optimizer_state(dist: DistContext, model: Any, optimizer: Any, state: dict[str, Any]) -> None:
+    """Restore what :func:`optimizer_state` saved (every rank read the same checkpoint)."""
+    if not dist.fsdp:
+        optimizer.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True))
+
+
+def clip_gradients(params: list[Any], max_norm: float) -> float:
+    """Clip to ``max_norm`` and return the total norm (a DTensor under FSDP, made whole here)."""
+    import torch
+
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)

@@ -64,7 +64,7 @@ class RunParts:
         averages gradients over ranks, so backward runs on ``share x world_size``. Gradients are
         all-reduced only after the step's last micro-batch (``sync``).
         """
-        no_sync = self.dist.enabled and not sync
+        no_sync = self.dist.enabled and not self.dist.fsdp and not sync
         with self.forward_model.no_sync() if no_sync else nullcontext():
             share = self._loss(batch) * (count / total)
             self.scaler.scale(share * self.dist.world_size).backward()
@@ -138,31 +138,49 @@ class RunParts:
             "window": self.window,
             "final_loss": self.final_loss,
         }
+        # every rank joins the gathering under FSDP; rank 0 writes
+        weights = distributed.trainable_state(self.dist, self.model)
+        training_state = None
+        if not self.spec.save_only_model:
+            training_state = {
+                "optimizer": distributed.optimizer_state(self.dist, self.model, self.optimizer),
+                "scheduler": self.scheduler.state_dict(),
+            }
         if self.dist.is_main:
             self.last_checkpoint = ckpt.save_checkpoint(
                 self.run_dir,
                 self.step,
-                self.model,
-                self.optimizer,
-                self.scheduler,
-                is_peft=self.loaded.is_peft,
+                weights=weights,
+                training_state=training_state,
                 data=data,
-                model_only=self.spec.save_only_model,
+                write_adapter=self._adapter_writer(weights) if self.loaded.is_peft else None,
             )
         else:
             self.last_checkpoint = ckpt.checkpoints_dir(self.run_dir) / f"step-{self.step}"
         distributed.barrier(self.dist)
 
+    def _adapter_writer(self, weights: dict[str, Any] | None) -> Any:
+        """Writes the adapter (or model) into a folder; under FSDP from the gathered ``weights``."""
+        extra = {"state_dict": weights} if self.dist.fsdp and weights is not None else {}
+
+        def write(folder: Path) -> None:
+            self.model.save_pretrained(str(folder), safe_serialization=True, **extra)
+
+        return write
+
     def _save_final(self) -> Path:
         """The adapter (``run_dir/adapter``) or whole model (``run_dir/model``), written atomically."""
         out = self.run_dir / ("adapter" if self.loaded.is_peft else "model")
+        full = None  # under FSDP: the gathered weights (every rank joins), written by rank 0
+        if self.dist.fsdp:
+            full = distributed.trainable_state(self.dist, self.model, everything=not self.loaded.is_peft)
         if not self.dist.is_main:
             distributed.barrier(self.dist)
             return out
         tmp = self.run_dir / f".tmp-{out.name}"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            self.model.save_pretrained(str(tmp), safe_serialization=True)
+            self._adapter_writer(full)(tmp)
             if out.exists():
                 shutil.rmtree(out)
             os.replace(tmp, out)

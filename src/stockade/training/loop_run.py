@@ -42,6 +42,12 @@ class Run(RunParts):
         accumulation = spec.gradient_accumulation_steps
         per_step = accumulation * self.dist.world_size  # micro-batches one optimizer step consumes
         self.total = spec.max_steps or max(1, math.ceil(spec.num_train_epochs * self.n_batches / per_step))
+        state = None
+        if inputs.resume_from is not None:  # weights go into the model before DDP/FSDP wrap it
+            state = ckpt.load_checkpoint(Path(inputs.resume_from), self.model)
+        # DDP's initial broadcast carries the checkpoint's weights; FSDP shards (and replaces) the
+        # parameters, so the optimizer is built after this.
+        self.forward_model = distributed.wrap_model(self.dist, self.model, self.loaded.device)
         params = trainable_parameters(self.model)
         self.params = [p for _, p in params]
         groups = [
@@ -67,19 +73,18 @@ class Run(RunParts):
         if self.dist.is_main:
             ckpt.remove_stale_temp(self.run_dir)
         resume_step = None
-        if inputs.resume_from is not None:
-            state = ckpt.load_checkpoint(Path(inputs.resume_from), self.model, self.optimizer, self.scheduler)
+        if state is not None:
+            distributed.load_optimizer_state(self.dist, self.model, self.optimizer, state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            ckpt.set_rng_state(state["rng"])
             data = state["data"]
             self.step = resume_step = int(state["step"])
             self.epoch, self.position, self.tokens = data["epoch"], data["position"], data["tokens"]
             self.window, self.final_loss = list(data["window"]), data["final_loss"]
-        # DDP wraps the model after a resume, so its initial broadcast carries the checkpoint's weights.
-        self.forward_model = distributed.wrap_model(self.dist, self.model, self.loaded.device)
         self.metrics = MetricsLog(self.run_dir, resume_step=resume_step) if self.dist.is_main else None
         self.last_checkpoint: Path | None = Path(inputs.resume_from) if inputs.resume_from else None
 
     def run(self) -> TrainResult:
-        import torch
 
         started = time.monotonic()
         session_start_step = self.step
@@ -108,7 +113,7 @@ class Run(RunParts):
                     fix="lower learning_rate, add warm-up, or use bf16/fp32 instead of fp16",
                 )
             self.scaler.unscale_(self.optimizer)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, 1.0))
+            grad_norm = distributed.clip_gradients(self.params, 1.0)
             lr = self.scheduler.get_last_lr()[0]
             self.scaler.step(self.optimizer)
             self.scaler.update()

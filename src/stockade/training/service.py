@@ -97,7 +97,7 @@ def start_training(
 ) -> TrainOutcome:
     """Train ``spec`` as a new run in the workspace (one rank of several under torchrun)."""
     workspace = context.workspace
-    distributed.check_engine(spec.deepspeed)
+    distributed.check_engine(spec.deepspeed, spec.finetuning_type)
     spec, start_adapter = prepare_spec(workspace, spec)
     dist = distributed.from_environment()
     distributed.setup(dist, spec.ddp_timeout)
@@ -176,7 +176,7 @@ def resume_training(
         raise StockadeError(f"{run_id} is {status}; there is nothing to resume")
     run_dir = workspace.root / path
     spec = load_spec(TrainSpec, run_dir / SPEC_FILE)
-    distributed.check_engine(spec.deepspeed)
+    distributed.check_engine(spec.deepspeed, spec.finetuning_type)
     dist = distributed.from_environment()
     distributed.setup(dist, spec.ddp_timeout)
     checkpoint = _latest_checkpoint(run_dir)
