@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,47 @@ def test_two_ranks_equal_one_process_with_accumulation(
     assert [r["action"] for r in events] == ["train.start", "train.finish"]
     assert events[0]["details"]["world_size"] == 2
     assert _cli(ws, "audit", "verify").returncode == 0
+
+
+def test_fsdp_run_resumes_from_a_checkpoint_to_the_same_weights(workspace: dict, single_run: Path) -> None:
+    """The state a crash after step 4 leaves (row `running`, checkpoint step-3 the last complete one,
+    metrics up to step 4), then `--resume` under FSDP: the same adapter as the uninterrupted run.
+
+    The crash is simulated on a finished run (a real kill -9 races a tiny model's millisecond steps;
+    the single-process kill -9 test is in test_train_cli.py)."""
+    import shutil
+    import sqlite3
+
+    ws = workspace["ws"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK"))}
+    env.update({"STOCKADE_HOME": str(ws), "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8"})
+    env.update({"ACCELERATE_USE_FSDP": "true"})
+
+    def torchrun(*args: str) -> subprocess.CompletedProcess[str]:
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+        command = [*launcher, "--master_port", str(free_port()), "-m", "stockade", "train", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+    first = torchrun(str(_config(workspace, "fsdp-resume.yaml")), "--json-progress")
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = json.loads(first.stdout.splitlines()[0])["run"]
+    run_dir = ws / "runs" / run
+    shutil.rmtree(run_dir / "checkpoints" / "step-6")
+    shutil.rmtree(run_dir / "adapter")
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    (run_dir / "metrics.jsonl").write_text("\n".join(lines[:4]) + "\n")
+    with sqlite3.connect(ws / "stockade.db") as db:
+        db.execute("UPDATE training_runs SET status = 'running' WHERE id = ?", (run,))
+
+    resumed = torchrun("--resume", run, "--json-progress")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps = [json.loads(x)["step"] for x in resumed.stdout.splitlines() if '"event": "progress"' in x]
+    assert steps == [4, 5, 6]  # it continued from step-3, it did not start over
+    a, b = _adapter(single_run), _adapter(run_dir)
+    worst = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert worst < 1e-4, worst
+    assert [m["step"] for m in _metrics(run_dir)] == [1, 2, 3, 4, 5, 6]  # step 4 again, not twice
+    assert json.loads(_cli(ws, "runs", "show", run).stdout)["status"] == "succeeded"
 
 
 def test_rank_context_defaults_to_one_process() -> None:

@@ -34,7 +34,7 @@ def _adapter(folder: Path) -> Path:
     ("keys", "message", "fix"),
     [
         ({"resume_from_checkpoint": "saves/x/checkpoint-100"}, "resumes runs by id", "--resume RUN_ID"),
-        ({"eval_dataset": "held@v1"}, "eval_dataset is not supported", "val_size"),
+        ({"eval_dataset": "held@v1", "val_size": 0.1}, "both choose the held-out", "keep one"),
         ({"adapter_name_or_path": "run-x", "finetuning_type": "full"}, "needs finetuning_type lora", "LoRA"),
         ({"adapter_name_or_path": "run-missing"}, "outside the workspace's runs needs dev mode", "run id"),
     ],

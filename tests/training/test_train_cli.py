@@ -147,7 +147,7 @@ def test_runs_rm_keeps_lineage(trained: dict, setup: dict) -> None:
         (["--model_name_or_path", "Qwen/Qwen2.5-7B-Instruct"], "never downloads"),
         (["--dataset_dir", "data"], "import first"),
         (["--dataset", "nothing@v3"], "no dataset version"),
-        (["--model", "qwen-registered@v1"], "model store is not in this build"),
+        (["--model", "qwen-registered@v1"], "no model version 'qwen-registered@v1'"),
     ],
 )
 def test_refusals(setup: dict, override: list[str], message: str) -> None:
@@ -235,3 +235,19 @@ def test_resume_after_kill_reaches_the_same_loss(setup: dict) -> None:
     final = json.loads(resumed.stdout.splitlines()[-1])
     assert final["status"] == "succeeded"
     assert final["final_loss"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_eval_dataset_versions_are_gated_evaluated_and_recorded(setup: dict) -> None:
+    held = setup["root"] / "held.json"
+    held.write_text(json.dumps(SAMPLES[:6], ensure_ascii=False), encoding="utf-8")
+    assert _cli(setup["workspace"], "data", "import", str(held), "--name", "held").returncode == 0
+    config = _config(setup["root"], setup["model"], "with_eval.yaml", max_steps=2, eval_dataset="held@v1")
+    done = _cli(setup["workspace"], "train", str(config), "--json-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = setup["workspace"] / "runs" / json.loads(done.stdout.splitlines()[0])["run"]
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["step"] == 2 and metrics[-1]["eval_loss"] > 0
+    lineage = json.loads((run_dir / "lineage.json").read_text(encoding="utf-8"))
+    assert [d["ref"] for d in lineage["eval_datasets"]] == ["held@v1"]
+    assert lineage["examples"]["eval"] == 6 and lineage["examples"]["train"] == len(SAMPLES)
+    assert lineage["base_model"]["registered"] is False and lineage["base_model"]["dev_mode"] is True

@@ -1,8 +1,8 @@
 """LLaMA-Factory run options the loop does not see: checked and resolved before anything loads.
 
-``resume_from_checkpoint`` and ``eval_dataset`` are refused with advice; ``output_dir`` gets a copy of
-the final adapter; ``adapter_name_or_path`` (a run id, or a folder in dev mode) becomes the adapter
-training starts from, recorded with its manifest hash in the run's lineage.
+``resume_from_checkpoint`` is refused with advice, ``eval_dataset`` together with ``val_size`` too;
+``output_dir`` gets a copy of the final adapter; ``adapter_name_or_path`` (a run id, or a folder in
+dev mode) becomes the adapter training starts from, recorded with its manifest hash in the lineage.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ def prepare_spec(workspace: Any, spec: TrainSpec) -> tuple[TrainSpec, dict[str, 
             where=f"train spec: resume_from_checkpoint: {spec.resume_from_checkpoint}",
             fix="run `stockade train --resume RUN_ID` (see `stockade runs list`) and drop the key",
         )
-    if spec.eval_dataset:
+    if spec.eval_dataset and spec.val_size:
         raise ConfigError(
-            "eval_dataset is not supported by this build: evaluation uses a held-out split",
-            where="train spec: eval_dataset",
-            fix="set val_size (e.g. 0.1) instead, or evaluate later with `stockade eval`",
+            "eval_dataset and val_size both choose the held-out examples",
+            where="train spec: eval_dataset / val_size",
+            fix="keep one: eval_dataset (separate gated versions) or val_size (a split of dataset)",
         )
     if spec.output_dir:
         target = output_dir_of(workspace.root, spec)

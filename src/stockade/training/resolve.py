@@ -44,6 +44,7 @@ class TrainPlan:
     model_dir: Path
     model_manifest_sha256: str
     datasets: list[ResolvedDataset]
+    eval_datasets: list[ResolvedDataset] = field(default_factory=list)  # held-out versions, gated too
 
 
 @dataclass
@@ -63,16 +64,16 @@ def resolve_plan(engine: Any, workspace_root: Path, dev_mode: bool, spec: TrainS
         )
     reference = parse_model_reference(spec.model, base_dir=Path.cwd(), where="train spec: model")
     if reference.kind == "registered":
+        model_dir, manifest_sha256 = _registered_model(engine, workspace_root, spec.model)
+    elif not dev_mode:
         raise StockadeError(
-            f"{spec.model!r} names a registered model, and the model store is not in this build yet",
-            fix="in dev mode (dev_mode: true in stockade.yaml) train from a local folder path",
-        )
-    if not dev_mode:
-        raise StockadeError(
-            "training from a local model folder needs dev mode until the model store lands",
+            "training from a local model folder needs dev mode; outside it, train registered models",
             where=f"train spec: model {spec.model}",
-            fix="set dev_mode: true in stockade.yaml (recorded with every run)",
+            fix=f"register it: `stockade model import {spec.model} --name NAME`, then use model: NAME@v1 "
+            "(or set dev_mode: true in stockade.yaml, recorded with every run)",
         )
+    else:
+        model_dir, manifest_sha256 = reference.path, folder_manifest(reference.path)["sha256"]
     if spec.dataset_dir:
         raise ConfigError(
             "dataset_dir: Stockade trains on imported, gated dataset versions, not on a folder",
@@ -84,10 +85,34 @@ def resolve_plan(engine: Any, workspace_root: Path, dev_mode: bool, spec: TrainS
         raise ConfigError("no dataset given", where="train spec: dataset", fix="set dataset: NAME@vN")
     return TrainPlan(
         spec,
-        reference.path,
-        folder_manifest(reference.path)["sha256"],
+        model_dir,
+        manifest_sha256,
         [_resolve_dataset(engine, workspace_root, ref) for ref in spec.dataset],
+        [_resolve_dataset(engine, workspace_root, ref) for ref in spec.eval_dataset],
     )
+
+
+def _registered_model(engine: Any, workspace_root: Path, reference: str) -> tuple[Path, str]:
+    """A registered, active, intact model version: its folder and manifest hash."""
+    from stockade.models.store.resolve import model_path, resolve_model_version
+    from stockade.models.store.service import diff_files
+
+    with Session(engine) as session:
+        row = resolve_model_version(session, reference)
+        ref = f"{row.name}@v{row.version}"
+        if row.kind == "adapter":
+            raise StockadeError(
+                f"{ref} is a LoRA adapter, not a complete model, and cannot be a base for training",
+                fix="train on its base version (`stockade model show` names it), or export it with --merge",
+            )
+        diff = diff_files(workspace_root, row)
+        if not diff.clean:
+            raise StockadeError(
+                f"the files of {ref} no longer match its manifest ({diff.describe()}); it will not train",
+                where=str(model_path(workspace_root, row)),
+                fix=f"restore the files (`stockade model verify {ref}` names them) or import the model again",
+            )
+        return model_path(workspace_root, row), row.manifest_sha256
 
 
 def _resolve_dataset(engine: Any, workspace_root: Path, reference: str) -> ResolvedDataset:
@@ -122,30 +147,41 @@ def encode_datasets(plan: TrainPlan) -> EncodedData:
     spec = plan.spec
     tokenizer = AutoTokenizer.from_pretrained(plan.model_dir, local_files_only=True)
     template = resolve_template(spec.template, tokenizer)
-    examples, skipped, records = [], Counter(), 0
-    for dataset in plan.datasets:
-        with dataset.path.open(encoding="utf-8") as handle:
-            for index, line in enumerate(handle):
-                if spec.max_samples is not None and index >= spec.max_samples:
-                    break
-                records += 1
-                encoded = encode_conversation(
-                    Conversation.model_validate(json.loads(line)),
-                    tokenizer,
-                    template,
-                    cutoff_len=spec.cutoff_len,
-                )
-                if isinstance(encoded, EncodedExample):
-                    examples.append(encoded)
-                else:
-                    skipped[encoded.reason] += 1
+    skipped: Counter[str] = Counter()
+    counted = [0]
+
+    def encode(datasets: list[ResolvedDataset]) -> list[Any]:
+        out = []
+        for dataset in datasets:
+            with dataset.path.open(encoding="utf-8") as handle:
+                for index, line in enumerate(handle):
+                    if spec.max_samples is not None and index >= spec.max_samples:
+                        break
+                    counted[0] += 1
+                    encoded = encode_conversation(
+                        Conversation.model_validate(json.loads(line)),
+                        tokenizer,
+                        template,
+                        cutoff_len=spec.cutoff_len,
+                    )
+                    if isinstance(encoded, EncodedExample):
+                        out.append(encoded)
+                    else:
+                        skipped[encoded.reason] += 1
+        return out
+
+    examples = encode(plan.datasets)
+    records = counted[0]
     if not examples:
         raise StockadeError(
             "no example left to train on after tokenization", fix="raise cutoff_len or check data"
         )
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if plan.eval_datasets:  # held-out versions replace the val_size split
+        held = encode(plan.eval_datasets)
+        return EncodedData(examples, held, int(pad), template.name, records, dict(skipped))
     random.Random(spec.seed).shuffle(examples)  # noqa: S311 - a reproducible split, not security
     held_out = int(len(examples) * spec.val_size)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return EncodedData(
         examples[held_out:], examples[:held_out], int(pad), template.name, records, dict(skipped)
     )

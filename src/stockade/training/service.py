@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from stockade.audit.log import utc_now
 from stockade.core.errors import StockadeError
 from stockade.core.hashing import canonical_json
+from stockade.core.references import parse_model_reference
 from stockade.core.specs import TrainSpec, load_spec
 from stockade.storage.tables import TrainingRun
 from stockade.training import distributed
@@ -112,12 +113,14 @@ def start_training(
     lineage = {
         "run": run_id,
         "base_model": {
+            "reference": spec.model,
             "path": str(plan.model_dir),
             "manifest_sha256": plan.model_manifest_sha256,
-            "registered": False,
-            "dev_mode": True,
+            "registered": parse_model_reference(spec.model or "").kind == "registered",
+            "dev_mode": workspace.settings.dev_mode,
         },
         "datasets": [d.lineage() for d in plan.datasets],
+        "eval_datasets": [d.lineage() for d in plan.eval_datasets],
         "start_adapter": start_adapter,
         "template": data.template,
         "examples": {

@@ -53,7 +53,9 @@ class TrainSpec(Spec):
         default_factory=list, description="Dataset versions NAME@vN (comma-separated in LLaMA-Factory style)."
     )
     dataset_dir: str | None = Field(None, description="A LLaMA-Factory data folder with dataset_info.json.")
-    eval_dataset: list[str] = Field(default_factory=list, description="Held-out dataset versions.")
+    eval_dataset: list[str] = Field(
+        default_factory=list, description="Held-out dataset versions (instead of a val_size split)."
+    )
     cutoff_len: int = Field(2048, ge=8, description="Maximum tokens per example after templating.")
     max_samples: int | None = Field(None, ge=1, description="Use at most this many records per dataset.")
     val_size: float = Field(0.0, ge=0, lt=1, description="Fraction held out for validation.")

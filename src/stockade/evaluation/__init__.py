@@ -1,0 +1,1 @@
+"""Held-out evaluation of model versions: metrics that suit Chinese, loss/perplexity, side-by-side reports."""

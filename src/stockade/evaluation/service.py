@@ -1,0 +1,189 @@
+"""`stockade eval MODEL@V --dataset NAME@V [--baseline MODEL@V]`: evaluate, store the report, audit it.
+
+Reports go to ``models/_eval/<report id>/report.json`` and ``report.html`` in the workspace and a row in
+``eval_reports`` (with the JSON file's SHA-256); the audit event carries the headline numbers only —
+never prompts, references or outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from stockade.audit.log import utc_now
+from stockade.core.errors import StockadeError
+from stockade.core.hashing import canonical_json, sha256_file
+from stockade.core.ids import new_id
+from stockade.data.versions import find_version
+from stockade.evaluation.report import deltas, render_html, summary_of
+from stockade.evaluation.runner import Example, load_model, read_examples, run_model
+from stockade.models.store.resolve import model_path, resolve_model_version
+from stockade.models.store.service import diff_files
+from stockade.storage.model_tables import EvalReport, ModelVersion
+
+REPORTS_FOLDER = "_eval"  # under models/; not a valid model name, so it never clashes with one
+EVALUABLE_PRIVACY = ("passed", "desensitized")  # reports show the records: no personal data in them
+
+
+@dataclass(frozen=True)
+class Target:
+    """A model version ready to load: its folder, and for an adapter, its base folder."""
+
+    ref: str
+    id: str
+    kind: str
+    manifest_sha256: str
+    template: str | None
+    model_dir: Path
+    adapter_dir: Path | None
+
+    def describe(self) -> dict[str, Any]:
+        return {"ref": self.ref, "id": self.id, "kind": self.kind, "manifest_sha256": self.manifest_sha256}
+
+
+@dataclass
+class EvalOutcome:
+    id: str
+    json_path: Path
+    html_path: Path
+    summary: dict[str, Any]
+
+
+def _intact(root: Path, row: ModelVersion) -> None:
+    diff = diff_files(root, row)
+    if not diff.clean:
+        raise StockadeError(
+            f"the files of {row.name}@v{row.version} no longer match its manifest ({diff.describe()})",
+            fix=f"restore them (`stockade model verify {row.name}@v{row.version}` names them)",
+        )
+
+
+def _target(session: Session, root: Path, reference: str) -> Target:
+    row = resolve_model_version(session, reference)
+    _intact(root, row)
+    folder, adapter = model_path(root, row), None
+    if row.kind == "adapter":
+        base = session.get(ModelVersion, json.loads(row.lineage).get("base_version_id") or "")
+        if base is None or base.status != "active":
+            raise StockadeError(
+                f"the base version of adapter {row.name}@v{row.version} is missing or removed",
+                fix="evaluate a merged version instead (`stockade export RUN --merge`)",
+            )
+        _intact(root, base)
+        folder, adapter = model_path(root, base), model_path(root, row)
+    return Target(
+        f"{row.name}@v{row.version}", row.id, row.kind, row.manifest_sha256, row.template, folder, adapter
+    )
+
+
+def evaluate(
+    context: Any,
+    model: str,
+    dataset: str,
+    *,
+    baseline: str | None = None,
+    limit: int | None = None,
+    max_new_tokens: int = 128,
+    template: str | None = None,
+    progress: Callable[[], None] | None = None,
+) -> EvalOutcome:
+    root = context.workspace.root
+    with Session(context.engine) as session:
+        data = find_version(session, dataset)
+        data_ref = f"{data.name}@v{data.version}"
+        privacy = json.loads(data.privacy).get("status")
+        if data.status != "active":
+            raise StockadeError(
+                f"{data_ref} was removed", fix="evaluate on an active version (stockade data list)"
+            )
+        if privacy not in EVALUABLE_PRIVACY:
+            raise StockadeError(
+                f"{data_ref} did not pass the privacy gate (verdict: {privacy}); reports show its records",
+                fix="evaluate on a desensitized version (re-import it with the desensitize policy)",
+            )
+        targets = [_target(session, root, model)] + ([_target(session, root, baseline)] if baseline else [])
+        data_path, data_sha = root / data.path, data.content_sha256
+    examples = read_examples(data_path, limit)
+    if not examples:
+        raise StockadeError(f"{data_ref} has no records to evaluate", fix="check --limit")
+    results = []
+    for target in targets:
+        loaded, tokenizer = load_model(target.model_dir, target.adapter_dir)
+        results.append(
+            run_model(
+                loaded,
+                tokenizer,
+                template or target.template,
+                examples,
+                max_new_tokens=max_new_tokens,
+                progress=progress,
+            )
+        )
+        del loaded
+    report_id = new_id("eval-")
+    report = _report(report_id, context.actor.name, targets, results, examples, data_ref, data_sha, limit)
+    report["settings"] = {"max_new_tokens": max_new_tokens, "limit": limit, "template": template}
+    folder = context.workspace.folder("models") / REPORTS_FOLDER / report_id
+    folder.mkdir(parents=True, mode=0o700)
+    json_path, html_path = folder / "report.json", folder / "report.html"
+    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    html_path.write_text(render_html(report), encoding="utf-8")
+    summary = summary_of(report)
+    with Session(context.engine) as session, session.begin():
+        session.add(
+            EvalReport(
+                id=report_id,
+                model_version_id=targets[0].id,
+                dataset=data_ref,
+                baseline_version_id=targets[1].id if baseline else None,
+                created_at=report["created_at"],
+                created_by=context.actor.name,
+                path=json_path.relative_to(root).as_posix(),
+                sha256=sha256_file(json_path),
+                summary=canonical_json(summary),
+            )
+        )
+        context.record(
+            "eval.report",
+            targets[0].ref,
+            session=session,
+            report=report_id,
+            dataset=data_ref,
+            baseline=targets[1].ref if baseline else None,
+            summary=summary,
+        )
+    return EvalOutcome(report_id, json_path, html_path, summary)
+
+
+def _report(
+    report_id: str,
+    user: str,
+    targets: list[Target],
+    results: list[Any],
+    examples: list[Example],
+    data_ref: str,
+    data_sha: str,
+    limit: int | None,
+) -> dict[str, Any]:
+    sides = [{**t.describe(), "metrics": r.metrics} for t, r in zip(targets, results, strict=True)]
+    rows = []
+    for i, example in enumerate(examples):
+        row = {"index": example.index, "prompt": example.prompt, "reference": example.reference}
+        for key, result in zip(("candidate", "baseline"), results, strict=False):
+            row[key] = {"output": result.outputs[i], **result.scores[i]}
+        rows.append(row)
+    return {
+        "id": report_id,
+        "created_at": utc_now(),
+        "created_by": user,
+        "dataset": {"ref": data_ref, "content_sha256": data_sha, "evaluated": len(examples), "limit": limit},
+        "candidate": sides[0],
+        "baseline": sides[1] if len(sides) > 1 else None,
+        "delta": deltas(sides[0]["metrics"], sides[1]["metrics"]) if len(sides) > 1 else {},
+        "examples": rows,
+    }

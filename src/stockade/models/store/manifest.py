@@ -1,0 +1,123 @@
+"""SHA-256 manifests of model folders, and what differs between two of them.
+
+The manifest hash is the same as :func:`stockade.core.hashing.folder_manifest`'s (a hash over the
+canonical JSON of ``{relative path: sha256}``), so a training run's ``base_manifest_sha256`` and a
+registered version's ``manifest_sha256`` agree when the files do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stockade.core.errors import StockadeError
+from stockade.core.hashing import canonical_json, sha256_bytes
+
+CHUNK = 4 * 1024 * 1024
+Progress = Callable[[int], None]  # called with the number of bytes just hashed
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative, POSIX
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    files: tuple[FileEntry, ...]
+
+    @property
+    def sha256(self) -> str:
+        return sha256_bytes(canonical_json({f.path: f.sha256 for f in self.files}).encode("utf-8"))
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "total_bytes": self.total_bytes,
+            "files": [{"path": f.path, "sha256": f.sha256, "bytes": f.bytes} for f in self.files],
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Manifest:
+        return cls(tuple(FileEntry(f["path"], f["sha256"], int(f["bytes"])) for f in value["files"]))
+
+
+@dataclass
+class ManifestDiff:
+    changed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.changed or self.added or self.removed)
+
+    def describe(self) -> str:
+        parts = [
+            f"{label}: {', '.join(names)}"
+            for label, names in (("changed", self.changed), ("added", self.added), ("removed", self.removed))
+            if names
+        ]
+        return "; ".join(parts) or "no difference"
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"changed": self.changed, "added": self.added, "removed": self.removed}
+
+
+def list_files(folder: Path) -> list[Path]:
+    """Every regular file under ``folder``, sorted; symbolic links are refused (they can point anywhere)."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            raise StockadeError(
+                "the model folder contains a symbolic link",
+                where=str(path),
+                fix="replace the link with the file it points to (copy it in), then import again",
+            )
+        if path.is_file():
+            files.append(path)
+    return files
+
+
+def hash_file(path: Path, progress: Progress | None = None) -> str:
+    """Stream-hash one file (4 MiB at a time: a 15 GB shard never sits in memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            if progress:
+                progress(len(chunk))
+    return digest.hexdigest()
+
+
+def build_manifest(folder: Path, progress: Progress | None = None) -> Manifest:
+    entries = []
+    for path in list_files(folder):
+        entries.append(
+            FileEntry(path.relative_to(folder).as_posix(), hash_file(path, progress), path.stat().st_size)
+        )
+    return Manifest(tuple(entries))
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in list_files(folder))
+
+
+def compare(expected: Manifest, actual: Manifest) -> ManifestDiff:
+    """Which files changed, appeared or disappeared between ``expected`` and ``actual``."""
+    before = {f.path: f.sha256 for f in expected.files}
+    after = {f.path: f.sha256 for f in actual.files}
+    return ManifestDiff(
+        changed=sorted(p for p in before.keys() & after.keys() if before[p] != after[p]),
+        added=sorted(after.keys() - before.keys()),
+        removed=sorted(before.keys() - after.keys()),
+    )
