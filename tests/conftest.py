@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,5 +45,45 @@ def workspace_dir(tmp_path: Path) -> Path:
     from stockade.workspace.service import initialize_workspace
 
     root = tmp_path / "ws"
+    initialize_workspace(root)
+    return root
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the server named by STOCKADE_TEST_POSTGRES_URL (dropped
+    afterwards). Skips without the variable, except in CI (CI=true), where a missing server fails."""
+    import secrets
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("STOCKADE_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail("STOCKADE_TEST_POSTGRES_URL is not set in CI: .ci/run must start PostgreSQL")
+        pytest.skip("no PostgreSQL server (set STOCKADE_TEST_POSTGRES_URL)")
+    name = f"stockade_test_{secrets.token_hex(6)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_workspace(tmp_path: Path, postgres_url: str) -> Path:
+    """An initialised workspace whose database_url points to a fresh PostgreSQL database."""
+    from stockade.core.workspace import create_layout
+    from stockade.workspace.service import initialize_workspace
+
+    root = tmp_path / "pgws"
+    create_layout(root)
+    settings = root / "stockade.yaml"
+    settings.write_text(settings.read_text().replace("database_url: null", f"database_url: {postgres_url}"))
     initialize_workspace(root)
     return root

@@ -36,10 +36,13 @@ def _verify(workspace_dir: Path):
         engine.dispose()
 
 
+INIT_RECORDS = 3  # workspace.init, user.add (the first admin), user.login
+
+
 def test_records_chain_and_verify(workspace_dir: Path) -> None:
     _fill(workspace_dir, 5)
     result = _verify(workspace_dir)
-    assert result.ok and result.checked == 6  # workspace.init + 5
+    assert result.ok and result.checked == INIT_RECORDS + 5
 
 
 def test_record_fields(workspace_dir: Path) -> None:
@@ -47,7 +50,7 @@ def test_record_fields(workspace_dir: Path) -> None:
     row = (
         _db(workspace_dir)
         .execute(
-            "SELECT ts, actor, action, target, result, request_id, details FROM audit_records WHERE seq=2"
+            "SELECT ts, actor, action, target, result, request_id, details FROM audit_records WHERE seq=4"
         )
         .fetchone()
     )
@@ -66,15 +69,30 @@ def test_sqlite_is_wal_and_synchronous_full(workspace_dir: Path) -> None:
     engine.dispose()
 
 
+# records 1-3 come from init, 4-8 from _fill(5)
 TAMPERING = {
-    "edited": ("UPDATE audit_records SET target='forged' WHERE seq=3", 3, "edited"),
-    "edited-details": ("UPDATE audit_records SET details='{}' WHERE seq=4", 4, "edited"),
-    "deleted-middle": ("DELETE FROM audit_records WHERE seq=3", 3, "deleted"),
-    "deleted-last": ("DELETE FROM audit_records WHERE seq=6", 6, "deleted"),
+    "edited": ("UPDATE audit_records SET target='forged' WHERE seq=5", 5, "edited"),
+    "edited-details": ("UPDATE audit_records SET details='{}' WHERE seq=6", 6, "edited"),
+    "edited-actor": ("UPDATE audit_records SET actor='mallory' WHERE seq=2", 2, "edited"),
+    "edited-role": ("UPDATE audit_records SET role='auditor' WHERE seq=7", 7, "edited"),
+    "edited-result": ("UPDATE audit_records SET result='denied' WHERE seq=4", 4, "edited"),
+    "deleted-first": ("DELETE FROM audit_records WHERE seq=1", 1, "deleted"),
+    "deleted-middle": ("DELETE FROM audit_records WHERE seq=5", 5, "deleted"),
+    "deleted-last": ("DELETE FROM audit_records WHERE seq=8", 8, "deleted"),
+    "inserted": (
+        "UPDATE audit_records SET seq = -(seq + 1) WHERE seq >= 5;"
+        "UPDATE audit_records SET seq = -seq WHERE seq < 0;"
+        "UPDATE audit_head SET seq = seq + 1;"
+        "INSERT INTO audit_records (seq, ts, actor, action, result, details, prev_hash, hash) "
+        "VALUES (5, '2026-01-01T00:00:00Z', 'mallory', 'forged', 'ok', '{}', "
+        "(SELECT hash FROM audit_records WHERE seq = 4), 'forged')",
+        5,
+        "inserted",
+    ),
     "reordered": (
-        "UPDATE audit_records SET seq=-seq WHERE seq IN (3,4);"
-        "UPDATE audit_records SET seq=CASE seq WHEN -3 THEN 4 WHEN -4 THEN 3 END WHERE seq < 0",
-        3,
+        "UPDATE audit_records SET seq=-seq WHERE seq IN (5,6);"
+        "UPDATE audit_records SET seq=CASE seq WHEN -5 THEN 6 WHEN -6 THEN 5 END WHERE seq < 0",
+        5,
         "moved",
     ),
 }
@@ -113,15 +131,15 @@ def test_edit_that_recomputes_its_own_hash_breaks_the_next_link(workspace_dir: P
     row = dict(
         zip(
             columns,
-            connection.execute(f"SELECT {','.join(columns)} FROM audit_records WHERE seq=3").fetchone(),  # noqa: S608
+            connection.execute(f"SELECT {','.join(columns)} FROM audit_records WHERE seq=5").fetchone(),  # noqa: S608
             strict=True,
         )
     )
     row["target"] = "forged"
-    connection.execute("UPDATE audit_records SET target=?, hash=? WHERE seq=3", ("forged", record_hash(row)))
+    connection.execute("UPDATE audit_records SET target=?, hash=? WHERE seq=5", ("forged", record_hash(row)))
     connection.close()
     result = _verify(workspace_dir)
-    assert not result.ok and result.seq == 4 and "inserted, replaced or reordered" in result.problem
+    assert not result.ok and result.seq == 6 and "inserted, replaced or reordered" in result.problem
 
 
 def test_inserted_record_is_found(workspace_dir: Path) -> None:
@@ -158,4 +176,4 @@ def test_concurrent_writers_from_several_processes_keep_one_chain(workspace_dir:
     with multiprocessing.get_context("spawn").Pool(3) as pool:
         pool.map(_append_many, [(str(workspace_dir), 15)] * 3)
     result = _verify(workspace_dir)
-    assert result.ok and result.checked == 46
+    assert result.ok and result.checked == INIT_RECORDS + 45

@@ -64,7 +64,14 @@ def test_import_versions_and_noop(workspace_dir: Path, tmp_path: Path) -> None:
     }
     tail = _cli(workspace_dir, "audit", "tail", "--json").stdout.splitlines()
     actions = [json.loads(line)["action"] for line in tail]
-    assert actions == ["workspace.init", "secret.create", "dataset.import", "dataset.import"]
+    assert actions == [
+        "workspace.init",
+        "user.add",  # the first admin, logged in by init
+        "user.login",
+        "secret.create",
+        "dataset.import",
+        "dataset.import",
+    ]
     assert _cli(workspace_dir, "audit", "verify").returncode == 0
 
 

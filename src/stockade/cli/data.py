@@ -9,6 +9,7 @@ import typer
 
 from stockade.cli.output import console, escape, new_table, print_json
 from stockade.cli.state import state
+from stockade.governance.roles import require
 
 if TYPE_CHECKING:
     from stockade.privacy.report import ScanReport
@@ -73,6 +74,7 @@ def import_(
     )
     context = open_workspace(state.workspace)
     try:
+        require(context, "data.import")
         gate = import_gate(context.privacy_key(), privacy_policy)
         with console.status("importing...") as status:
             outcomes = run_imports(
@@ -122,6 +124,7 @@ def list_(
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
+        require(context, "data.read")
         views = list_versions(context, name)
     if as_json:
         print_json([view.as_dict() for view in views])
@@ -149,6 +152,7 @@ def show(
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
+        require(context, "data.read")
         print_json(show_version(context, reference).as_dict())
 
 
@@ -162,6 +166,7 @@ def rm(
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
+        require(context, "data.remove")
         view = remove_version(context, reference, context.workspace.root, reason=reason)
     console.print(
         f"removed the data of {view.ref}; kept its manifest, hashes and audit records (lineage needs them)"
@@ -184,6 +189,7 @@ def preview(
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
+        require(context, "data.read")
         previews = preview_records(
             context.engine,
             context.workspace.root,
@@ -261,6 +267,7 @@ def desensitize(
 
     chosen = load_policy(policy)
     with open_workspace(state.workspace) as context:
+        require(context, "data.desensitize")
         result = desensitize_file(context, context.privacy_key(), source, output, chosen, workers=workers)
     if report:
         write_report(result, report, title=f"Desensitization of {source.name}")

@@ -9,6 +9,7 @@ import typer
 
 from stockade.cli.output import console, escape
 from stockade.cli.state import state
+from stockade.governance.roles import require
 
 app = typer.Typer(
     help="Developer tools: tiny local models, generation smoke test, config reference.", no_args_is_help=True
@@ -27,6 +28,8 @@ def tiny_model(
 
     context = open_workspace_if_present(state.workspace)
     try:
+        if context is not None:
+            require(context, "dev.tools")
         info = build_tiny_model_recorded(context, arch, out, seed=seed)
     finally:
         if context is not None:

@@ -13,6 +13,7 @@ from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
 from stockade.cli.specs import SPEC_CONTEXT, DryRun, check_spec
 from stockade.cli.state import state
 from stockade.core.specs import TrainSpec
+from stockade.governance.roles import require
 
 runs_app = typer.Typer(help="Training runs: list, show, remove.", no_args_is_help=True)
 
@@ -73,6 +74,7 @@ def register(app: typer.Typer) -> None:
             if check_spec(spec, "train spec", dry_run):
                 return
         with open_workspace(state.workspace) as context:
+            require(context, "train.run")
             if save_config and spec is not None:
                 target = save_config if save_config.is_absolute() else context.workspace.root / save_config
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +116,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
+        require(context, "runs.read")
         runs = list_runs(context.engine)
     if as_json:
         print_json([run.as_dict() for run in runs])
@@ -139,6 +142,7 @@ def show(run_id: Annotated[str, typer.Argument(help="The run id printed when tra
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
+        require(context, "runs.read")
         print_json(show_run(context.engine, run_id).as_dict())
 
 
@@ -152,6 +156,7 @@ def rm(
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
+        require(context, "runs.remove")
         view = remove_run(context, run_id, context.workspace.root, reason=reason)
     console.print(
         f"removed the weights of {view.id}; kept its spec, lineage and metrics (lineage needs them)"

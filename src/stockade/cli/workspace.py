@@ -23,13 +23,25 @@ def init(
             help="Workspace folder. Default: --workspace, $STOCKADE_HOME or ./stockade-workspace."
         ),
     ] = None,
+    admin_name: Annotated[
+        str | None, typer.Option(help="The first admin's user name (default: the OS user).")
+    ] = None,
+    admin_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="The first admin's password (line 1). Else $STOCKADE_ADMIN_PASSWORD, a prompt at a "
+            "terminal, or a generated one printed once."
+        ),
+    ] = None,
 ) -> None:
-    """Create a workspace (settings, database, audit log, folders). Safe to run again."""
+    """Create a workspace (settings, database, audit log, folders, a logged-in first admin). Idempotent."""
+    from stockade.cli.login import first_admin_password
     from stockade.core.workspace import default_location
     from stockade.workspace.service import initialize_workspace
 
     root = directory or state.workspace or default_location()
-    result = initialize_workspace(root)
+    password = first_admin_password(root, admin_password_file)
+    result = initialize_workspace(root, admin_name=admin_name, admin_password=password)
     if result.schema_before is None:
         console.print(f"Created workspace [bold]{escape(str(result.root))}[/]")
         console.print(f"  folders: {escape(', '.join(result.created))}")
@@ -37,6 +49,11 @@ def init(
         console.print(
             f"Next: [bold]export STOCKADE_HOME={escape(str(result.root))}[/] and run `stockade doctor`."
         )
+    if result.admin is not None:
+        console.print(f"  first admin: [bold]{escape(result.admin.name)}[/] (logged in)")
+        if result.admin.generated_password:
+            console.print("  generated admin password (shown once; store it safely):")
+            print(f"  {result.admin.generated_password}")
     elif result.changed:
         console.print(
             f"Updated workspace {escape(str(result.root))}: created {escape(', '.join(result.created))}"

@@ -16,7 +16,7 @@ class AuditRecord(Base):
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     ts: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str | None] = mapped_column(String(50))
+    role: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100), index=True)
     target: Mapped[str | None] = mapped_column(Text)

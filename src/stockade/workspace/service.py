@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from stockade.audit import AuditEvent, AuditLog
+from stockade.audit.checkpoints import CheckpointSigner
 from stockade.core import environment, offline
 from stockade.core.errors import DatabaseError
 from stockade.core.ids import new_request_id
@@ -31,7 +32,7 @@ from stockade.storage.tables import AuditRecord
 
 @dataclass
 class Actor:
-    """Who acts: the OS user until accounts exist (the governance issue adds roles)."""
+    """Who acts: the logged-in user and its roles (comma-separated), else the OS user with no role."""
 
     name: str
     role: str | None = None
@@ -119,6 +120,7 @@ class InitResult:
     schema_before: str | None
     schema_after: str
     record: AuditRecord | None
+    admin: Any = None  # governance.users.FirstAdmin when init created the first admin
 
     @property
     def changed(self) -> bool:
@@ -139,15 +141,25 @@ def _database_errors(engine: Engine, workspace: Workspace, what: str) -> Iterato
         ) from exc
 
 
-def initialize_workspace(root: Path, *, actor: Actor | None = None) -> InitResult:
-    """Create (or bring up to date) a workspace. Idempotent; never overwrites settings or data."""
+def initialize_workspace(
+    root: Path,
+    *,
+    actor: Actor | None = None,
+    admin_name: str | None = None,
+    admin_password: str | None = None,
+) -> InitResult:
+    """Create (or bring up to date) a workspace. Idempotent; never overwrites settings or data.
+
+    A workspace without users gets its first admin (``admin_name``, default the OS user), who is
+    left logged in; see docs/governance.md for where the password comes from."""
     created = create_layout(root)
     workspace = Workspace(root.expanduser().resolve())
     _precreate_sqlite(workspace)
     engine = make_engine(workspace.database_url)
     with _database_errors(engine, workspace, "cannot create or migrate the database"):
         before, after = upgrade(engine)
-    context = WorkspaceContext(workspace, engine, AuditLog(engine), actor or Actor.os_user())
+    signer = CheckpointSigner.for_workspace(workspace.root)
+    context = WorkspaceContext(workspace, engine, AuditLog(engine, signer=signer), actor or Actor.os_user())
     _guard_and_report(context)
     result = InitResult(workspace.root, created, before, after, None)
     if result.changed:
@@ -155,6 +167,9 @@ def initialize_workspace(root: Path, *, actor: Actor | None = None) -> InitResul
         result.record = context.record(
             action, str(workspace.root), created=created, schema_before=before, schema_after=after
         )
+    from stockade.governance.users import create_first_admin  # L3 hook, see docs/governance.md
+
+    result.admin = create_first_admin(context, admin_name, admin_password)
     context.close()
     return result
 
@@ -174,7 +189,11 @@ def open_workspace(
             where=str(workspace.root),
             fix=f"upgrade it with `stockade init {workspace.root}` (keeps all data)",
         )
-    context = WorkspaceContext(workspace, engine, AuditLog(engine), actor or Actor.os_user())
+    from stockade.governance.sessions import logged_in_actor  # L3 hook, see docs/governance.md
+
+    actor = actor or logged_in_actor(workspace, engine) or Actor.os_user()
+    audit = AuditLog(engine, signer=CheckpointSigner.for_workspace(workspace.root))
+    context = WorkspaceContext(workspace, engine, audit, actor)
     if request_id:
         context.request_id = request_id
     _guard_and_report(context)

@@ -1,0 +1,134 @@
+"""`stockade registry list | show | submit | approve | reject | deploy | retire | lineage`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from stockade.cli.output import console, escape, new_table, print_json
+from stockade.cli.state import state
+
+app = typer.Typer(
+    help="Model versions through approval: submit, approve (maker-checker), reject, deploy, retire, lineage.",
+    no_args_is_help=True,
+)
+RefArgument = Annotated[str, typer.Argument(help="NAME@vN (or NAME for its latest version).")]
+ReasonOption = Annotated[str, typer.Option(help="Why (every transition needs one; kept in the audit log).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command("list")
+def list_(
+    stage: Annotated[str | None, typer.Option(help="Only versions at this stage, e.g. submitted.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List model versions and their stage (draft, submitted, approved, rejected, deployed, retired)."""
+    from stockade.governance.registry import list_registry
+    from stockade.governance.roles import require
+    from stockade.workspace.service import open_workspace
+
+    with open_workspace(state.workspace) as context:
+        require(context, "registry.read")
+        rows = list_registry(context, stage)
+    if as_json:
+        print_json(rows)
+        return
+    table = new_table("version", "kind", "stage", "tags", "by", "created (UTC)")
+    for row in rows:
+        stage_text = row["stage"] if row["status"] == "active" else f"{row['stage']} (removed)"
+        table.add_row(
+            row["ref"],
+            row["kind"],
+            stage_text,
+            ", ".join(row["tags"]),
+            escape(row["created_by"]),
+            row["created_at"][:19].replace("T", " "),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(reference: RefArgument) -> None:
+    """Show a version's stage, who made it, the approvals it has and needs, its history (JSON)."""
+    from stockade.governance.registry import version_history
+    from stockade.governance.roles import require
+    from stockade.workspace.service import open_workspace
+
+    with open_workspace(state.workspace) as context:
+        require(context, "registry.read")
+        print_json(version_history(context, reference))
+
+
+def _transition(reference: str, action: str, reason: str, eval_report: str | None = None) -> None:
+    from stockade.governance.lifecycle import ACTIONS, transition
+    from stockade.governance.roles import require
+    from stockade.workspace.service import open_workspace
+
+    with open_workspace(state.workspace) as context:
+        require(context, ACTIONS[action][1])
+        result = transition(context, reference, action, reason=reason, eval_report=eval_report)
+    if action == "approve" and result.stage == "submitted":
+        console.print(
+            f"{result.ref}: approval {result.approvals} of {result.approvals_needed} recorded; "
+            "still submitted (another reviewer must approve)"
+        )
+    else:
+        console.print(f"{result.ref}: {result.stage_before} → [bold]{result.stage}[/]")
+
+
+@app.command()
+def submit(
+    reference: RefArgument,
+    reason: ReasonOption,
+    eval_report: Annotated[
+        str | None, typer.Option(help="The evaluation report id; default: the version's latest.")
+    ] = None,
+) -> None:
+    """Submit a draft (or rejected) version for approval, with its evaluation report."""
+    _transition(reference, "submit", reason, eval_report)
+
+
+@app.command()
+def approve(reference: RefArgument, reason: ReasonOption) -> None:
+    """Approve a submitted version. Never your own: makers (trainer, exporter, submitter) cannot."""
+    _transition(reference, "approve", reason)
+
+
+@app.command()
+def reject(reference: RefArgument, reason: ReasonOption) -> None:
+    """Reject a submitted version (it can be resubmitted)."""
+    _transition(reference, "reject", reason)
+
+
+@app.command()
+def deploy(reference: RefArgument, reason: ReasonOption) -> None:
+    """Mark an approved version deployed."""
+    _transition(reference, "deploy", reason)
+
+
+@app.command()
+def retire(reference: RefArgument, reason: ReasonOption) -> None:
+    """Retire a version: it can no longer be served, even in dev mode."""
+    _transition(reference, "retire", reason)
+
+
+@app.command()
+def lineage(reference: RefArgument, as_json: JsonOption = False) -> None:
+    """Print the chain: source files → privacy → dataset → run → adapter/version → eval → approvals."""
+    from stockade.governance.lineage import model_lineage
+    from stockade.governance.roles import require
+    from stockade.workspace.service import open_workspace
+
+    with open_workspace(state.workspace) as context:
+        require(context, "registry.read")
+        chain = model_lineage(context, reference)
+    if as_json:
+        print_json(chain.as_dict())
+        return
+    console.print(f"[bold]lineage of {escape(chain.ref)}[/]")
+    for link in chain.links:
+        facts = ", ".join(
+            f"{key}={value}" for key, value in link.facts.items() if value not in (None, "", {})
+        )
+        console.print(f"  {link.kind:<10} {escape(link.ref)}  [dim]{escape(facts)}[/]")
