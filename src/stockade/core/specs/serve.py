@@ -29,6 +29,28 @@ class ServeSpec(Spec):
     load_in_4bit: bool = Field(False, description="Load weights in 4-bit (bitsandbytes, GPU).")
     max_batch_size: int = Field(8, ge=1, description="Most concurrent requests decoded together.")
     dev: bool = Field(False, description="Serve unapproved versions; announced on every response.")
+    max_queue: int = Field(
+        64, ge=0, description="Requests that may wait for a batch slot; more get HTTP 429."
+    )
+    request_timeout: float = Field(
+        300.0, gt=0, description="Seconds a request may take, queue included (the guide's 请求超时)."
+    )
+    max_model_len: int | None = Field(
+        None, ge=16, description="Most prompt + generated tokens per request; default min(model's, 8192)."
+    )
+    cuda_graphs: bool = Field(
+        False, description="Capture decode steps as CUDA graphs (GPU; faster decoding)."
+    )
+    tls: bool = Field(
+        False,
+        description="Serve HTTPS with the workspace's server certificate (`stockade pki issue`); "
+        "tls_cert / tls_key name another one.",
+    )
+    tls_cert: str | None = Field(None, description="TLS certificate (PEM) to serve HTTPS.")
+    tls_key: str | None = Field(None, description="TLS private key (PEM) of tls_cert.")
+    tls_client_ca: str | None = Field(
+        None, description="CA (PEM) that client certificates must chain to (mTLS)."
+    )
 
     @field_validator("infer_backend", mode="before")
     @classmethod
@@ -39,18 +61,30 @@ class ServeSpec(Spec):
 
 class ExportSpec(Spec):
     model: str | None = Field(
-        None, validation_alias=AliasChoices("model", "model_name_or_path"), description="Base model."
+        None,
+        validation_alias=AliasChoices("model", "model_name_or_path"),
+        description="Base model. With `stockade export RUN` it comes from the run's lineage: leave unset.",
     )
     adapter: str | None = Field(
         None,
         validation_alias=AliasChoices("adapter", "adapter_name_or_path"),
-        description="Adapter to merge.",
+        description="Adapter to merge. With `stockade export RUN` it is the run's adapter: leave unset.",
     )
-    template: str | None = Field(None, description="Chat template recorded with the merged version.")
+    template: str | None = Field(None, description="Chat template recorded with the new version.")
     trust_remote_code: bool = Field(False, description="Allow allowlisted model code.")
-    export_dir: str | None = Field(None, description="Where merged weights go; default the model store.")
-    export_size: int = Field(5, ge=1, description="Shard size in GB.")
-    export_device: Literal["cpu", "auto"] = Field("cpu", description="Device used for merging.")
+    export_dir: str | None = Field(
+        None, description="Also copy the new version into this new folder; the model store keeps its own."
+    )
+    export_size: float = Field(5, gt=0, description="Largest safetensors shard in GB (fractions allowed).")
+    export_device: Literal["cpu", "auto"] = Field(
+        "cpu", description="Device used for merging (auto: a CUDA GPU when there is one)."
+    )
+    export_tolerance: float | None = Field(
+        None,
+        gt=0,
+        description="Largest logit difference merged vs base+adapter on the probe batch; "
+        "default by weight dtype: float32 1e-4, float16 2e-2, bfloat16 1e-1.",
+    )
     export_legacy_format: Literal[False] = Field(
         False, description="Must stay false: merged weights are written as safetensors, never pickle."
     )

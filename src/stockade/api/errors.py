@@ -1,0 +1,96 @@
+"""Errors in the shape each route family's clients expect: TGI ``{error, error_type}``, OpenAI
+``{error: {message, type, param, code}}``."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from stockade.core.errors import StockadeError
+from stockade.security.principal import AccessDenied, AuthenticationFailed
+from stockade.serving.errors import Overloaded, ServingError
+
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "service_unavailable",
+    504: "timeout",
+}
+
+
+class ApiError(Exception):
+    """An error response: HTTP ``status``, a message safe to show, a TGI ``kind``, extra headers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str,
+        *,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.headers, self.code = (
+            status,
+            message,
+            kind,
+            headers or {},
+            code,
+        )
+
+
+def from_exception(exc: Exception) -> ApiError:
+    """Map the serving and security errors to HTTP."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, AuthenticationFailed):
+        return ApiError(401, exc.what, "authentication", headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, AccessDenied):
+        status = getattr(exc, "http_status", 403)
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else {}
+        return ApiError(status, exc.what, "overloaded" if status == 429 else "permission", headers=headers)
+    if isinstance(exc, Overloaded):
+        return ApiError(429, exc.what, exc.kind, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, ServingError):
+        return ApiError(exc.status, exc.what, exc.kind)
+    if isinstance(exc, StockadeError):
+        return ApiError(422, exc.what, "validation")
+    return ApiError(500, f"internal error ({exc.__class__.__name__})", "generation")
+
+
+def is_openai(path: str) -> bool:
+    return path.startswith("/v1/")
+
+
+def error_body(error: ApiError, path: str) -> dict:
+    if is_openai(path):
+        kind = OPENAI_TYPES.get(error.status, "server_error")
+        return {"error": {"message": error.message, "type": kind, "param": None, "code": error.code or kind}}
+    return {"error": error.message, "error_type": error.kind}
+
+
+def error_response(error: ApiError, path: str) -> JSONResponse:
+    return JSONResponse(error_body(error, path), status_code=error.status, headers=error.headers)
+
+
+async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
+    error = from_exception(exc)
+    state = getattr(request.app.state, "served", None)
+    if state is not None:
+        state.account(request, status=error.status)
+    return error_response(error, request.url.path)
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
+    return await handle_api_error(request, ApiError(422, problems or "invalid request", "validation"))

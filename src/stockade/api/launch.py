@@ -1,0 +1,89 @@
+"""``stockade serve`` end to end: resolve what to serve, load it, authenticate, audit, run, drain."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from stockade.api.app import create_app
+from stockade.api.server import drain_hook, uvicorn_server
+from stockade.serving.audit_writer import AuditWriter
+from stockade.serving.service import build_engine, chat_template
+from stockade.serving.target import resolve_target
+
+
+def with_tls_paths(context: Any, spec: Any) -> Any:
+    """``--tls`` without ``tls_cert``: the workspace's server certificate (and its CA for mTLS checks)."""
+    if not spec.tls or spec.tls_cert:
+        return spec
+    from stockade.security.pki import default_server_tls
+
+    paths = default_server_tls(context.workspace.folder("pki"))
+    return spec.model_copy(update={"tls_cert": str(paths.cert), "tls_key": str(paths.key)})
+
+
+def serve(context: Any, spec: Any, *, announce: Any = print) -> None:
+    """Blocks until SIGTERM/SIGINT, then drains. ``context``: an open WorkspaceContext."""
+    from stockade.security.authenticator import build_authenticator, build_middleware
+
+    spec = with_tls_paths(context, spec)
+    target = resolve_target(context, spec)
+    engine = build_engine(target, spec)
+    template = chat_template(target, engine.tokenizer)
+    audit = AuditWriter(context)
+    app = create_app(
+        engine,
+        authenticator=build_authenticator(context, spec),
+        template=template,
+        model_id=target.label,
+        dev=target.dev,
+        audit=audit,
+        request_timeout=spec.request_timeout,
+        middleware=build_middleware(context),
+    )
+    server = uvicorn_server(
+        app,
+        host=spec.host,
+        port=spec.port,
+        on_drain=drain_hook(app),
+        drain_timeout=spec.request_timeout,
+        tls_cert=spec.tls_cert,
+        tls_key=spec.tls_key,
+        tls_client_ca=spec.tls_client_ca,
+    )
+    details = {
+        "host": spec.host,
+        "port": spec.port,
+        "backend": engine.info.backend,
+        "device": engine.info.device,
+        "max_batch_size": engine.info.max_batch_size,
+        "max_queue": engine.info.max_waiting,
+        "context": engine.info.context,
+        "adapter": str(target.adapter) if target.adapter else None,
+        "stage": target.stage,
+        "tls": bool(spec.tls_cert),
+        "dev_mode": target.dev,
+    }
+    context.record(
+        "serve.start", target.label, reason="dev mode: unapproved model" if target.dev else None, **details
+    )
+    scheme = "https" if spec.tls_cert else "http"
+    announce(
+        f"serving {target.label} on {scheme}://{spec.host}:{spec.port} "
+        f"({engine.info.backend}, {engine.info.device})"
+    )
+    started = time.monotonic()
+    try:
+        engine.start()
+        server.run()
+    finally:
+        engine.stop()
+        audit.close()
+        counters = engine.counters()
+        context.record(
+            "serve.stop",
+            target.label,
+            seconds=round(time.monotonic() - started, 1),
+            decode_passes=counters.decode_passes,
+            decoded_rows=counters.decoded_rows,
+        )

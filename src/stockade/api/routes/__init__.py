@@ -1,0 +1,1 @@
+"""Route modules: tgi (text-generation-inference), openai (chat completions), meta (health, metrics)."""

@@ -1,0 +1,170 @@
+"""OpenAI routes: ``POST /v1/chat/completions`` (blocking and SSE streaming) and ``GET /v1/models``.
+
+The chat template is applied here, server-side. As with OpenAI, an omitted temperature samples at 1.0;
+``temperature: 0`` is greedy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from stockade.api.deps import Caller, Served
+from stockade.api.disconnect import ClientGone, until_disconnect
+from stockade.api.errors import ApiError, error_body, from_exception
+from stockade.api.routes.generation import Generation
+from stockade.api.routes.tgi import SSE_HEADERS
+from stockade.api.schemas import ChatRequest
+from stockade.api.state import ServerState
+from stockade.core.ids import new_id
+from stockade.serving.params import GenerationParams
+from stockade.serving.prompts import chat_prompt_ids
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+FINISH = {"eos_token": "stop", "stop_sequence": "stop", "length": "length"}
+
+
+def _start(body: ChatRequest, request: Request, state: ServerState) -> Generation:
+    if body.model and body.model != state.model_id:
+        raise ApiError(
+            404,
+            f"the model {body.model!r} is not served here (serving {state.model_id})",
+            "validation",
+            code="model_not_found",
+        )
+    messages = [
+        {"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages
+    ]
+    prompt_ids = chat_prompt_ids(state.tokenizer, state.template, messages)
+    room = state.engine.info.context - len(prompt_ids)
+    params = GenerationParams(
+        max_new_tokens=body.max_completion_tokens or body.max_tokens or max(1, room),
+        temperature=1.0 if body.temperature is None else body.temperature,
+        top_p=body.top_p,
+        do_sample=body.temperature != 0,
+        stop=tuple(body.stop or ()),
+        seed=body.seed,
+    )
+    return Generation(state, request, prompt_ids, params, include_stop=False)
+
+
+def _usage(generation: Generation) -> dict[str, int]:
+    prompt, completion = len(generation.prompt_ids), generation.outcome.generated
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(body: ChatRequest, request: Request, state: Served, _: Caller) -> Any:
+    generation = _start(body, request, state)
+    ident, created = new_id("chatcmpl-"), int(time.time())
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = _events(generation, ident, created, state.model_id, include_usage)
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+    try:
+        await until_disconnect(request, generation.collect())
+    except ClientGone:
+        generation.account(499)
+        return Response(status_code=499)
+    generation.account(200)
+    return {
+        "id": ident,
+        "object": "chat.completion",
+        "created": created,
+        "model": state.model_id,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": generation.outcome.text},
+                "finish_reason": FINISH.get(generation.outcome.finish or "length", "stop"),
+                "logprobs": None,
+            }
+        ],
+        "usage": _usage(generation),
+    }
+
+
+async def _events(
+    generation: Generation, ident: str, created: int, model: str, include_usage: bool
+) -> AsyncIterator[str]:
+    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
+        body = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": choices,
+            **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    status = 499
+    try:
+        yield event(
+            [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": ""},
+                    "finish_reason": None,
+                    "logprobs": None,
+                }
+            ]
+        )
+        async for batch in generation.batches():
+            lines = []
+            for chunk in batch:
+                if chunk.text:
+                    lines.append(
+                        event(
+                            [
+                                {
+                                    "index": 0,
+                                    "delta": {"content": chunk.text},
+                                    "finish_reason": None,
+                                    "logprobs": None,
+                                }
+                            ]
+                        )
+                    )
+                if chunk.finish:
+                    lines.append(
+                        event(
+                            [
+                                {
+                                    "index": 0,
+                                    "delta": {},
+                                    "finish_reason": FINISH[chunk.finish],
+                                    "logprobs": None,
+                                }
+                            ]
+                        )
+                    )
+            if lines:
+                yield "".join(lines)
+        if include_usage:
+            yield event([], usage=_usage(generation))
+        yield "data: [DONE]\n\n"
+        status = 200
+    except Exception as exc:
+        error = from_exception(exc)
+        status = error.status
+        yield f"data: {json.dumps(error_body(error, '/v1/chat/completions'), ensure_ascii=False)}\n\n"
+    finally:
+        generation.account(status)
+
+
+@router.get("/models")
+async def models(state: Served, _: Caller) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {"id": state.model_id, "object": "model", "created": int(state.started), "owned_by": "stockade"}
+        ],
+    }

@@ -1,0 +1,62 @@
+"""What the routes share: the engine, how prompts are built, who may call, metrics and the audit trail."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from stockade.security.principal import Authenticator
+from stockade.serving.metrics import ServingMetrics
+from stockade.serving.protocol import Engine
+
+DEV_HEADER = ("X-Stockade-Dev-Mode", "unapproved-model")
+
+
+@dataclass
+class ServerState:
+    engine: Engine
+    template: Any  # a ChatTemplateLike
+    model_id: str
+    authenticator: Authenticator
+    metrics: ServingMetrics = field(default_factory=ServingMetrics)
+    audit: Any = None  # AuditWriter, or None (tests without a workspace)
+    dev: bool = False
+    draining: bool = False
+    request_timeout: float | None = 300.0
+    started: float = field(default_factory=time.time)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.engine.tokenizer
+
+    def account(
+        self, request: Request, *, status: int, prompt_tokens: int = 0, generated_tokens: int = 0
+    ) -> None:
+        """Count a finished call and queue its audit record (never the prompt or output)."""
+        if getattr(request.state, "accounted", False):
+            return
+        request.state.accounted = True
+        route = request.url.path
+        self.metrics.requests.labels(route=route, status=str(status)).inc()
+        if status >= 400:
+            self.metrics.errors.labels(status=str(status)).inc()
+        if self.audit is None:
+            return
+        principal = getattr(request.state, "principal", None)
+        started = getattr(request.state, "started", None)
+        self.audit.record(
+            "serve.request",
+            self.model_id,
+            result="ok" if status < 400 else "error",
+            route=route,
+            status=status,
+            caller=principal.credential_id if principal else None,
+            subject=principal.subject if principal else None,
+            prompt_tokens=prompt_tokens,
+            generated_tokens=generated_tokens,
+            latency_ms=round((time.monotonic() - started) * 1000, 1) if started else None,
+            dev_mode=self.dev,
+        )
