@@ -1,0 +1,60 @@
+"""Token-bucket rate limits, keyed by client address or by credential."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stockade.security.principal import AccessDenied
+
+MAX_KEYS = 100_000  # buckets kept; full ones (idle callers) are dropped first
+
+
+class RateLimited(AccessDenied):
+    """Too many requests (HTTP 429, with ``Retry-After: retry_after``)."""
+
+    http_status = 429
+
+    def __init__(self, what: str, *, retry_after: float, where: str | None = None) -> None:
+        super().__init__(what, where=where, fix=f"retry after {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class TokenBuckets:
+    """One bucket per key: ``burst`` tokens, refilled at ``rate`` per second. Thread-safe."""
+
+    def __init__(self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Take one token; return 0 when allowed, else the seconds until one is available."""
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                if len(self._buckets) >= MAX_KEYS:
+                    self._prune(now)
+                bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                return 0.0
+            return (1 - bucket.tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.updated) * self.rate >= self.burst]
+        for key in full or list(self._buckets)[: len(self._buckets) // 2]:
+            del self._buckets[key]
