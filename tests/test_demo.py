@@ -1,13 +1,16 @@
-"""`make demo`'s script runs end to end: init → doctor → tiny model → load → generate → audit."""
+"""`make demo`'s script runs end to end: init → users → model store → gated data → train (CPU proof) →
+merge → eval → maker-checker approval → HTTPS serving with a token → audit verify."""
 
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from stockade.training.ddp_check import free_port
 from tests.conftest import REPO, run_cli
 
 
@@ -16,6 +19,7 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["DEMO_WORKSPACE"] = str(tmp_path / "demo")
     env["COLUMNS"] = "200"
+    env["DEMO_PORT"] = str(free_port())
     result = subprocess.run(
         ["bash", str(REPO / "scripts" / "demo.sh")],
         env=env,
@@ -32,7 +36,12 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     assert "110105199003072813" not in result.stdout + result.stderr  # never shown, even when found
     assert "<身份证号>" in result.stdout  # the preview shows the desensitized record
     assert "output: 'LPR是贷款市场报价利率，是银行贷款定价的主要参考。'" in result.stdout  # the CPU proof
-    assert "audit log intact: 7 records" in result.stdout
+    assert "finance-qwen@v1: submitted → approved" in result.stdout  # bob approved
+    assert "alice (roles: trainer) may not do `registry.approve`" in result.stderr  # maker-checker
+    assert "HTTP 401" in result.stdout  # no token, no answer
+    assert '{"generated_text":' in result.stdout  # the deployment guide's curl body, over HTTPS
+    assert '"content":"LPR是贷款市场报价利率，是银行贷款定价的主要参考。"' in result.stdout  # OpenAI route
+    assert re.search(r"audit log intact: \d+ records, chain and head verified; \d+ signed", result.stdout)
     assert "Demo finished" in result.stdout
 
     # Done-when: verify passes on the demo workspace and names the record after any single edit.

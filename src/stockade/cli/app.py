@@ -13,7 +13,24 @@ from typing import Annotated
 
 import typer
 
-from stockade.cli import audit, data, dev, placeholders, specs, train, workspace
+from stockade.cli import (
+    audit,
+    chat,
+    data,
+    dev,
+    login,
+    pki,
+    placeholders,
+    registry,
+    serve,
+    token,
+    train,
+    user,
+    workspace,
+)
+from stockade.cli import eval as eval_command
+from stockade.cli import export as export_command
+from stockade.cli import model as model_group
 from stockade.cli.output import errors, print_error
 from stockade.cli.state import state
 from stockade.core import environment, offline
@@ -45,10 +62,19 @@ def root(
 
 workspace.register(app)
 train.register(app)
-specs.register(app)
+serve.register(app)
+chat.register(app)
 app.add_typer(data.app, name="data")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dev.app, name="dev")
+app.add_typer(model_group.app, name="model")
+export_command.register(app)
+eval_command.register(app)
+login.register(app)
+app.add_typer(user.app, name="user")
+app.add_typer(registry.app, name="registry")
+app.add_typer(token.app, name="token")
+app.add_typer(pki.app, name="pki")
 placeholders.register(app)
 
 

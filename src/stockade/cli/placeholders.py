@@ -7,16 +7,10 @@ import typer
 from stockade.core.errors import NotAvailableYet
 
 PENDING = {
-    "model": "Import models with hash manifests; verify; list.",
-    "eval": "Evaluate a model version on a dataset (ROUGE-L, BLEU, perplexity).",
-    "registry": "Model versions: submit, approve (maker-checker), deploy, retire, lineage.",
     "webui": "The web console.",
-    "user": "Users and roles.",
-    "token": "API tokens: issue, list, revoke.",
     "backup": "Back up and restore the workspace.",
     "estimate": "Estimate memory and time of a training run from config.json.",
     "bundle": "Offline install bundles (wheels, models) for air-gapped servers.",
-    "pki": "Internal CA and TLS certificates.",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from stockade.core.security_settings import SecuritySettings
 from stockade.core.specs.base import Spec
 
 
@@ -13,6 +14,18 @@ class AuditSettings(Spec):
         ge=1,
         description="Days audit records are kept before an export-and-archive may remove them. "
         "China's Cybersecurity Law art. 21 asks for at least 6 months; values under 180 are warned.",
+    )
+
+
+class GovernanceSettings(Spec):
+    approvals_required: int = Field(
+        1, ge=1, le=10, description="Distinct reviewers who must approve a submitted model version."
+    )
+    production_approvals: int = Field(
+        2, ge=1, le=10, description="Approvals needed instead for a version tagged `production`."
+    )
+    session_hours: float = Field(
+        12.0, gt=0, le=720, description="Hours a `stockade login` session lasts before it expires."
     )
 
 
@@ -37,6 +50,12 @@ class Settings(Spec):
         description="Relaxes the approval requirement for serving; announced in responses and the audit log.",
     )
     audit: AuditSettings = Field(default_factory=AuditSettings, description="Audit log settings.")
+    governance: GovernanceSettings = Field(
+        default_factory=GovernanceSettings, description="Approvals (maker-checker) and login sessions."
+    )
+    security: SecuritySettings = Field(
+        default_factory=SecuritySettings, description="Access control: JWT, API keys, allowlist, limits."
+    )
 
     @field_validator("egress_allowlist", mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from stockade.core.settings import AuditSettings, Settings
+from stockade.core.security_settings import SecuritySettings
+from stockade.core.settings import AuditSettings, GovernanceSettings, Settings
 from stockade.core.specs.base import Spec
 from stockade.core.specs.serve import ExportSpec, ServeSpec
 from stockade.core.specs.train import TrainSpec
@@ -10,6 +11,8 @@ from stockade.core.specs.train import TrainSpec
 SECTIONS: tuple[tuple[str, type[Spec], str], ...] = (
     ("Workspace settings (`stockade.yaml`)", Settings, "Loaded once per command from the workspace."),
     ("`audit:` in `stockade.yaml`", AuditSettings, "Nested under `audit:`."),
+    ("`governance:` in `stockade.yaml`", GovernanceSettings, "Nested under `governance:`."),
+    ("`security:` in `stockade.yaml`", SecuritySettings, "Nested under `security:`."),
     (
         "Training (`stockade train CONFIG.yaml`)",
         TrainSpec,
