@@ -115,6 +115,14 @@ def test_export_and_eval_commands(trained: dict) -> None:
     tail = run_cli("-w", str(workspace), "audit", "tail", "--json", "-n", "50")
     actions = [json.loads(line)["action"] for line in tail.stdout.splitlines() if line.strip()]
     assert "model.export" in actions and "eval.report" in actions
+    as_json = run_cli(
+        "-w", str(workspace), "eval", "qwen-fin@v1", "--dataset", "finance@v1", "--limit", "1",
+        "--max-new-tokens", "2", "--json",
+    )  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["id"].startswith("eval-") and Path(report["report_html"]).is_file()
+    assert 0.0 <= report["candidate"]["rouge_l"] <= 1.0 and report["examples"] == 1
     unknown = run_cli("-w", str(workspace), "eval", "nothing@v9", "--dataset", "finance@v1")
     assert unknown.returncode == 2 and "qwen-fin@v1" in unknown.stderr and "Traceback" not in unknown.stderr
 

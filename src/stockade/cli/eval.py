@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stockade.cli.output import console, escape, new_table
+from stockade.cli.output import console, escape, new_table, print_json
 from stockade.cli.state import state
 
 ROWS = (
@@ -39,6 +39,9 @@ def register(app: typer.Typer) -> None:
         template: Annotated[
             str | None, typer.Option(help="Chat template (default: the one recorded with each version).")
         ] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print the report's id, paths and headline metrics as JSON.")
+        ] = False,
     ) -> None:
         """Greedy answers scored with character ROUGE-L, BLEU-4 (chars, jieba words) and exact match, plus
         loss/perplexity; the report (JSON + self-contained HTML) is stored and audited."""
@@ -66,6 +69,16 @@ def register(app: typer.Typer) -> None:
                     progress=tick,
                 )
         summary = outcome.summary
+        if as_json:
+            print_json(
+                {
+                    "id": outcome.id,
+                    "report_json": str(outcome.json_path),
+                    "report_html": str(outcome.html_path),
+                    **summary,
+                }
+            )
+            return
         columns = ["metric", model] + ([baseline, "change"] if baseline else [])
         table = new_table(*columns, title=f"{outcome.id}: {summary['examples']} examples of {dataset}")
         for key, label, percent in ROWS:
