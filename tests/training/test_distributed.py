@@ -35,6 +35,9 @@ KEYS = {
     "per_device_train_batch_size": 4,
     "cutoff_len": 128,
     "max_steps": 6,
+    "val_size": 0.125,  # 5 held-out examples in batches of 2: 3 batches, so rank 1 runs one it drops
+    "per_device_eval_batch_size": 2,
+    "eval_steps": 3,
     "logging_steps": 1,
     "save_steps": 3,
     "seed": 0,
@@ -120,6 +123,8 @@ def test_two_ranks_equal_one_process_with_accumulation(
     for a, b in zip(one, two, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-4), (a, b)
         assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-3), (a, b)
+        assert a.get("eval_loss") == pytest.approx(b.get("eval_loss"), abs=1e-4), (a, b)
+    assert [m["step"] for m in two if "eval_loss" in m] == [3, 6]
     assert two[-1]["loss"] < two[0]["loss"]
     weights_one, weights_two = _adapter(single_run), _adapter(run_dir)
     assert weights_one.keys() == weights_two.keys()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from contextlib import nullcontext
@@ -88,13 +89,18 @@ class RunParts:
         self.model.eval()
         total, count = 0.0, 0
         size = self.spec.per_device_eval_batch_size
-        rows = self.eval_rows[self.dist.rank :: self.dist.world_size]  # each rank its share
+        batches = [self.eval_rows[i : i + size] for i in range(0, len(self.eval_rows), size)]
+        mine = batches[self.dist.rank :: self.dist.world_size]  # each rank its share of the batches
+        # Every rank runs the same number of forward passes: DDP and FSDP forwards are collectives
+        # (buffer broadcast, weight all-gather), so a rank with no batch left repeats one and drops it.
+        rounds = math.ceil(len(batches) / self.dist.world_size)
         with torch.no_grad():
-            for start in range(0, len(rows), size):
-                batch = self._collate(rows[start : start + size])
-                n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
-                total += float(self._loss(batch)) * n
-                count += n
+            for index in range(rounds):
+                batch = self._collate(mine[index] if index < len(mine) else batches[0])
+                loss = float(self._loss(batch))
+                if index < len(mine):
+                    n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+                    total, count = total + loss * n, count + n
         self.model.train()
         total, count = distributed.sum_all(self.dist, [total, count])
         return total / count if count else None
