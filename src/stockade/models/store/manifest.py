@@ -7,16 +7,14 @@ registered version's ``manifest_sha256`` agree when the files do.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stockade.core.errors import StockadeError
-from stockade.core.hashing import canonical_json, sha256_bytes
+from stockade.core.hashing import manifest_sha256, sha256_file
 
-CHUNK = 4 * 1024 * 1024
 Progress = Callable[[int], None]  # called with the number of bytes just hashed
 
 
@@ -33,7 +31,7 @@ class Manifest:
 
     @property
     def sha256(self) -> str:
-        return sha256_bytes(canonical_json({f.path: f.sha256 for f in self.files}).encode("utf-8"))
+        return manifest_sha256({f.path: f.sha256 for f in self.files})
 
     @property
     def total_bytes(self) -> int:
@@ -88,22 +86,11 @@ def list_files(folder: Path) -> list[Path]:
     return files
 
 
-def hash_file(path: Path, progress: Progress | None = None) -> str:
-    """Stream-hash one file (4 MiB at a time: a 15 GB shard never sits in memory)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            if progress:
-                progress(len(chunk))
-    return digest.hexdigest()
-
-
 def build_manifest(folder: Path, progress: Progress | None = None) -> Manifest:
     entries = []
     for path in list_files(folder):
         entries.append(
-            FileEntry(path.relative_to(folder).as_posix(), hash_file(path, progress), path.stat().st_size)
+            FileEntry(path.relative_to(folder).as_posix(), sha256_file(path, progress), path.stat().st_size)
         )
     return Manifest(tuple(entries))
 
