@@ -82,6 +82,16 @@ def _config(workspace: dict, name: str, **extra: object) -> Path:
     return path
 
 
+def _launch_env(ws: Path, *, fsdp: bool) -> dict[str, str]:
+    """The environment of a launched job: no inherited rank variables; with ``fsdp``, what
+    `accelerate launch --use_fsdp` sets for each process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK"))}
+    env.update({"STOCKADE_HOME": str(ws), "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8"})
+    if fsdp:
+        env.update({"ACCELERATE_USE_FSDP": "true", "FSDP_SHARDING_STRATEGY": "FULL_SHARD"})
+    return env
+
+
 @pytest.fixture(scope="module")
 def single_run(workspace: dict) -> Path:
     """The reference: one process taking two micro-batches per step by gradient accumulation."""
@@ -105,10 +115,7 @@ def test_two_ranks_equal_one_process_with_accumulation(
         master_port=free_port(),
     )
     assert command[1:3] == ["-m", "torch.distributed.run"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK"))}
-    env.update({"STOCKADE_HOME": str(ws), "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8"})
-    if engine == "fsdp":  # what `accelerate launch --use_fsdp` sets for each process
-        env.update({"ACCELERATE_USE_FSDP": "true", "FSDP_SHARDING_STRATEGY": "FULL_SHARD"})
+    env = _launch_env(ws, fsdp=engine == "fsdp")
     done = subprocess.run(
         [*command, "--json-progress"], env=env, capture_output=True, text=True, timeout=600, check=False
     )
@@ -158,9 +165,7 @@ def test_fsdp_run_resumes_from_a_checkpoint_to_the_same_weights(workspace: dict,
     import sqlite3
 
     ws = workspace["ws"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RANK", "WORLD_SIZE", "LOCAL_RANK"))}
-    env.update({"STOCKADE_HOME": str(ws), "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8"})
-    env.update({"ACCELERATE_USE_FSDP": "true"})
+    env = _launch_env(ws, fsdp=True)
 
     def torchrun(*args: str) -> subprocess.CompletedProcess[str]:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]

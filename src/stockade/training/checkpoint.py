@@ -131,6 +131,23 @@ def save_checkpoint(
     return final
 
 
+def write_folder_atomically(target: Path, write: Callable[[Path], None]) -> Path:
+    """``write`` fills a temporary sibling of ``target``, which then replaces ``target`` in one rename; a
+    failure leaves ``target`` as it was and no temporary folder behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".tmp-{target.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        write(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
 def _fsync_tree(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -183,15 +181,6 @@ class RunParts:
         if not self.dist.is_main:
             distributed.barrier(self.dist)
             return out
-        tmp = self.run_dir / f".tmp-{out.name}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            self._adapter_writer(full)(tmp)
-            if out.exists():
-                shutil.rmtree(out)
-            os.replace(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        ckpt.write_folder_atomically(out, self._adapter_writer(full))
         distributed.barrier(self.dist)
         return out

@@ -7,7 +7,6 @@ dev mode) becomes the adapter training starts from, recorded with its manifest h
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from stockade.core.errors import ConfigError
 from stockade.core.hashing import folder_manifest
 from stockade.core.specs import TrainSpec
+from stockade.training.checkpoint import write_folder_atomically
 
 
 def output_dir_of(root: Path, spec: TrainSpec) -> Path:
@@ -79,10 +79,4 @@ def prepare_spec(workspace: Any, spec: TrainSpec) -> tuple[TrainSpec, dict[str, 
 
 def copy_atomically(source: Path, target: Path) -> None:
     """Copy the run's final adapter/model folder to ``target`` (a temporary sibling, then a rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".tmp-{target.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+    write_folder_atomically(target, lambda tmp: shutil.copytree(source, tmp))
