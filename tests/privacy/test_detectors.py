@@ -285,7 +285,8 @@ def test_id_shaped_18_digit_numbers_are_not_cards() -> None:
         (f"{USCC_B}", [USCC_B]),
         (f"信用代码{uscc_complete('52100000500018751')}", [uscc_complete("52100000500018751")]),
         (f"信用代码{wrong_last(USCC_A, USCC_CHARS)}", []),  # wrong check character
-        (f"{uscc_complete('91350100M000100Y4').lower()}", []),  # lower case
+        # lower-case check characters are typed too (the privacy issue's list of missed forms)
+        (f"{uscc_complete('91350100M000100Y4').lower()}", [uscc_complete("91350100M000100Y4").lower()]),
         ("91350100M0001O0Y43", []),  # O is not in the alphabet
         (f"{uscc_complete('99350100M000100Y4')}", []),  # 9 + 9: no such organisation kind
         (f"{uscc_complete('91990100M000100Y4')}", []),  # 99: no such region
@@ -429,7 +430,7 @@ def test_ipv6(text: str, expected: list[str]) -> None:
         ("京I12345", []),  # I is never used
         ("新ABCD12", []),  # too many letters
         ("京A123456", []),  # too long
-        ("京a12345", []),
+        ("京a12345", ["京a12345"]),  # typed in lower case (the privacy issue lists it as missed)
     ],
 )
 def test_license_plate(text: str, expected: list[str]) -> None:
@@ -558,7 +559,12 @@ def test_detectors_are_picklable_for_worker_processes() -> None:
 # --- properties ---------------------------------------------------------------------------------
 
 _DATES = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date.today())
-_CJK_TEXT = st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x4E80), max_size=6)
+# Ideographs around a number, but not Chinese numerals: three or more of them in a row are spoken
+# digits (一三八...) and, glued to a number, part of it by design.
+_CJK_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x4E80, exclude_characters="一七三两九二五"),
+    max_size=6,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,6 +18,8 @@ hk_macao_permit    港澳通行证/回乡证                  C/H/M + digits; co
 email              电子邮箱                           local@domain.tld, found from each "@"
 ipv4 / ipv6        IP地址                             octets 0-255 / ``ipaddress`` validation
 license_plate      车牌号                             province + letter + 5 (or 6 new-energy)
+grouped_number     身份证/银行卡/手机/固话            irregular or spoken digit groups, joined
+                                                    and checked (checksums decide)
 person             姓名                               surnames next to context words or titles
 address            地址                               gazetteer + road/number/unit grammar
 =================  ===============================  ========================================
@@ -43,7 +45,7 @@ import bisect
 import itertools
 from collections.abc import Iterable, Sequence
 
-from stockade.privacy.detectors import address, codes, network, numbers, person
+from stockade.privacy.detectors import address, codes, grouped, network, numbers, person
 from stockade.privacy.detectors._base import DETECTORS
 from stockade.privacy.detectors.address import AddressDetector
 from stockade.privacy.detectors.codes import (
@@ -52,6 +54,7 @@ from stockade.privacy.detectors.codes import (
     PassportDetector,
     UsccDetector,
 )
+from stockade.privacy.detectors.grouped import GroupedNumberDetector
 from stockade.privacy.detectors.network import EmailDetector, Ipv4Detector, Ipv6Detector
 from stockade.privacy.detectors.numbers import (
     BankCardDetector,
@@ -68,6 +71,7 @@ __all__ = [
     "AddressDetector",
     "BankCardDetector",
     "EmailDetector",
+    "GroupedNumberDetector",
     "HkMacaoPermitDetector",
     "IdCardDetector",
     "Ipv4Detector",
@@ -84,7 +88,7 @@ __all__ = [
     "resolve_overlaps",
 ]
 
-del address, codes, network, numbers, person  # imported for their registrations
+del address, codes, grouped, network, numbers, person  # imported for their registrations
 
 #: The detectors :func:`default_detectors` builds, in a fixed order (structured types first).
 DEFAULT_DETECTOR_NAMES: tuple[str, ...] = (
@@ -99,6 +103,7 @@ DEFAULT_DETECTOR_NAMES: tuple[str, ...] = (
     "ipv4",
     "ipv6",
     "license_plate",
+    "grouped_number",
     "person",
     "address",
 )

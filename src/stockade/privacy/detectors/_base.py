@@ -35,6 +35,11 @@ END = r"(?![0-9A-Za-z])"
 CJK = "\u4e00-\u9fff"
 
 
+def literal_alternation_plain(words: tuple[str, ...]) -> str:
+    """``a|b|c`` of literal words, longest first (for short lists inside lookaheads)."""
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
 def is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
@@ -43,26 +48,51 @@ def is_alnum_ascii(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
-# Full-width forms (０-９, Ａ-Ｚ, ａ-ｚ, ＠, ．, －, ＋) are common in formal Chinese documents. They
-# fold one-to-one to ASCII, so offsets found in the folded text are offsets in the original.
+# The normalised view every detector scans. It is built so that an offset in it is the same offset in
+# the original text (every change is one character for one character), so a match found in any
+# surface form covers exactly the original characters:
+#
+# * full-width forms (０-９, Ａ-Ｚ, ａ-ｚ, ＠, ．, －, ＋) -> ASCII, common in formal Chinese documents;
+# * the ideographic space U+3000 -> an ASCII space when the text groups digits with it
+#   (``１３８　１２３４　５６７８``), so the grouped forms of the detectors apply;
+# * spoken or transcribed digits: a run of three or more Chinese numerals (一三八一二三四五六七八,
+#   六幺零..., with 幺 for 1, 〇/零 for 0, 两 for 2), or Chinese numerals right before an address unit
+#   (``一百二十三号``, ``三单元``, ``五零二室``, ``5组``), become ASCII digits, one for one. The value
+#   of 十/百/千 is not kept (``一百二十三号`` reads ``10213号``): detectors need "a number here",
+#   and checksums decide for identifiers, whose digits are always spoken one by one.
 _FULLWIDTH = "".join(chr(c) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)])
 _FOLD_TABLE = str.maketrans(
-    _FULLWIDTH + "＠．－＋", "".join(chr(ord(c) - 0xFEE0) for c in _FULLWIDTH) + "@.-+"
+    _FULLWIDTH + "＠．－＋\u3000", "".join(chr(ord(c) - 0xFEE0) for c in _FULLWIDTH) + "@.-+ "
 )
-_FULLWIDTH_RE = re.compile("[０-９Ａ-Ｚａ-ｚ＠．－＋]")
+_FULLWIDTH_RE = re.compile("[０-９Ａ-Ｚａ-ｚ＠．－＋]|\u3000(?=[0-9])")
+#: Chinese numerals as spoken digit by digit (幺 is how 1 is read out in phone and card numbers).
+SPOKEN_DIGITS = "〇零一二三四五六七八九幺两"
+_NUMERAL_TABLE = str.maketrans(SPOKEN_DIGITS + "十百千", "0012345678912" + "100")
+_ADDRESS_UNITS = ("号", "栋", "幢", "单元", "室", "楼", "层", "组", "弄", "户")
+_NUMERAL_RUN_RE = re.compile(
+    f"[{SPOKEN_DIGITS}]{{3,}}"
+    f"|[{SPOKEN_DIGITS}十百千]+(?={literal_alternation_plain(_ADDRESS_UNITS)})"
+)
+_NUMERAL_HINT_RE = re.compile(f"[{SPOKEN_DIGITS}][{SPOKEN_DIGITS}十百千号栋幢单室楼层组弄户]")
 # The last text folded and its result: detect_all runs every detector on the same text object,
-# so the scan for full-width characters runs once per text, not once per detector.
+# so the normalised view is built once per text, not once per detector.
 _last_fold: tuple[str, str] = ("", "")
 
 
+def _numerals_to_digits(match: re.Match[str]) -> str:
+    return match.group().translate(_NUMERAL_TABLE)
+
+
 def fold_fullwidth(text: str) -> str:
-    """``text`` with full-width digits, letters and ＠ ． － ＋ as ASCII (same length, same
-    offsets); the text itself when it has none (the usual case)."""
+    """The normalised view of ``text`` (see above): same length, same offsets; the text itself when
+    nothing needs folding (the usual case). Cached for the last text."""
     global _last_fold
     last = _last_fold  # one read: another thread may replace it, but never half of it
     if last[0] is text:
         return last[1]
     folded = text if _FULLWIDTH_RE.search(text) is None else text.translate(_FOLD_TABLE)
+    if _NUMERAL_HINT_RE.search(folded) is not None:
+        folded = _NUMERAL_RUN_RE.sub(_numerals_to_digits, folded)
     _last_fold = (text, folded)
     return folded
 

@@ -20,6 +20,7 @@ from stockade.privacy.spans import PiiType, Span
 # ---------------------------------------------------------------------------------------------
 
 _U = "0-9A-HJ-NPQRTUWXY"  # the 31-character alphabet: no I, O, S, V, Z
+_U = _U + "a-hj-npqrtuwxy"  # check characters are sometimes typed in lower case
 _USCC_RE = re.compile(f"[{_U}](?<![0-9A-Za-z][{_U}])[{_U}][0-9]{{6}}[{_U}]{{10}}" + END)
 _USCC_CONTEXT = ("信用代码", "社会信用", "税号", "纳税人识别号", "纳税识别号", "USCC", "营业执照", "注册号")
 
@@ -38,7 +39,7 @@ class UsccDetector:
         text = fold_fullwidth(text)  # same offsets
         spans = []
         for m in _USCC_RE.finditer(text, *digit_window(text)):
-            code = m.group()
+            code = m.group().upper()
             if not valid_uscc(code):
                 continue
             context = context_before(text, m.start(), _USCC_CONTEXT, window=20)
@@ -104,7 +105,7 @@ _PERMIT_RE = re.compile(
     r"[CHM](?<![0-9A-Za-z][CHM])(?:(?<=C)(?:[0-9]{8}|[A-HJ-NP-Z][0-9]{7})|(?<=[HM])[0-9]{8}(?:[0-9]{2})?)"
     + END
 )
-_PERMIT_CONTEXT = ("通行证", "回乡证", "港澳", "来往内地", "往来", "Permit", "permit")
+_PERMIT_CONTEXT = ("通行证", "回乡证", "港澳", "来往内地", "往来", "Permit", "permit", "PERMIT")
 
 
 @DETECTORS.register("hk_macao_permit")
@@ -131,12 +132,12 @@ class HkMacaoPermitDetector:
 # ---------------------------------------------------------------------------------------------
 
 PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-_L = "A-HJ-NP-Z"  # plate letters exclude I and O
+_L = "A-HJ-NP-Za-hj-np-z"  # plate letters exclude I and O; typed in lower case too (津e12345)
 _PLATE_RE = re.compile(
     f"[{PLATE_PROVINCES}][{_L}](?P<sep>[·•・ -]?)"
     r"(?:"
-    f"[DF][{_L}0-9][0-9]{{4}}"  # small new-energy: D/F, letter or digit, 4 digits
-    f"|[0-9]{{5}}[DF]"  # large new-energy: 5 digits, D/F
+    f"[DFdf][{_L}0-9][0-9]{{4}}"  # small new-energy: D/F, letter or digit, 4 digits
+    f"|[0-9]{{5}}[DFdf]"  # large new-energy: 5 digits, D/F
     f"|(?P<serial>[{_L}0-9]{{5}})"  # ordinary: 5 letters/digits (at most 2 letters, checked below)
     f"|[{_L}0-9]{{4}}[挂学警港澳领使]"  # trailers, driving schools, police, HK/Macao
     r")" + END

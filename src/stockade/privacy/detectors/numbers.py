@@ -129,8 +129,9 @@ class MobileDetector:
 _AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"
 _SUBSCRIBER = r"(?P<first>[1-9])[0-9]{2,3}(?P<sep2>[ -]?)[0-9]{4}"
 _EXTENSION = r"(?:(?:转|-|—|ext\.?|EXT\.?|Ext\.?|x|X|分机|分机号)[0-9]{1,6})?"
+# Not a slice of a longer run of space-separated groups ("1101 0519 9001 0112 3x", a mistyped ID).
 _LANDLINE_PLAIN_RE = re.compile(
-    r"0(?<![0-9A-Za-z]0)" + _AREA + r"(?P<sep>[ -]?)" + _SUBSCRIBER + _EXTENSION + END
+    r"0(?<![0-9A-Za-z]0)(?<![0-9] 0)" + _AREA + r"(?P<sep>[ -]?)" + _SUBSCRIBER + _EXTENSION + END + "(?! [0-9])"
 )
 # Found from its "0" (a literal scans several times faster than a class); the match starts one
 # character after the parenthesis.
@@ -206,7 +207,7 @@ class BankCardDetector:
             digits = raw.replace(" ", "").replace("-", "") if m.group("sep") else raw
             if not 16 <= len(digits) <= 19 or not luhn_ok(digits):
                 continue
-            score = _card_score(digits)
+            score = card_score(digits)
             if score is None:
                 continue
             context = context_before(text, m.start(), _CARD_CONTEXT, window=12)
@@ -224,7 +225,7 @@ class BankCardDetector:
         return spans
 
 
-def _card_score(digits: str) -> float | None:
+def card_score(digits: str) -> float | None:
     """How likely a Luhn-valid number is a payment card, by its issuer prefix."""
     head = digits[:2]
     if head == "62":
