@@ -70,8 +70,7 @@ SPOKEN_DIGITS = "〇零一二三四五六七八九幺两"
 _NUMERAL_TABLE = str.maketrans(SPOKEN_DIGITS + "十百千", "0012345678912" + "100")
 _ADDRESS_UNITS = ("号", "栋", "幢", "单元", "室", "楼", "层", "组", "弄", "户")
 _NUMERAL_RUN_RE = re.compile(
-    f"[{SPOKEN_DIGITS}]{{3,}}"
-    f"|[{SPOKEN_DIGITS}十百千]+(?={literal_alternation_plain(_ADDRESS_UNITS)})"
+    f"[{SPOKEN_DIGITS}]{{3,}}|[{SPOKEN_DIGITS}十百千]+(?={literal_alternation_plain(_ADDRESS_UNITS)})"
 )
 _NUMERAL_HINT_RE = re.compile(f"[{SPOKEN_DIGITS}][{SPOKEN_DIGITS}十百千号栋幢单室楼层组弄户]")
 # The last text folded and its result: detect_all runs every detector on the same text object,

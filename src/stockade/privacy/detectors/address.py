@@ -164,6 +164,9 @@ ADDRESS_CONTEXT: tuple[str, ...] = (
     "所在地", "寄至", "寄往", "寄到", "送至", "送到", "迁至", "搬到", "位于", "走访", "address",
     "Address", "ADDRESS",
 )  # fmt: skip
+#: Context words also used of any place ("位于纽约市", "走访了哪个城市"): after them an address
+#: needs a house number or a Chinese division with a district.
+_WEAK_ADDRESS_CONTEXT = frozenset(("位于", "走访"))
 _CONTEXT_RE = re.compile(literal_alternation(ADDRESS_CONTEXT))
 _CONTEXT_SEP_RE = re.compile(r"(?:[：:\s]|为|是|在|于){0,3}")
 _DIVISION_ANCHOR_RE = re.compile(
@@ -235,6 +238,10 @@ class AddressDetector:
                 continue
             gazetteer = bool(f.group("gaz"))
             if not (gazetteer or f.group("city") or f.group("dist") or (f.group("house") and f.group("low"))):
+                continue
+            if m.group() in _WEAK_ADDRESS_CONTEXT and not (
+                f.group("house") or ((gazetteer or f.group("city")) and f.group("dist"))
+            ):
                 continue
             found.append((p, f.end(), 0.9 if gazetteer else 0.8))
 

@@ -25,6 +25,7 @@ _SEP = r"(?:[ ,，、/\-－—]|, |， |、 | - )"
 _RUN_RE = re.compile(r"[0-9](?<![0-9A-Za-z.][0-9])[0-9]*(?:" + _SEP + r"[0-9]+)+(?:[Xx])?(?![0-9A-Za-z])")
 _GROUP_RE = re.compile(r"[0-9]+[Xx]?")
 _MAX_GROUPS = 12
+_CC = ("86", "0086")
 _CARD_CONTEXT = ("卡号", "银行卡", "账号", "帐号", "借记卡", "信用卡", "储蓄卡", "账户", "帐户", "卡")
 _AREA_RE = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
 
@@ -67,7 +68,7 @@ class GroupedNumberDetector:
                         continue  # one group alone is the plain detectors' business
                     # No checksum protects a phone number: it must be the whole run (after a
                     # country code), not a slice of a longer number.
-                    whole = j == len(groups) - 1 and (i == 0 or (i == 1 and groups[0].group() in ("86", "0086")))
+                    whole = j == len(groups) - 1 and (i == 0 or (i == 1 and groups[0].group() in _CC))
                     found = self._classify(text, base + groups[i].start(), digits, whole, j - i + 1)
                     if found is not None:
                         pii_type, score = found
@@ -77,7 +78,9 @@ class GroupedNumberDetector:
         return spans
 
     @staticmethod
-    def _classify(text: str, start: int, digits: str, whole: bool, parts: int) -> tuple[PiiType, float] | None:
+    def _classify(
+        text: str, start: int, digits: str, whole: bool, parts: int
+    ) -> tuple[PiiType, float] | None:
         n = len(digits)
         if n == 18 and valid_id18(digits):
             return PiiType.ID_CARD, 1.0

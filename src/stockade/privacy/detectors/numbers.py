@@ -131,7 +131,13 @@ _SUBSCRIBER = r"(?P<first>[1-9])[0-9]{2,3}(?P<sep2>[ -]?)[0-9]{4}"
 _EXTENSION = r"(?:(?:转|-|—|ext\.?|EXT\.?|Ext\.?|x|X|分机|分机号)[0-9]{1,6})?"
 # Not a slice of a longer run of space-separated groups ("1101 0519 9001 0112 3x", a mistyped ID).
 _LANDLINE_PLAIN_RE = re.compile(
-    r"0(?<![0-9A-Za-z]0)(?<![0-9] 0)" + _AREA + r"(?P<sep>[ -]?)" + _SUBSCRIBER + _EXTENSION + END + "(?! [0-9])"
+    r"0(?<![0-9A-Za-z]0)(?<![0-9] 0)"
+    + _AREA
+    + r"(?P<sep>[ -]?)"
+    + _SUBSCRIBER
+    + _EXTENSION
+    + END
+    + "(?! [0-9])"
 )
 # Found from its "0" (a literal scans several times faster than a class); the match starts one
 # character after the parenthesis.

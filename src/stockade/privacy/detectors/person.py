@@ -24,8 +24,10 @@ English names after Mr./Mrs./Ms./Dr. or labels such as ``Name:``/``borrower`` ar
 
 from __future__ import annotations
 
+import itertools
 import re
 
+from stockade.privacy.detectors import lexicon
 from stockade.privacy.detectors._base import CJK, DETECTORS, is_cjk, literal_alternation, load_words
 from stockade.privacy.detectors.address import CITIES, PROVINCES
 from stockade.privacy.spans import PiiType, Span
@@ -59,7 +61,7 @@ PREFIX_CONTEXT: tuple[str, ...] = (
 TITLES: tuple[str, ...] = (
     "先生", "女士", "小姐", "经理", "总经理", "副经理", "主任", "行长", "副行长", "老师", "律师",
     "医生", "同志", "总监", "教授", "阿姨", "师傅", "大爷", "大妈", "科长", "处长", "局长",
-    "董事长", "总裁", "会计", "专员", "主管", "博士", "警官", "书记", "院长", "部长", "顾问",
+    "董事长", "总裁", "会计", "专员", "主管", "博士", "警官", "书记", "院长", "部长", "顾问", "总",
 )  # fmt: skip
 _TITLE_SET = frozenset(TITLES)
 
@@ -70,7 +72,8 @@ _G1_STOP = frozenset(
     "有给让叫称说请需因所着过会要能办理时日年万亿共计起止至后前号卡户账电手身证住址签确持开存"
     "取转汇贷借逾欠提交先女经名现性出通反表咨投购使于今昨近本贵同银行支分总部门处科局司院所姐"
 )  # not 小 (张小明), 可 (王可欣), 元, 之, 致, 生, 士: common in given names; titles are checked apart
-_G2_STOP = _G1_STOP | frozenset("男家岁号月日年生联系地址姓籍族职")
+# 月 and 生 end many given names (杨娟月, 吴国生); "张三生日" is cut by the lexicon check instead.
+_G2_STOP = _G1_STOP | frozenset("男家岁号日年联系地址姓籍族职吗呢吧啊呀嘛")
 
 # Characters that are surnames but, right before another surname, are usually a preposition
 # (向王经理, 于张先生处); words ending in a surname (感谢张先生) are in the stop-list.
@@ -117,9 +120,22 @@ _EN_LABELS = (
 # capitalised name (looked ahead, so "Dear Mr. Wang" still finds "Mr"). After an honorific one
 # word is enough ("Mr. Wang"); after a label, two.
 _EN_HONORIFICS = ("Mrs", "Mr", "Ms", "Miss", "Dr", "Mx", "MRS", "MR", "MS")
+#: Labels of bilingual forms and wire instructions after which a romanised name follows
+#: (``Beneficiary Name 收款人: LUO XIAOMING``, ``Remitter: Zhang Wei``, ``户名：WANG Fang``).
+_EN_FORM_LABELS = (
+    "Beneficiary", "BENEFICIARY", "beneficiary", "Remitter", "REMITTER", "remitter", "Ordering Customer",
+    "ORDERING CUSTOMER", "Account Name", "ACCOUNT NAME", "Account Holder", "Holder Name", "Applicant",
+    "APPLICANT", "Payee", "PAYEE", "Payer", "PAYER", "Sender", "Receiver", "Attn", "ATTN", "Attention",
+    "Contact Person", "Full Name", "FULL NAME", "English Name", "Name in Pinyin", "收款人", "付款人",
+    "汇款人", "申请人", "户名", "账户名", "英文名", "拼音", "姓名", "联系人", "受益人", "持卡人",
+)  # fmt: skip
 _EN_RE = re.compile(
-    f"(?P<trigger>{literal_alternation(_EN_HONORIFICS + _EN_LABELS)})"
-    r"(?=(?:\.?\s+|[ \t]*[:：,]?[ \t]*)(?P<name>[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}))"  # not consumed
+    f"(?<![A-Za-z])(?P<trigger>{literal_alternation(_EN_HONORIFICS + _EN_LABELS + _EN_FORM_LABELS)})"
+    # up to two more label words in between ("Beneficiary Name 收款人:"), then the name, looked
+    # ahead (not consumed) so that the next label is still found
+    r"(?=(?:[ \t]*(?:Name|NAME|name|Customer|[\u4e00-\u9fff]{2,4}))?(?:[ \t]*\([^)\n]{0,12}\))?"
+    r"(?:\.?\s+|[ \t]*[:：,]?[ \t]*)"
+    r"(?P<name>(?:[A-Z][a-z]+|[A-Z]{2,})(?:[ -](?:[A-Z][a-z]+|[A-Z]{2,})){0,2}))"
 )
 # Capitalised words that are not names, after a label ("Dear Customer", "Name Change").
 _EN_NOT_NAMES = frozenset(
@@ -199,14 +215,26 @@ class PersonDetector:
 
     def detect(self, text: str) -> list[Span]:
         found: dict[int, tuple[int, float]] = {}
+        #: Starts found only without a trigger word: they pass the stricter lexicon check.
+        strict: set[int] = set()
+        #: Starts found before a title: where the name starts is a guess, checked by the lexicon.
+        titled: set[int] = set()
         if _CJK_RE.search(text) is not None:
             self._after_context(text, found)
-            self._before_titles(text, found)
-            self._standalone(text, found)
+            self._before_titles(text, found, titled)
+            self._minority(text, found)
+            self._mou(text, found)
+            self._after_weak_context(text, found, strict)
+            self._standalone(text, found, strict)
         for m in _EN_RE.finditer(text):
-            words = m.group("name").split()
-            if words[0] in _EN_NOT_NAMES or (len(words) < 2 and m.group("trigger") not in _EN_HONORIFICS):
+            name = m.group("name")
+            words = name.split()
+            if words[0].title() in _EN_NOT_NAMES or (
+                len(words) < 2 and m.group("trigger") not in _EN_HONORIFICS and "-" not in name
+            ):
                 continue
+            if name.isupper() and len(words) < 2:
+                continue  # "Name: ACCOUNT" and other shouted single words
             _add(found, m.start("name"), m.end("name"), 0.8)
         # Names found twice (context word and title) may overlap: keep the first, longest one.
         out: list[Span] = []
@@ -214,9 +242,55 @@ class PersonDetector:
         for start, (end, score) in sorted(found.items()):
             if start < last_end:
                 continue
+            if is_cjk(text[start]):
+                checked = _lexicon_check(text, start, end, start in strict, start in titled)
+                if checked is None:
+                    continue
+                end = checked
             out.append(Span(start, end, PiiType.PERSON, score, self.name))
             last_end = end
         return out
+
+    def _mou(self, text: str, found: dict[int, tuple[int, float]]) -> None:
+        """Names already shortened in the source (卢某某, 黄某): the surname still identifies."""
+        if "某" in text:
+            for m in _MOU_RE.finditer(text):
+                _add(found, m.start(), m.end(), 0.85)
+
+    def _minority(self, text: str, found: dict[int, tuple[int, float]]) -> None:
+        """Uyghur and Kazakh names joined with a middle dot (买买提·艾力), Tibetan and Mongolian
+        names (扎西多吉, 次仁卓玛, 索朗, 巴特尔) from their common name elements."""
+        if "·" in text or "•" in text or "・" in text:
+            for m in _DOT_NAME_RE.finditer(text):
+                if _MINORITY_PART_RE.search(m.group()) is not None:
+                    _add(found, m.start(), m.end(), 0.85)
+        for m in _TIBETAN_RE.finditer(text):
+            s, e = m.start(), m.end()
+            # One element alone (索朗) must stand apart; two (扎西多吉) are a name anywhere.
+            if (
+                m.group("second") is None
+                and e - s < 3
+                and s
+                and is_cjk(text[s - 1])
+                and not _delimited(text, e)
+                and text[max(0, s - 2) : s] not in WEAK_CONTEXT
+                and text[s - 1] not in "是给找叫"
+            ):
+                continue
+            _add(found, s, e, 0.8)
+
+    def _after_weak_context(self, text: str, found: dict[int, tuple[int, float]], strict: set[int]) -> None:
+        """Names in running text after a verb or a relation (多次致电其亲属卢建华, 短信提醒秦某某):
+        the same grammar as after a role, and the strict lexicon check."""
+        for m in _WEAK_RE.finditer(text):
+            p = m.end()
+            if p in found:
+                continue
+            hit = name_at(text, p)
+            if hit is None or hit[1]:
+                continue
+            _add(found, p, hit[0], 0.75)
+            strict.add(p)
 
     def _after_context(self, text: str, found: dict[int, tuple[int, float]]) -> None:
         """Names right after a context word (客户, 姓名：) or a role ending in 人."""
@@ -241,7 +315,7 @@ class PersonDetector:
                 break
             p = end + 1
 
-    def _standalone(self, text: str, found: dict[int, tuple[int, float]]) -> None:
+    def _standalone(self, text: str, found: dict[int, tuple[int, float]], strict: set[int]) -> None:
         """Surname-led runs of two to four ideographs set apart by punctuation or followers."""
         for m in _STANDALONE_RE.finditer(text):
             p = m.start()
@@ -254,13 +328,16 @@ class PersonDetector:
             if not _G1_STOP.isdisjoint(text[p + sl : m.end()]):
                 continue
             _add(found, p, m.end(), 0.75 if given == 2 else 0.65)
+            strict.add(p)
 
-    def _before_titles(self, text: str, found: dict[int, tuple[int, float]]) -> None:
+    def _before_titles(self, text: str, found: dict[int, tuple[int, float]], titled: set[int]) -> None:
         """Names (or bare surnames) right before a title: 张伟先生, 王经理."""
         for m in _TITLE_RE.finditer(text):
             hit = _name_before(text, m.start())
             if hit is not None:
                 start, score = hit
+                if start not in found:
+                    titled.add(start)
                 _add(found, start, m.start(), score)
 
 
@@ -297,3 +374,137 @@ def _name_before(text: str, t: int) -> tuple[int, float] | None:
             continue
         return start, score
     return None
+
+
+# --- names in running text, minority names ---------------------------------------------------
+
+#: Verbs and relations after which a name often follows in running text (no role word).
+WEAK_CONTEXT: tuple[str, ...] = (
+    "致电", "来电", "去电", "提醒", "告知", "通知", "联系", "询问", "拨打", "亲属", "家属", "朋友", "同学",
+    "邻居", "其子", "其女", "其妻", "其夫", "其母", "其父", "催收", "约见", "拜访", "转告", "陪同", "协助",
+    "会见", "面谈", "交给", "转给", "付给", "汇给", "借给", "还给", "转账给", "汇款给", "致", "经", "由",
+    "嘱咐", "安抚", "答复", "回复", "核实", "确认", "代表", "代", "帮", "给", "找", "问", "见", "让",
+    "是", "请问是", "找了", "表哥", "表姐", "表弟", "表妹", "堂哥", "堂姐", "堂弟", "堂妹", "舅舅", "姑姑",
+    "叔叔", "阿姨", "上午", "下午", "今日", "今天", "昨日", "昨天", "请", "上次是", "同事", "陪同",
+    "走访时", "回访时", "据", "附件为", "向", "与", "替", "显示", "备注：", "备注:", "和", "及",
+)  # fmt: skip
+_WEAK_RE = re.compile(f"(?:{literal_alternation(WEAK_CONTEXT)})(?=[{_ALL_HEADS}])")
+_MOU_RE = re.compile(
+    f"[{_ALL_HEADS}](?<![{CJK}][{''.join(sorted(_FUNCTION_SURNAMES))}])某某?(?![日月年天些种个项家地处时位类件次样人物])"
+)
+#: Elements of Uyghur and Kazakh names as written in Chinese; one of them marks a dot-joined name
+#: as a personal name rather than a foreign public figure (马丁·路德·金).
+_MINORITY_PARTS: tuple[str, ...] = (
+    "买买提", "麦麦提", "艾买提", "阿不都", "阿卜杜", "阿布都", "吐尔逊", "吐尔洪", "艾力", "艾合", "热合曼",
+    "努尔", "古丽", "阿依", "帕提", "迪丽", "热依", "玉素甫", "阿里木", "依明", "伊明", "吾斯曼", "卡德尔",
+    "米吉提", "肉孜", "托合提", "库尔班", "沙吾提", "塔依尔", "木合塔尔", "阿迪力", "艾尼", "巴合提",
+    "吐逊", "阿力木", "司马义", "依力", "伊力", "亚森", "艾山", "阿布", "阿曼", "海拉提", "哈力克",
+    "努尔兰", "叶尔兰", "加娜尔", "阿娜尔", "再努尔", "祖丽", "米娜", "热娜", "排尔", "艾尔肯", "阿合",
+)  # fmt: skip
+_MINORITY_PART_RE = re.compile(literal_alternation(_MINORITY_PARTS))
+_DOT_NAME_RE = re.compile(f"[{CJK}]{{2,5}}(?:[·•・][{CJK}]{{2,5}}){{1,2}}")
+#: Common elements of Tibetan names (and a few Mongolian ones); a name is one to two of them.
+_TIBETAN_PARTS: tuple[str, ...] = (
+    "扎西", "次仁", "卓玛", "多吉", "格桑", "索朗", "拉姆", "央金", "达瓦", "尼玛", "平措", "旺堆", "顿珠",
+    "边巴", "普布", "白玛", "德吉", "巴桑", "米玛", "曲珍", "旦增", "益西", "群培", "阿旺", "洛桑",
+    "强巴", "贡嘎", "仁增", "次旦", "琼达", "桑珠", "拉巴", "晋美", "赤列", "索南", "丹增", "卓嘎", "央宗",
+    "措姆", "格列", "德庆", "尼珍", "仓决", "巴特尔", "其其格", "额尔敦", "宝音", "那日苏", "斯琴",
+    "敖登", "格日勒", "朝鲁", "孟和", "乌云", "图雅", "苏和", "布和", "达来", "阿拉坦", "巴雅尔",
+    "其木格", "萨仁", "乌日娜", "娜仁", "图门", "特木尔", "阿拉腾", "呼和", "苏日娜", "满都拉", "巴图",
+    "阿木尔", "其其格", "达瓦", "嘎玛", "尼玛", "拉巴", "琼吉", "卓玛", "才让", "更登", "完玛", "三郎",
+)  # fmt: skip
+_TIB = literal_alternation(_TIBETAN_PARTS)
+_TIBETAN_RE = re.compile(f"(?:{_TIB})(?P<second>{_TIB})?")
+
+
+def _name_like(given: str, threshold: int = 20) -> bool:
+    """Whether every character is common in given names (the curated list, or often in the
+    dictionary's three-character names)."""
+    return all(c in GIVEN_NAME_CHARS or lexicon.given_name_count(c) >= threshold for c in given)
+
+
+_CHECKED: dict[tuple[str, int, int, bool, bool], int | None] = {}
+
+
+def _lexicon_check(text: str, start: int, end: int, strict: bool, titled: bool = False) -> int | None:
+    """:func:`_check_name` memoised on the candidate and the few characters around it (the
+    segmenter looks no further), since the same names recur across the records of a dataset."""
+    lo = max(0, start - 5)
+    key = (text[lo : end + 5], start - lo, end - lo, strict, titled)
+    hit = _CHECKED.get(key, -1)
+    if hit != -1:
+        return None if hit is None else hit + lo
+    if len(_CHECKED) > 200_000:
+        _CHECKED.clear()
+    result = _check_name(text, start, end, strict, titled)
+    _CHECKED[key] = None if result is None else result - lo
+    return result
+
+
+def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> int | None:
+    """The end of the name ``text[start:end]`` after checking it against the dictionary, or None
+    when it is an ordinary word.
+
+    Any candidate: its end may not fall inside a word (``时|发送``: shortened, or dropped), and it
+    may not be, or contain, a frequent ordinary word. Before a title (``titled``) the start is a
+    guess and may not fall inside a word (``提|高医生``, ``西班|牙语老师``). ``strict`` (found with
+    no trigger word): the surname must be a word of its own (not ``牛肉|末``), the candidate may not
+    be a dictionary word at all (jieba tags many common nouns ``nr``: 暴风雨, 连衣裙) nor contain a
+    place name (``南|苏丹``), nor follow a digit (``7500万人``, ``2支笔``) or belong to a name
+    joined with ``·`` that is not a minority name (``唐纳德·特朗普``: a foreign public figure); its
+    given name must be made of given-name characters (two characters: of the curated list)."""
+    sl = _surname_len(text, start)
+    if not sl:
+        return end  # minority names and names already shortened (卢某某) are not re-checked
+    n = len(text)
+    bare = end - start == sl
+    if not bare and text[start + sl] == "某":
+        return end
+    before = text[start - 1] if start else ""
+    if strict and (before.isdigit() or before in "·•・" or (end < n and text[end] in "·•・")):
+        return None
+    if bare and not titled:
+        return end
+    b = lexicon.boundaries(text, max(0, start - 4), min(n, end + 4))
+    if (strict or titled) and start not in b:
+        return None
+    if bare:
+        # A bare surname before a title (王经理): jieba may read 王先生 as one name, but a word made
+        # of surname + title character that is no name (汇总) is an ordinary word.
+        if end in b:
+            return end
+        nxt = min(x for x in b if x > start)
+        info = lexicon.word(text[start:nxt])
+        return end if info is None or info[1] == "nr" else None
+    if strict and start + sl not in b:
+        return None
+    while end not in b:
+        end -= 1
+        if end - start <= sl:
+            return None
+    candidate = text[start:end]
+    info = lexicon.word(candidate)
+    if info is not None:
+        freq, pos = info
+        if strict and not (pos == "nr" and freq < 20 and len(candidate) == 3):
+            return None
+        if not strict and pos != "nr" and freq >= 300:
+            return None
+    cuts = sorted(x for x in b if start + sl < x < end)
+    edges = [start + sl, *cuts, end]
+    for a, z in itertools.pairwise(edges):
+        piece = text[a:z]
+        if len(piece) < 2:
+            continue
+        info = lexicon.word(piece)
+        if info is None or info[1] == "nr":
+            continue
+        if strict and (info[1] == "ns" or info[0] >= 100):
+            return None
+        if info[0] >= (20 if strict else 1000) and not _name_like(piece):
+            return None
+    given = text[start + sl : end]
+    name_like = all(c in GIVEN_NAME_CHARS for c in given) if len(given) == 1 else _name_like(given, 10)
+    if strict and not name_like:
+        return None
+    return end
