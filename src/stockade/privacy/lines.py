@@ -12,6 +12,7 @@ import json
 import re
 
 from stockade.privacy.engine import PrivacyEngine
+from stockade.privacy.record import spread_values
 from stockade.privacy.report import ScanReport
 
 # A JSON string literal, written as an "unrolled loop" (runs of plain characters between escape
@@ -27,21 +28,27 @@ def _encode_like(original_literal: str, value: str) -> str:
 
 
 def process_raw_line(line: str, engine: PrivacyEngine, report: ScanReport, *, transform: bool) -> str:
-    """Scan (and if ``transform``, desensitize) the string values of one line of a JSON/JSONL file."""
-    out: list[str] = []
-    last = 0
+    """Scan (and if ``transform``, desensitize) the string values of one line of a JSON/JSONL file.
+    A line is one record of a JSONL file: a value found in one field is replaced in all of them."""
+    literals: list[tuple[re.Match[str], str, str]] = []  # (match, value, field)
     field = "(value)"
     for match in STRING_LITERAL.finditer(line):
         literal = match.group()
         if KEY_FOLLOWS.match(line, match.end()):
             field = json.loads(literal)
             continue
-        value = json.loads(literal)
-        spans = engine.scan(value)
+        literals.append((match, json.loads(literal), field))
+    if not literals:
+        return line
+    values = [value for _, value, _ in literals]
+    all_spans = spread_values(values, [engine.scan(value) for value in values])
+    out: list[str] = []
+    last = 0
+    for (match, value, field), spans in zip(literals, all_spans, strict=True):
         report.add(value, spans, field)
         if transform and spans:
             out.append(line[last : match.start()])
-            out.append(_encode_like(literal, engine.transform(value, spans)))
+            out.append(_encode_like(match.group(), engine.transform(value, spans)))
             last = match.end()
     if not out:
         return line
@@ -50,24 +57,21 @@ def process_raw_line(line: str, engine: PrivacyEngine, report: ScanReport, *, tr
 
 
 def process_record_line(line: str, engine: PrivacyEngine, report: ScanReport, *, transform: bool) -> str:
-    """One stored record (``{"messages": [...], "tools": ...}``); counts by role, rewrites if asked."""
+    """One stored record (``{"messages": [...], "tools": ...}``); counts by role, rewrites if asked.
+    A value found in one message is replaced in every message of the record."""
     if not line.strip():
         return line
     record = json.loads(line)
+    places: list[tuple[dict, str, str]] = [(m, "content", m["role"]) for m in record["messages"]]
+    if isinstance(record.get("tools"), str):
+        places.append((record, "tools", "tools"))
+    texts = [holder[key] for holder, key, _ in places]
+    all_spans = spread_values(texts, [engine.scan(text) for text in texts])
     changed = False
-    for message in record["messages"]:
-        content = message["content"]
-        spans = engine.scan(content)
-        report.add(content, spans, message["role"])
+    for (holder, key, field), text, spans in zip(places, texts, all_spans, strict=True):
+        report.add(text, spans, field)
         if transform and spans:
-            message["content"] = engine.transform(content, spans)
-            changed = True
-    tools = record.get("tools")
-    if isinstance(tools, str):
-        spans = engine.scan(tools)
-        report.add(tools, spans, "tools")
-        if transform and spans:
-            record["tools"] = engine.transform(tools, spans)
+            holder[key] = engine.transform(text, spans)
             changed = True
     if not changed:
         return line

@@ -67,10 +67,14 @@ _FOLD_TABLE = str.maketrans(
 _FULLWIDTH_RE = re.compile("[０-９Ａ-Ｚａ-ｚ＠．－＋]|\u3000(?=[0-9])")
 #: Chinese numerals as spoken digit by digit (幺 is how 1 is read out in phone and card numbers).
 SPOKEN_DIGITS = "〇零一二三四五六七八九幺两"
-_NUMERAL_TABLE = str.maketrans(SPOKEN_DIGITS + "十百千", "0012345678912" + "100")
+_NUMERAL_TABLE = str.maketrans(SPOKEN_DIGITS + "十百千叉", "0012345678912" + "100" + "X")
+_SPOKEN_SEP = "[ ,，、\\-－—\u3000]"
 _ADDRESS_UNITS = ("号", "栋", "幢", "单元", "室", "楼", "层", "组", "弄", "户")
 _NUMERAL_RUN_RE = re.compile(
-    f"[{SPOKEN_DIGITS}]{{3,}}|[{SPOKEN_DIGITS}十百千]+(?={literal_alternation_plain(_ADDRESS_UNITS)})"
+    # three or more spoken digits, with the groups around them (六二八二，八八六七，…，八) and a
+    # final 叉 (X, the check character of an ID read out)
+    f"(?:[{SPOKEN_DIGITS}]+{_SPOKEN_SEP})*[{SPOKEN_DIGITS}]{{3,}}(?:{_SPOKEN_SEP}[{SPOKEN_DIGITS}]+)*叉?"
+    f"|[{SPOKEN_DIGITS}十百千]+(?={literal_alternation_plain(_ADDRESS_UNITS)})"
 )
 _NUMERAL_HINT_RE = re.compile(f"[{SPOKEN_DIGITS}][{SPOKEN_DIGITS}十百千号栋幢单室楼层组弄户]")
 # The last text folded and its result: detect_all runs every detector on the same text object,

@@ -89,7 +89,7 @@ _FUNCTION = (
     "的了在是我你他她们到把被从向对将请于为着过这那但而址住寄访称要需您已曾让给叫由按因所以及与或并且就至往"
 )
 # Level suffixes: a name part stops at them, so each level is parsed separately.
-_LEVEL = "省市区县镇乡村路街巷弄号旗"
+_LEVEL = "省市区县镇乡村路街巷弄号"  # not 旗 (a banner, but also 红旗村)
 _P = cjk_class_without(_FUNCTION + _LEVEL)  # a place-name character
 _PN = _P + "0-9"  # ... or a digit (村 groups, numbered lanes)
 _PB = cjk_class_without(_FUNCTION) + "A-Za-z"  # building names: any level character too
@@ -106,6 +106,7 @@ def _rev_alt(words: Iterable[str]) -> str:
 _LOW_STRONG = ("大道", "大街", "胡同", "路", "街", "巷", "道", "弄", "村", "社区", "里", "组", "屯", "段")
 _LOW_WEAK = (
     "小区", "花园", "公寓", "大厦", "广场", "家园", "新村", "苑", "园", "城", "中心", "庄", "坊", "湾",
+    "华庭", "庭", "府", "公馆", "名邸", "佳园", "雅苑", "一区", "二区", "三区", "四区", "五区", "六区",
 )  # fmt: skip
 _LOW = _LOW_STRONG + _LOW_WEAK
 _ESTATE_SUFFIX = (
@@ -113,7 +114,14 @@ _ESTATE_SUFFIX = (
 )  # fmt: skip
 _DIST_SUFFIX = ("新区", "自治县", "自治旗", "区", "县", "市", "旗")
 #: District names that contain a level character themselves.
-_DIST_SPECIAL = ("市中区", "市南区", "市北区", "城区", "郊区", "矿区", "县城", "新市区", "市辖区")
+_DIST_SPECIAL = (
+    "市中区", "市南区", "市北区", "城区", "郊区", "矿区", "县城", "新市区", "市辖区", "东城区", "西城区",
+)  # fmt: skip
+#: Development zones and parks, which stand where a district does (合肥高新技术产业开发区).
+_ZONES = (
+    "高新技术产业开发区", "经济技术开发区", "经济开发区", "高新区", "开发区", "工业园区", "产业园区",
+    "工业园", "保税区", "综合保税区", "出口加工区", "新区", "科技园", "软件园",
+)  # fmt: skip
 _TOWN_SUFFIX = ("街道", "镇", "乡")
 _CITY_SUFFIX = ("自治州", "地区", "市", "盟")
 _STRONG_CHARS = frozenset("路街巷道弄村里组屯胡段")
@@ -125,7 +133,8 @@ _GAZ = PROVINCES + CITIES
 _BACK_RE = re.compile(
     f"(?P<low>(?:(?:{_rev_alt(_LOW)})[{_PN}]{{1,6}}){{0,3}})"
     f"(?P<town>(?:{_rev_alt(_TOWN_SUFFIX)})[{_P}]{{1,5}})?"
-    f"(?P<dist>(?:{_rev_alt(_DIST_SPECIAL)}"
+    f"(?P<dist>(?:(?:{_rev_alt(_ZONES)})(?:家国)?(?:[{_P}]{{1,4}}(?={_rev_alt(_GAZ)}))?"
+    f"|{_rev_alt(_DIST_SPECIAL)}"
     f"|(?:{_rev_alt(_DIST_SUFFIX)})[{CJK}]{{1,4}}?(?={_rev_alt(_GAZ)})"  # right after a city: any name
     f"|(?!{_rev_alt(_GAZ)})(?:{_rev_alt(_DIST_SUFFIX)})[{_P}]{{1,4}}){{0,2}})"
     f"(?P<gaz>(?:{_rev_alt(_GAZ)}){{0,2}})"
@@ -133,19 +142,24 @@ _BACK_RE = re.compile(
 )
 
 # --- the forward grammar, after a context word or a gazetteer city --------------------------
-_HOUSE = r"[0-9]{1,6}(?:[-－—][0-9]{1,5})?(?:号楼|号院|号|弄|栋|幢|座|单元)"
+_HOUSE = (
+    r"(?:[0-9]{1,6}(?:[-－—][0-9]{1,5})?(?:号楼|号院|号|弄|栋|幢|座|单元)"
+    r"|[0-9]{1,4}[-－—][0-9]{1,3}[-－—][0-9]{2,5}(?![0-9A-Za-z]))"  # 25-6-3101: building-unit-room
+)
 _UNIT = (
     r"(?:[-－—]?[" + _PB + r"]{0,10}?"
     r"(?:[0-9]{1,5}|[A-Za-z]|[一二三四五六七八九十]{1,3})"
     r"(?:号楼|号院|号|栋|幢|座|单元|层|楼|室|户|房|门|弄|期|区|排))*"
     r"(?:(?:(?<=单元)|(?<=[栋幢座楼]))[-－—]?[0-9]{2,5}(?![0-9A-Za-z]))?"
     # a named estate or building with no unit number after it: "...90号东部软件园"
-    r"(?:(?<=[号室层楼院])[A-Za-z" + _PB + r"]{1,8}?(?:" + "|".join(_ESTATE_SUFFIX) + r"))?"
+    r"(?:(?<=[号室层楼院])[A-Za-z" + _PB + r"]{1,8}?(?:" + "|".join(_ESTATE_SUFFIX) + r")"
+    r"(?:[0-9]{1,4}(?:[-－—][0-9]{1,4}){1,2}(?![0-9A-Za-z])"  # ...佳园19-1-2405
+    r"|[0-9]{1,4}(?:号楼|栋|幢|座)(?:[0-9]{1,2}单元)?(?:[0-9]{1,2}层)?(?:[0-9]{2,5}室?)?)?)?"
 )
 _FWD_BODY = (
     f"(?P<gaz>(?:{literal_alternation(_GAZ)}){{0,2}})"
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
-    f"(?P<dist>(?:{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
+    f"(?P<dist>(?:(?:国家)?(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
     f"|[{_P}]{{1,4}}(?:{literal_alternation(_DIST_SUFFIX)})){{0,2}})"
     f"(?P<town>[{_P}]{{1,5}}(?:{literal_alternation(_TOWN_SUFFIX)}))?"
     f"(?P<low>(?:[{_PN}]{{1,6}}(?:{literal_alternation(_LOW)})){{0,3}})"
@@ -256,7 +270,10 @@ class AddressDetector:
             if back is None:
                 continue
             f = _FWD_RE.match(text, e)
-            if f is None or not f.group("dist") or not any(c in _STRONG_CHARS for c in f.group("low") or ""):
+            if f is None or not f.group("dist"):
+                continue
+            low = f.group("low") or ""
+            if not (any(c in _STRONG_CHARS for c in low) or (low and f.group("house"))):
                 continue
             found.append((e - back.end(), f.end(), 0.85))
             last_end = f.end()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import cache
 
 from stockade.privacy.detectors import lexicon
 from stockade.privacy.detectors._base import CJK, DETECTORS, is_cjk, literal_alternation, load_words
@@ -237,6 +238,14 @@ class PersonDetector:
                 continue  # "Name: ACCOUNT" and other shouted single words
             _add(found, m.start("name"), m.end("name"), 0.8)
         # Names found twice (context word and title) may overlap: keep the first, longest one.
+        out = self._resolve(text, found, strict, titled)
+        if out and _LATIN_RE.search(text) is not None:
+            out = _with_romanised_echoes(text, out, self.name)
+        return out
+
+    def _resolve(
+        self, text: str, found: dict[int, tuple[int, float]], strict: set[int], titled: set[int]
+    ) -> list[Span]:
         out: list[Span] = []
         last_end = -1
         for start, (end, score) in sorted(found.items()):
@@ -508,3 +517,55 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
     if strict and not name_like:
         return None
     return end
+
+
+# --- romanised forms of names found in the same text ------------------------------------------
+
+_LATIN_RE = re.compile("[A-Za-z]{2}")
+
+
+@cache
+def _syllables(ch: str) -> tuple[str, ...]:
+    """Every reading of ``ch`` in pinyin without tones (surnames often have a rarer one: 单 shan)."""
+    from pypinyin import Style, pinyin
+
+    return tuple(dict.fromkeys(pinyin(ch, style=Style.NORMAL, heteronym=True)[0]))
+
+
+def _romanised_pattern(surname: str, given: str) -> str:
+    """A regex of the pinyin of a name in the usual orders and spellings: ``LUO XIAOMING``,
+    ``Luo Xiaoming``, ``Xiaoming Luo``, ``Luo Xiao-ming``, ``LUO Xiao Ming``."""
+
+    def alt(ch: str) -> str:
+        readings = [r.replace("ü", "(?:v|u|yu)") for r in _syllables(ch) if r]
+        return "(?:" + "|".join(readings) + ")" if readings else re.escape(ch)
+
+    sur = "".join(alt(c) for c in surname)
+    giv = "[ -]?".join(alt(c) for c in given)
+    return f"(?<![A-Za-z])(?:{sur}[ ,-]+{giv}|{giv}[ ,-]+{sur})(?![A-Za-z])"
+
+
+def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[Span]:
+    """``spans`` plus the romanised forms of the Chinese names among them found elsewhere in the
+    text (the same record often gives ``罗晓明`` and ``LUO XIAOMING``)."""
+    patterns = []
+    for span in spans:
+        sl = _surname_len(text, span.start)
+        given = text[span.start + sl : span.end]
+        if sl and given and all(is_cjk(c) for c in given) and "某" not in given:
+            patterns.append(_romanised_pattern(text[span.start : span.start + sl], given))
+    if not patterns:
+        return spans
+    extra = [
+        Span(m.start(), m.end(), PiiType.PERSON, 0.8, detector)
+        for m in re.finditer("|".join(dict.fromkeys(patterns)), text, re.IGNORECASE)
+    ]
+    if not extra:
+        return spans
+    merged = sorted([*spans, *extra])
+    out: list[Span] = []
+    for span in merged:
+        if out and span.start < out[-1].end:
+            continue
+        out.append(span)
+    return out

@@ -1,0 +1,41 @@
+"""Record-level consistency: a value found once in a record is personal data wherever it recurs.
+
+Detectors see one string at a time and need context ("客户罗晓明"); the same name later in the
+record ("罗晓明说…", in another field, or in the answer) may have none. Once any string of a
+record yields a value, every other occurrence of that exact value in the record's strings is
+replaced too, with the same type.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stockade.privacy.detectors import resolve_overlaps
+from stockade.privacy.spans import Span
+
+#: Values shorter than this are not spread (a bare surname before a title: 王先生).
+MIN_LENGTH = 2
+
+
+def spread_values(texts: list[str], spans: list[list[Span]]) -> list[list[Span]]:
+    """``spans`` (one list per string of a record) plus every other occurrence of the values they
+    cover, in all ``texts``; overlaps resolved as the detectors resolve them."""
+    values: dict[str, Span] = {}
+    for text, found in zip(texts, spans, strict=True):
+        for span in found:
+            value = text[span.start : span.end]
+            if len(value) >= MIN_LENGTH and value not in values:
+                values[value] = span
+    if not values:
+        return spans
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+    out: list[list[Span]] = []
+    for text, found in zip(texts, spans, strict=True):
+        extra = []
+        for m in pattern.finditer(text):
+            if any(s.start <= m.start() and m.end() <= s.end for s in found):
+                continue
+            origin = values[m.group()]
+            extra.append(Span(m.start(), m.end(), origin.type, origin.score, origin.detector))
+        out.append(resolve_overlaps([*found, *extra]) if extra else found)
+    return out
