@@ -271,8 +271,21 @@ class PersonDetector:
         names (扎西多吉, 次仁卓玛, 索朗, 巴特尔) from their common name elements."""
         if "·" in text or "•" in text or "・" in text:
             for m in _DOT_NAME_RE.finditer(text):
-                if _MINORITY_PART_RE.search(m.group()) is not None:
-                    _add(found, m.start(), m.end(), 0.85)
+                part = _MINORITY_PART_RE.search(m.group())
+                if part is None:
+                    continue
+                # The run before the first dot may carry the words before the name (客户买买提):
+                # the name starts at its first minority element, or is at most four characters.
+                name = m.group()
+                dot = min(i for i in (name.find("·"), name.find("•"), name.find("・")) if i >= 0)
+                start = m.start() + (part.start() if part.start() < dot else max(0, dot - 4))
+                end = m.end()
+                last = max(name.rfind("·"), name.rfind("•"), name.rfind("・")) + 1
+                for i in range(last + 2, len(name)):  # ...艾力来电: the last part ends at a follower
+                    if _FOLLOWER_RE.match(name, i) is not None:
+                        end = m.start() + i
+                        break
+                _add(found, start, end, 0.85)
         for m in _TIBETAN_RE.finditer(text):
             s, e = m.start(), m.end()
             # One element alone (索朗) must stand apart; two (扎西多吉) are a name anywhere.
@@ -411,7 +424,7 @@ _MINORITY_PARTS: tuple[str, ...] = (
     "努尔兰", "叶尔兰", "加娜尔", "阿娜尔", "再努尔", "祖丽", "米娜", "热娜", "排尔", "艾尔肯", "阿合",
 )  # fmt: skip
 _MINORITY_PART_RE = re.compile(literal_alternation(_MINORITY_PARTS))
-_DOT_NAME_RE = re.compile(f"[{CJK}]{{2,5}}(?:[·•・][{CJK}]{{2,5}}){{1,2}}")
+_DOT_NAME_RE = re.compile(f"[{CJK}]{{2,7}}(?=[·•・])(?:[·•・][{CJK}]{{2,5}}){{1,2}}")
 #: Common elements of Tibetan names (and a few Mongolian ones); a name is one to two of them.
 _TIBETAN_PARTS: tuple[str, ...] = (
     "扎西", "次仁", "卓玛", "多吉", "格桑", "索朗", "拉姆", "央金", "达瓦", "尼玛", "平措", "旺堆", "顿珠",
@@ -508,8 +521,10 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
         info = lexicon.word(piece)
         if info is None or info[1] == "nr":
             continue
-        if strict and (info[1] == "ns" or info[0] >= 100):
-            return None
+        if strict and info[1] == "ns":
+            return None  # a place name (南|苏丹)
+        if (strict or titled) and info[0] >= 100 and not all(c in GIVEN_NAME_CHARS for c in piece):
+            return None  # an ordinary word (时|发送|律师函: not a name before 律师)
         if info[0] >= (20 if strict else 1000) and not _name_like(piece):
             return None
     given = text[start + sl : end]
