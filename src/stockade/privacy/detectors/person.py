@@ -55,7 +55,7 @@ PREFIX_CONTEXT: tuple[str, ...] = (
     "被告", "原告", "证人", "姓名为", "名叫", "叫做", "同事", "股东", "我是", "我叫", "本人是", "爱人",
     "丈夫", "妻子", "老公", "老婆", "儿子", "女儿", "父亲", "母亲", "哥哥", "姐姐", "弟弟", "妹妹",
     "签字", "签名", "签章", "对方户名", "收款户名", "付款户名", "报告人", "评估人", "复核人", "处理人",
-    "投诉人", "审核人", "审批人", "调查人", "记录人", "填表人", "经手人",
+    "投诉人", "审核人", "审批人", "调查人", "记录人", "填表人", "经手人", "中文名", "中文姓名", "发件人",
 )  # fmt: skip
 
 #: Titles after a name (``张伟先生``) or a bare surname (``王经理``).
@@ -71,10 +71,11 @@ _TITLE_SET = frozenset(TITLES)
 _G1_STOP = frozenset(
     "的了在是和与及等或也都就还又把被从到向对将为以其该此各每您你我他她们这那并但而已未不没无"
     "有给让叫称说请需因所着过会要能办理时日年万亿共计起止至后前号卡户账电手身证住址签确持开存"
-    "取转汇贷借逾欠提交先女经名现性出通反表咨投购使于今昨近本贵同银行支分总部门处科局司院所姐"
+    "取转汇贷借逾欠提交先女经名现性出通反表咨投购使于今昨近本同银行支分总部门处科局司院所姐"
 )  # not 小 (张小明), 可 (王可欣), 元, 之, 致, 生, 士: common in given names; titles are checked apart
 # 月 and 生 end many given names (杨娟月, 吴国生); "张三生日" is cut by the lexicon check instead.
-_G2_STOP = _G1_STOP | frozenset("男家岁号日年联系地址姓籍族职吗呢吧啊呀嘛")
+# 贵 and 家 end given names too (党贵胜, 霍子贵, 肖露家); "张三家里" is cut by the lexicon check.
+_G2_STOP = (_G1_STOP - frozenset("贵")) | frozenset("男岁号日年联系地址姓籍族职吗呢吧啊呀嘛")
 
 # Characters that are surnames but, right before another surname, are usually a preposition
 # (向王经理, 于张先生处); words ending in a surname (感谢张先生) are in the stop-list.
@@ -295,8 +296,7 @@ class PersonDetector:
                 and s
                 and is_cjk(text[s - 1])
                 and not _delimited(text, e)
-                and text[max(0, s - 2) : s] not in WEAK_CONTEXT
-                and text[s - 1] not in "是给找叫"
+                and not _context_before(text, s)
             ):
                 continue
             _add(found, s, e, 0.8)
@@ -411,8 +411,11 @@ WEAK_CONTEXT: tuple[str, ...] = (
     "走访时", "回访时", "据", "附件为", "向", "与", "替", "显示", "备注：", "备注:", "和", "及",
 )  # fmt: skip
 _WEAK_RE = re.compile(f"(?:{literal_alternation(WEAK_CONTEXT)})(?=[{_ALL_HEADS}])")
+# 某某 after any surname (于某某, 向某某: here a surname, not a preposition); a single 某 after a
+# surname that is not also a preposition.
 _MOU_RE = re.compile(
-    f"[{_ALL_HEADS}](?<![{CJK}][{''.join(sorted(_FUNCTION_SURNAMES))}])某某?(?![日月年天些种个项家地处时位类件次样人物])"
+    f"[{_ALL_HEADS}明](?:某某|(?<![{CJK}][{''.join(sorted(_FUNCTION_SURNAMES))}])某)"
+    "(?![日月年天些种个项家地处时位类件次样人物])"
 )
 #: Elements of Uyghur and Kazakh names as written in Chinese; one of them marks a dot-joined name
 #: as a personal name rather than a foreign public figure (马丁·路德·金).
@@ -434,9 +437,22 @@ _TIBETAN_PARTS: tuple[str, ...] = (
     "敖登", "格日勒", "朝鲁", "孟和", "乌云", "图雅", "苏和", "布和", "达来", "阿拉坦", "巴雅尔",
     "其木格", "萨仁", "乌日娜", "娜仁", "图门", "特木尔", "阿拉腾", "呼和", "苏日娜", "满都拉", "巴图",
     "阿木尔", "其其格", "达瓦", "嘎玛", "尼玛", "拉巴", "琼吉", "卓玛", "才让", "更登", "完玛", "三郎",
+    "贡布", "曲措", "多布杰", "旺姆", "拉措", "仁青", "洛布", "扎巴", "丹巴", "泽仁", "泽旺", "次珠", "德央",
+    "拉宗", "群宗", "普琼", "贡觉", "达娃", "措吉", "卓央", "央珍", "白珍", "次央", "格央", "哈斯", "那顺",
+    "乌力吉", "毕力格", "乌兰", "巴根", "额尔德尼", "吉日嘎拉", "孟根", "阿古拉", "宝力道", "特格喜",
+    "朝克", "道尔吉", "额日和木", "巴音", "查干", "布仁", "白音", "恩和", "乌日图", "吉雅", "托娅",
 )  # fmt: skip
 _TIB = literal_alternation(_TIBETAN_PARTS)
 _TIBETAN_RE = re.compile(f"(?:{_TIB})(?P<second>{_TIB})?")
+
+
+_ALL_CONTEXT = frozenset(WEAK_CONTEXT + PREFIX_CONTEXT + ("人", "叫", "为", "是"))
+_CONTEXT_LENGTHS = sorted({len(w) for w in _ALL_CONTEXT}, reverse=True)
+
+
+def _context_before(text: str, p: int) -> bool:
+    """Whether a context word (a role, a relation, a verb that takes a person) ends at ``p``."""
+    return any(text[max(0, p - k) : p] in _ALL_CONTEXT for k in _CONTEXT_LENGTHS)
 
 
 def _name_like(given: str, threshold: int = 20) -> bool:
@@ -528,7 +544,7 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
         if info[0] >= (20 if strict else 1000) and not _name_like(piece):
             return None
     given = text[start + sl : end]
-    name_like = all(c in GIVEN_NAME_CHARS for c in given) if len(given) == 1 else _name_like(given, 10)
+    name_like = all(c in GIVEN_NAME_CHARS for c in given) and given != "小"  # 王小: a nickname prefix
     if strict and not name_like:
         return None
     return end
