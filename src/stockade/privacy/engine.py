@@ -1,11 +1,16 @@
-"""The privacy engine: detectors + a policy's operators applied to one text at a time."""
+"""The privacy engine: detectors + a policy's operators applied to one text at a time.
+
+``scan`` runs the built-in detectors and the policy's custom types (overlaps resolved), drops
+spans below ``min_score`` and spans inside an allow-list string, then adds the deny-list strings
+(which win over what they overlap, see ``detectors.custom.merge_denied``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stockade.privacy.policy import PrivacyPolicy
-from stockade.privacy.spans import PiiType, Span
+from stockade.privacy.spans import PiiType, Span, SpanType
 
 
 def _instantiate(item: Any) -> Any:
@@ -17,17 +22,33 @@ class PrivacyEngine:
 
     def __init__(self, policy: PrivacyPolicy, secret: bytes) -> None:
         from stockade.privacy.detectors import DETECTORS, default_detectors
+        from stockade.privacy.detectors.custom import AllowList, DenyListDetector, build_custom_detectors
         from stockade.privacy.operators import build_params
 
         self.policy = policy
         self._secret = secret
         if policy.detectors:
-            self.detectors = [_instantiate(DETECTORS.get(name)) for name in policy.detectors]
+            builtin = [_instantiate(DETECTORS.get(name)) for name in policy.detectors]
         else:
-            self.detectors = list(default_detectors())
+            builtin = list(default_detectors())
+        custom = build_custom_detectors(policy.custom_definitions())
+        #: Every type by name: the built-in ones and the policy's (which carry their labels).
+        types: dict[str, SpanType] = {pii_type.value: pii_type for pii_type in PiiType}
+        types.update({detector.type.value: detector.type for detector in custom})
+        self._scanners = [*builtin, *custom]
+        self._deny = (
+            DenyListDetector(
+                {entry: types[name] for name, entries in policy.deny_list.items() for entry in entries}
+            )
+            if any(policy.deny_list.values())
+            else None
+        )
+        self._allow = AllowList(policy.allow_list) if policy.allow_list else None
+        #: What produces spans, with versions for lineage (the deny list included).
+        self.detectors = [*self._scanners, *([self._deny] if self._deny else [])]
         self._rules = {
-            pii_type: (rule.operator, build_params(rule.operator, rule.params))
-            for pii_type, rule in policy.rules.items()
+            types[name]: (rule.operator, build_params(rule.operator, rule.params))
+            for name, rule in policy.rules.items()
         }
 
     def worker_args(self) -> tuple[dict[str, Any], bytes]:
@@ -42,8 +63,15 @@ class PrivacyEngine:
 
     def scan(self, text: str) -> list[Span]:
         from stockade.privacy.detectors import detect_all
+        from stockade.privacy.detectors.custom import merge_denied
 
-        return [span for span in detect_all(text, self.detectors) if span.score >= self.policy.min_score]
+        min_score = self.policy.min_score
+        spans = [span for span in detect_all(text, self._scanners) if span.score >= min_score]
+        if spans and self._allow is not None:
+            spans = self._allow.drop(text, spans)
+        if self._deny is not None:
+            spans = merge_denied(spans, self._deny.detect(text))
+        return spans
 
     def transform(self, text: str, spans: list[Span]) -> str:
         """Apply each span's operator; ``spans`` are non-overlapping and sorted (as ``scan`` returns)."""
@@ -51,7 +79,7 @@ class PrivacyEngine:
 
         pieces, last = [], 0
         for span in spans:
-            operator, params = self._rules[PiiType(span.type)]
+            operator, params = self._rules[span.type]  # keyed by name: PiiType, CustomType or str
             pieces.append(text[last : span.start])
             pieces.append(
                 apply_operator(operator, text[span.start : span.end], span.type, params, self._secret)

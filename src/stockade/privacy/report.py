@@ -2,6 +2,9 @@
 
 Rendered as a terminal table (by the CLI), JSON, and a self-contained HTML page (no external
 assets, so it opens on an air-gapped machine and can be attached to an approval).
+
+Types are counted by name, built-in (``id_card``) and a policy's custom ones (``customer_no``)
+alike; ``labels`` keeps the label of each custom type found, for the HTML page.
 """
 
 from __future__ import annotations
@@ -11,17 +14,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from stockade.privacy.spans import LABELS, PiiType, Span
+from stockade.privacy.spans import LABELS, CustomType, PiiType, Span, SpanType, type_name
 
 SAMPLES_PER_TYPE = 3
 
 
-def masked_sample(value: str, pii_type: PiiType) -> str:
+def masked_sample(value: str, pii_type: SpanType | str) -> str:
     """A hint of the shape of a value that can never reveal it: at most a quarter of it is shown."""
     compact = value.strip()
-    if pii_type in (PiiType.PERSON,):
+    if pii_type == PiiType.PERSON:
         return compact[:1] + "*" * max(1, len(compact) - 1)
-    if pii_type is PiiType.ADDRESS:
+    if pii_type == PiiType.ADDRESS:
         return compact[:3] + "…"
     shown = len(compact) // 8  # at most 1/8 at each end
     if shown == 0:
@@ -40,6 +43,7 @@ class ScanReport:
     strings_with_pii: int = 0
     counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     samples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    labels: dict[str, str] = field(default_factory=dict)
 
     def add(self, text: str, spans: list[Span], field_name: str) -> None:
         self.strings += 1
@@ -47,10 +51,12 @@ class ScanReport:
             return
         self.strings_with_pii += 1
         for span in spans:
-            kind = PiiType(span.type)
-            self.counts[kind.value][field_name] += 1
-            if len(self.samples[kind.value]) < SAMPLES_PER_TYPE:
-                self.samples[kind.value].append(masked_sample(text[span.start : span.end], kind))
+            kind = type_name(span.type)
+            self.counts[kind][field_name] += 1
+            if len(self.samples[kind]) < SAMPLES_PER_TYPE:
+                self.samples[kind].append(masked_sample(text[span.start : span.end], span.type))
+            if isinstance(span.type, CustomType):
+                self.labels[kind] = span.type.label
 
     def merge(self, other: ScanReport) -> None:
         self.strings += other.strings
@@ -61,6 +67,7 @@ class ScanReport:
         for kind, samples in other.samples.items():
             room = SAMPLES_PER_TYPE - len(self.samples[kind])
             self.samples[kind].extend(samples[: max(room, 0)])
+        self.labels.update(other.labels)
 
     @property
     def total(self) -> int:
@@ -85,6 +92,7 @@ class ScanReport:
             "by_type": self.by_type(),
             "counts": {kind: dict(sorted(fields.items())) for kind, fields in sorted(self.counts.items())},
             "samples": {kind: list(values) for kind, values in sorted(self.samples.items())},
+            "labels": dict(sorted(self.labels.items())),
         }
 
     @classmethod
@@ -97,6 +105,7 @@ class ScanReport:
             operators=data["operators"],
             strings=data["strings"],
             strings_with_pii=data["strings_with_pii"],
+            labels=dict(data.get("labels", {})),  # absent from reports written before custom types
         )
         for kind, fields in data["counts"].items():
             for field_name, count in fields.items():
@@ -106,6 +115,15 @@ class ScanReport:
         return report
 
 
+def _label(report: ScanReport, kind: str) -> str:
+    if kind in report.labels:
+        return report.labels[kind]
+    try:
+        return LABELS[PiiType(kind)]
+    except ValueError:  # a custom type of a report that kept no label
+        return kind
+
+
 def render_html(report: ScanReport, *, title: str) -> str:
     """A self-contained HTML page of the report (inline CSS, no scripts, no external links)."""
     fields = report.fields()
@@ -113,7 +131,7 @@ def render_html(report: ScanReport, *, title: str) -> str:
     header = "".join(f"<th>{esc(name)}</th>" for name in fields)
     rows = []
     for kind, total in report.by_type().items():
-        label = LABELS.get(PiiType(kind), kind)
+        label = _label(report, kind)
         cells = "".join(f"<td>{report.counts[kind].get(name, 0)}</td>" for name in fields)
         samples = ", ".join(esc(sample) for sample in report.samples.get(kind, []))
         rows.append(

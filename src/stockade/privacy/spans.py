@@ -2,6 +2,11 @@
 
 Type names are stable identifiers (used in policies, reports and lineage); ``LABELS`` gives the
 Chinese placeholder each type is replaced with by the ``replace`` operator.
+
+A span's type is a :class:`PiiType` (the built-in types) or a :class:`CustomType` (a bank's own
+type from a policy's ``custom_types``). Both are ``str`` subclasses equal to their name and have
+``.value``, so ``span.type == "id_card"``, ``span.type.value`` and ``f"{span.type}"`` work alike
+for either; :func:`type_label` gives the label of either.
 """
 
 from __future__ import annotations
@@ -46,16 +51,60 @@ LABELS: dict[PiiType, str] = {
     PiiType.ADDRESS: "地址",
 }
 
+
+class CustomType(str):
+    """A type defined in a privacy policy (``custom_types``): a ``str`` equal to its name, with the
+    label its placeholder shows (``<客户号>``). Equality and hashing are those of the name."""
+
+    label: str
+
+    def __new__(cls, name: str, label: str | None = None) -> CustomType:
+        self = super().__new__(cls, name)
+        self.label = label or name
+        return self
+
+    @property
+    def value(self) -> str:
+        """The type name, as ``PiiType.value``."""
+        return str.__str__(self)
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"CustomType({self.value!r}, label={self.label!r})"
+
+    def __getnewargs__(self) -> tuple[str, str]:
+        return self.value, self.label
+
+
+#: The type of a span: a built-in type or a policy's own.
+SpanType = PiiType | CustomType
+
+
+def type_name(pii_type: SpanType | str) -> str:
+    """The plain name of a type (``"id_card"``, ``"customer_no"``)."""
+    return pii_type.value if isinstance(pii_type, (PiiType, CustomType)) else str(pii_type)
+
+
+def type_label(pii_type: SpanType) -> str:
+    """The placeholder label of a type: ``LABELS`` for built-in ones, the policy's for custom ones."""
+    if isinstance(pii_type, CustomType):
+        return pii_type.label
+    return LABELS[PiiType(pii_type)]
+
+
 STRUCTURED_TYPES: frozenset[PiiType] = frozenset(PiiType) - {PiiType.PERSON, PiiType.ADDRESS}
 
 
 @dataclass(frozen=True, order=True)
 class Span:
-    """``text[start:end]`` is personal data of ``type``; ``score`` in [0, 1]; ``detector`` found it."""
+    """``text[start:end]`` is personal data of ``type``; ``score`` in [0, 1]; ``detector`` found it.
+    ``type`` is a :class:`PiiType`, or a :class:`CustomType` for a policy's own types."""
 
     start: int
     end: int
-    type: PiiType
+    type: SpanType
     score: float
     detector: str
 
@@ -69,6 +118,6 @@ class Detector(Protocol):
 
     name: str
     version: str
-    types: tuple[PiiType, ...]
+    types: tuple[SpanType, ...]
 
     def detect(self, text: str) -> list[Span]: ...

@@ -5,7 +5,8 @@
 * ``replace``: a typed placeholder, ``<身份证号>`` (``placeholder``, may use ``{label}``/``{type}``).
 * ``hash``: a keyed consistent token, ``<手机号:3f2a9c0d1e4b5a67>`` (``length``, ``prefix``).
 * ``pseudonym``: a consistent fake in the same format with a valid checksum
-  (``keep_domain``, ``keep_region``, ``keep_city``).
+  (``keep_domain``, ``keep_region``, ``keep_city``); built-in types only, as a policy's custom
+  types have no format to fake (a policy giving it one is refused by name).
 * ``redact``: nothing, the value is removed (no params).
 
 ``build_params(name, raw)`` validates a policy's ``params`` once (errors are ``ConfigError`` naming

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from stockade.core.errors import ConfigError
 from stockade.core.registry import Registry
-from stockade.privacy.spans import LABELS, PiiType
+from stockade.privacy.spans import CustomType, PiiType, SpanType, type_label
 
 
 class OperatorParams(BaseModel):
@@ -24,7 +24,7 @@ class Operator(Protocol):
     name: str
     Params: type[BaseModel]
 
-    def apply(self, value: str, pii_type: PiiType, params: BaseModel, secret: bytes) -> str: ...
+    def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str: ...
 
 
 class BaseOperator:
@@ -32,19 +32,23 @@ class BaseOperator:
 
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]] = OperatorParams
+    #: True for an operator that needs a built-in type's format (``pseudonym``): a policy may not
+    #: give it a custom type, and ``apply_operator`` refuses one.
+    builtin_types_only: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.default_params = self.Params()
 
-    def apply(self, value: str, pii_type: PiiType, params: BaseModel, secret: bytes) -> str:
+    def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str:
         raise NotImplementedError
 
 
 OPERATORS: Registry[Operator] = Registry("privacy operator")
 
 
-def label(pii_type: PiiType) -> str:
-    return LABELS[pii_type]
+def label(pii_type: SpanType) -> str:
+    """The Chinese label of a built-in type, or the policy's label of a custom one."""
+    return type_label(pii_type)
 
 
 def require_secret(operator: str, secret: bytes) -> bytes:
@@ -103,13 +107,15 @@ def _allowed(operator: Operator) -> str:
 def apply_operator(
     operator_name: str,
     value: str,
-    pii_type: PiiType | str,
+    pii_type: SpanType | str,
     params: BaseModel | Mapping[str, Any] | None,
     secret: bytes,
 ) -> str:
     """Desensitize ``value`` (of ``pii_type``) with the named operator.
 
-    ``params`` is what ``build_params`` returned (build it once, apply it many times); ``None``
+    ``pii_type`` is a built-in type (or its name) or a policy's :class:`CustomType` (a plain
+    string names a built-in type only: a custom type brings its label). ``params`` is what
+    ``build_params`` returned (build it once, apply it many times); ``None``
     means the operator's defaults, and a plain mapping is validated on the spot.
     """
     operator = OPERATORS.get(operator_name)
@@ -126,12 +132,20 @@ def apply_operator(
                 f"not its parameters ({operator.Params.__name__})",
                 fix=f"build them with build_params({operator_name!r}, ...)",
             )
-    if not isinstance(pii_type, PiiType):
+    if isinstance(pii_type, CustomType):
+        if getattr(operator, "builtin_types_only", False):
+            raise ConfigError(
+                f"operator {operator_name!r} makes fakes in the format of a built-in type, and "
+                f"{pii_type.value!r} is a custom type",
+                fix="give the custom type replace, mask, hash or redact",
+            )
+    elif not isinstance(pii_type, PiiType):
         try:
             pii_type = PiiType(pii_type)
         except ValueError:
             raise ConfigError(
                 f"unknown personal-data type {pii_type!r}",
-                fix=f"choose one of: {', '.join(t.value for t in PiiType)}",
+                fix=f"choose one of: {', '.join(t.value for t in PiiType)} (a policy's own types are "
+                "passed as CustomType)",
             ) from None
     return operator.apply(value, pii_type, params, secret)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from stockade.privacy.operators.base import OPERATORS, BaseOperator, OperatorParams, label, require_secret
 from stockade.privacy.operators.normalize import normalize
-from stockade.privacy.spans import PiiType
+from stockade.privacy.spans import SpanType
 
 
 class HashParams(OperatorParams):
@@ -27,7 +27,7 @@ class HashParams(OperatorParams):
     )
 
 
-def hmac_hex(secret: bytes, pii_type: PiiType, value: str) -> str:
+def hmac_hex(secret: bytes, pii_type: SpanType, value: str) -> str:
     message = f"{pii_type.value}:{normalize(value, pii_type)}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
@@ -36,7 +36,7 @@ class HashOperator(BaseOperator):
     name = "hash"
     Params = HashParams
 
-    def apply(self, value: str, pii_type: PiiType, params: BaseModel, secret: bytes) -> str:
+    def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str:
         assert isinstance(params, HashParams)
         digest = hmac_hex(require_secret(self.name, secret), pii_type, value)
         return f"<{params.prefix or label(pii_type)}:{digest[: params.length]}>"

@@ -8,7 +8,7 @@ import string
 from pydantic import BaseModel, Field
 
 from stockade.privacy.operators.base import OPERATORS, BaseOperator, OperatorParams
-from stockade.privacy.spans import PiiType
+from stockade.privacy.spans import PiiType, SpanType
 
 _ALNUM = re.compile(r"[^\W_]")  # exactly the characters for which str.isalnum() is true
 _MARKER = "\x00"
@@ -82,7 +82,7 @@ class MaskOperator(BaseOperator):
     name = "mask"
     Params = MaskParams
 
-    def apply(self, value: str, pii_type: PiiType, params: BaseModel, secret: bytes) -> str:
+    def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str:
         assert isinstance(params, MaskParams)
         if params.keep_domain and pii_type is PiiType.EMAIL:
             local, at, domain = value.rpartition("@")

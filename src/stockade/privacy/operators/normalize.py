@@ -12,6 +12,7 @@ All types: Unicode NFKC (full-width digits and letters become ASCII, the ideogra
 * license plate: spaces, hyphens and middle dots dropped, uppercased.
 * person: whitespace collapsed (and dropped between CJK characters), middle dots unified, casefolded.
 * address: whitespace dropped, casefolded.
+* a policy's custom types: NFKC with surrounding space dropped (their format is the bank's own).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from stockade.privacy.operators import fake_numbers, fake_text
 from stockade.privacy.operators.base import OPERATORS, BaseOperator, OperatorParams, label, require_secret
 from stockade.privacy.operators.derive import Rng, scramble
 from stockade.privacy.operators.normalize import normalize
-from stockade.privacy.spans import PiiType
+from stockade.privacy.spans import PiiType, SpanType
 
 MAX_TRIES = 32
 
@@ -64,8 +64,9 @@ def pseudonymize(value: str, pii_type: PiiType, params: PseudonymParams, secret:
 class PseudonymOperator(BaseOperator):
     name = "pseudonym"
     Params = PseudonymParams
+    builtin_types_only = True  # every fake follows a built-in type's format
 
-    def apply(self, value: str, pii_type: PiiType, params: BaseModel, secret: bytes) -> str:
+    def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str:
         assert isinstance(params, PseudonymParams)
         return pseudonymize(value, pii_type, params, require_secret(self.name, secret))
 

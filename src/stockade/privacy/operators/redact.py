@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from stockade.privacy.operators.base import OPERATORS, BaseOperator, OperatorParams
-from stockade.privacy.spans import PiiType
+from stockade.privacy.spans import SpanType
 
 
 class RedactParams(OperatorParams):
@@ -16,7 +16,7 @@ class RedactOperator(BaseOperator):
     name = "redact"
     Params = RedactParams
 
-    def apply(self, value: str, pii_type: PiiType, params: BaseModel, secret: bytes) -> str:
+    def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str:
         return ""
 
 

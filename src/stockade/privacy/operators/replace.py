@@ -7,7 +7,7 @@ import re
 from pydantic import BaseModel, Field, field_validator
 
 from stockade.privacy.operators.base import OPERATORS, BaseOperator, OperatorParams, label
-from stockade.privacy.spans import PiiType
+from stockade.privacy.spans import SpanType
 
 _FIELD = re.compile(r"\{([^{}]*)\}")
 _ALLOWED = ("label", "type")
@@ -31,7 +31,7 @@ class ReplaceParams(OperatorParams):
         return value
 
 
-def render_placeholder(template: str | None, pii_type: PiiType) -> str:
+def render_placeholder(template: str | None, pii_type: SpanType) -> str:
     if template is None:
         return f"<{label(pii_type)}>"
     if "{" not in template:
@@ -43,7 +43,7 @@ class ReplaceOperator(BaseOperator):
     name = "replace"
     Params = ReplaceParams
 
-    def apply(self, value: str, pii_type: PiiType, params: BaseModel, secret: bytes) -> str:
+    def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str:
         assert isinstance(params, ReplaceParams)
         return render_placeholder(params.placeholder, pii_type)
 
