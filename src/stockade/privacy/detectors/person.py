@@ -24,6 +24,7 @@ English names after Mr./Mrs./Ms./Dr. or labels such as ``Name:``/``borrower`` ar
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from functools import cache
@@ -563,34 +564,86 @@ def _syllables(ch: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(pinyin(ch, style=Style.NORMAL, heteronym=True)[0]))
 
 
-def _romanised_pattern(surname: str, given: str) -> str:
-    """A regex of the pinyin of a name in the usual orders and spellings: ``LUO XIAOMING``,
-    ``Luo Xiaoming``, ``Xiaoming Luo``, ``Luo Xiao-ming``, ``LUO Xiao Ming``."""
+@cache
+def _surname_readings(surname: str) -> frozenset[str]:
+    return frozenset(_romanised_keys(surname, "")) if surname else frozenset()
 
-    def alt(ch: str) -> str:
-        readings = [r.replace("ü", "(?:v|u|yu)") for r in _syllables(ch) if r]
-        return "(?:" + "|".join(readings) + ")" if readings else re.escape(ch)
 
-    sur = "".join(alt(c) for c in surname)
-    giv = "[ -]?".join(alt(c) for c in given)
-    return f"(?<![A-Za-z])(?:{sur}[ ,-]+{giv}|{giv}[ ,-]+{sur})(?![A-Za-z])"
+@functools.lru_cache(maxsize=65536)
+def _romanised_keys(surname: str, given: str) -> frozenset[str]:
+    """The pinyin of a name as lower-case words, in the usual orders and spellings: ``luo xiaoming``,
+    ``luo xiao ming`` (also ``Luo Xiao-ming``), ``xiaoming luo``, ``xiao ming luo``; every reading
+    of each character (surnames often have a rarer one: 单 shan), ü as v, u or yu."""
+
+    def readings(ch: str) -> list[str]:
+        out = []
+        for r in _syllables(ch):
+            if "ü" in r or "v" in r:  # 吕: Lü, Lv, Lu, Lyu
+                out.extend(r.replace("ü", "v").replace("v", u) for u in ("v", "u", "yu"))
+            elif r:
+                out.append(r)
+        return out or [ch]
+
+    surnames = ["".join(parts) for parts in itertools.product(*(readings(c) for c in surname))]
+    if not given:
+        return frozenset(surnames)
+    givens = list(itertools.product(*(readings(c) for c in given)))
+    if len(surnames) * len(givens) > 64:
+        return frozenset()
+    keys: set[str] = set()
+    for sur in surnames:
+        for parts in givens:
+            for giv in {"".join(parts), " ".join(parts)}:
+                keys.add(f"{sur} {giv}")
+                keys.add(f"{giv} {sur}")
+    return frozenset(keys)
+
+
+#: A run of Latin words joined by spaces, commas or hyphens: where a romanised name can be.
+_LATIN_WORDS_RE = re.compile(r"[A-Za-z]+(?:[ ,\-]+[A-Za-z]+)*")
+_LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
 
 
 def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[Span]:
     """``spans`` plus the romanised forms of the Chinese names among them found elsewhere in the
-    text (the same record often gives ``罗晓明`` and ``LUO XIAOMING``)."""
-    patterns = []
+    text (the same record often gives ``罗晓明`` and ``LUO XIAOMING``). Windows of two to four
+    consecutive Latin words are looked up in the set of spellings; no regex is built per text."""
+    keys: set[str] = set()
+    longest = 0
+    words_in_text: set[str] | None = None
     for span in spans:
         sl = _surname_len(text, span.start)
         given = text[span.start + sl : span.end]
         if sl and given and all(is_cjk(c) for c in given) and "某" not in given:
-            patterns.append(_romanised_pattern(text[span.start : span.start + sl], given))
-    if not patterns:
+            surname = text[span.start : span.start + sl]
+            if words_in_text is None:
+                words_in_text = {w.lower() for w in _LATIN_WORD_RE.findall(text)}
+            if words_in_text.isdisjoint(_surname_readings(surname)):
+                continue  # every spelling has the surname as a word of its own
+            keys |= _romanised_keys(surname, given)
+            longest = max(longest, 1 + len(given))
+    if not keys:
         return spans
-    extra = [
-        Span(m.start(), m.end(), PiiType.PERSON, 0.8, detector)
-        for m in re.finditer("|".join(dict.fromkeys(patterns)), text, re.IGNORECASE)
-    ]
+    extra = []
+    for run in _LATIN_WORDS_RE.finditer(text):
+        words = list(_LATIN_WORD_RE.finditer(run.group()))
+        i = 0
+        while i < len(words):
+            for j in range(min(len(words), i + longest), i + 1, -1):
+                key = " ".join(w.group().lower() for w in words[i:j])
+                if key in keys:
+                    extra.append(
+                        Span(
+                            run.start() + words[i].start(),
+                            run.start() + words[j - 1].end(),
+                            PiiType.PERSON,
+                            0.8,
+                            detector,
+                        )
+                    )
+                    i = j - 1
+                    break
+            i += 1
     if not extra:
         return spans
     merged = sorted([*spans, *extra])
