@@ -51,6 +51,8 @@ class GroupedNumberDetector:
         spans: list[Span] = []
         for m in _RUN_RE.finditer(text, *digit_window(text)):
             run = m.group()
+            if len(run) < 11:
+                continue  # fewer than ten digits: no identifier here (dates, times, amounts)
             groups = list(_GROUP_RE.finditer(run))
             if len(groups) < 2 or len(groups) > _MAX_GROUPS or _thousands(run, groups):
                 continue

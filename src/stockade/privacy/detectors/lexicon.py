@@ -16,8 +16,8 @@ Loaded lazily, once per process (about a second, ~60 MB); nothing is downloaded.
 
 from __future__ import annotations
 
-import logging
 import math
+import re
 import threading
 from collections import Counter
 from functools import cache
@@ -27,41 +27,25 @@ _lock = threading.Lock()
 
 
 class _Lexicon:
-    def __init__(self) -> None:
-        import jieba
+    """jieba's dictionary, read straight from its ``dict.txt`` (jieba's own start-up builds a prefix
+    table of 500,000 entries that this module does not need)."""
 
-        jieba.setLogLevel(logging.WARNING)
-        self.tokenizer = jieba.dt  # the default tokenizer, shared with evaluation's word BLEU
-        words: dict[str, tuple[int, str]] = {}
-        given: Counter[str] = Counter()
+    def __init__(self) -> None:
         dictionary = resources.files("jieba").joinpath("dict.txt").read_text("utf-8")
-        for line in dictionary.splitlines():
-            parts = line.split(" ")
-            if len(parts) != 3:
-                continue
-            w, freq, pos = parts
-            if 2 <= len(w) <= 4:
-                words[w] = (int(freq), pos)
-                if pos == "nr" and len(w) == 3:
-                    given[w[1]] += 1
-                    given[w[2]] += 1
-        self.words = words
+        rows = _ROW_RE.findall(dictionary)
+        self.words: dict[str, tuple[int, str]] = {w: (int(f), pos) for w, f, pos in rows}
+        self.longest = min(8, max(len(w) for w in self.words))
+        self.log_total = math.log(sum(f for f, _ in self.words.values()))
+        given: Counter[str] = Counter()
+        for w, (_, pos) in self.words.items():
+            if pos == "nr" and len(w) == 3:
+                given[w[1]] += 1
+                given[w[2]] += 1
         #: How often a character appears in the given names of jieba's three-character names.
         self.given_counts = given
-        self.tokenizer.initialize()
-        # log P(word) as jieba scores it (log(freq or 1) - log(total)), and every prefix of a word.
-        total = math.log(self.tokenizer.total)
-        self.logp: dict[str, float] = {}
-        self.prefixes: set[str] = set()
-        for w, freq in self.tokenizer.FREQ.items():
-            if freq:
-                self.logp[w] = math.log(freq) - total
-                for k in range(2, len(w)):
-                    self.prefixes.add(w[:k])
-                self.prefixes.add(w)
-        self.floor = -total  # an unknown single character: log(1) - log(total)
 
 
+_ROW_RE = re.compile(r"^(\S+) (\d+) (\S+)$", re.MULTILINE)
 _lexicon: _Lexicon | None = None
 
 
@@ -75,7 +59,7 @@ def _get() -> _Lexicon:
 
 
 def word(text: str) -> tuple[int, str] | None:
-    """``(frequency, part-of-speech tag)`` of a dictionary word of 2-4 characters, or None
+    """``(frequency, part-of-speech tag)`` of a dictionary word, or None
     (``nr``: person name, ``ns``: place name, ``n``: noun, ``v``: verb...)."""
     return _get().words.get(text)
 
@@ -94,7 +78,7 @@ def boundaries(text: str, lo: int, hi: int) -> set[int]:
     where jieba's generator and regex block splitting cost several times the search itself.
     Characters other than CJK ideographs are boundaries on both sides (jieba's blocks)."""
     lex = _get()
-    logp, prefixes, floor = lex.logp, lex.prefixes, lex.floor
+    words, log, log_total, longest = lex.words, math.log, lex.log_total, lex.longest
     out = {lo, hi}
     start = lo
     while start < hi:
@@ -110,18 +94,15 @@ def boundaries(text: str, lo: int, hi: int) -> set[int]:
             best = [0.0] * (n + 1)
             step = [1] * (n + 1)
             for i in range(n - 1, -1, -1):
-                top = logp.get(text[start + i], floor) + best[i + 1]
+                # jieba's scores: log(freq or 1) - log(total); a single character is always a word
+                hit = words.get(text[start + i])
+                top = (log(hit[0]) if hit and hit[0] else 0.0) - log_total + best[i + 1]
                 length = 1
-                k = i + 2
-                while k <= n:
-                    word = text[start + i : start + k]
-                    if word not in prefixes:
-                        break
-                    p = logp.get(word)
-                    if p is not None and p + best[k] > top:
-                        top = p + best[k]
+                for k in range(i + 2, min(n, i + longest) + 1):
+                    hit = words.get(text[start + i : start + k])
+                    if hit is not None and hit[0] and log(hit[0]) - log_total + best[k] > top:
+                        top = log(hit[0]) - log_total + best[k]
                         length = k - i
-                    k += 1
                 best[i] = top
                 step[i] = length
             i = 0
