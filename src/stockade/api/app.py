@@ -14,6 +14,7 @@ from stockade.api.state import DEV_HEADER, ServerState
 from stockade.core.errors import StockadeError
 from stockade.security.principal import Authenticator
 from stockade.serving.metrics import ServingMetrics
+from stockade.serving.pii_guard import PiiGuard
 from stockade.serving.protocol import Engine
 
 
@@ -27,12 +28,14 @@ def create_app(
     audit: Any = None,
     metrics: ServingMetrics | None = None,
     request_timeout: float | None = 300.0,
+    pii_guard: PiiGuard | None = None,
     middleware: list[tuple[type, dict[str, Any]]] | None = None,
 ) -> FastAPI:
     """The serving API over ``engine``. ``authenticator`` is required: there is no way to switch it off.
 
     ``middleware``: ASGI middleware as (class, kwargs), each added around the previous ones (the security
     layer's allowlist, rate and body limits). ``dev``: every response carries ``X-Stockade-Dev-Mode``.
+    ``pii_guard``: the privacy detectors over responses (and prompts); None means off (tests).
     """
     if authenticator is None:
         raise StockadeError(
@@ -55,6 +58,7 @@ def create_app(
         audit=audit,
         dev=dev,
         request_timeout=request_timeout,
+        pii_guard=pii_guard or PiiGuard("off"),
     )
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     for error in (ApiError, StockadeError, Exception):

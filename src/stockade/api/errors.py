@@ -18,6 +18,7 @@ OPENAI_TYPES = {
     404: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
+    451: "invalid_request_error",
     503: "service_unavailable",
     504: "timeout",
 }
@@ -59,7 +60,7 @@ def from_exception(exc: Exception) -> ApiError:
     if isinstance(exc, Overloaded):
         return ApiError(429, exc.what, exc.kind, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, ServingError):
-        return ApiError(exc.status, exc.what, exc.kind)
+        return ApiError(exc.status, exc.what, exc.kind, code=getattr(exc, "code", None))
     if isinstance(exc, StockadeError):
         return ApiError(422, exc.what, "validation")
     return ApiError(500, f"internal error ({exc.__class__.__name__})", "generation")

@@ -8,6 +8,7 @@ from typing import Any
 from stockade.api.app import create_app
 from stockade.api.server import drain_hook, uvicorn_server
 from stockade.serving.audit_writer import AuditWriter
+from stockade.serving.pii_guard import PiiGuard
 from stockade.serving.service import build_engine, chat_template
 from stockade.serving.target import resolve_target
 
@@ -22,10 +23,27 @@ def with_tls_paths(context: Any, spec: Any) -> Any:
     return spec.model_copy(update={"tls_cert": str(paths.cert), "tls_key": str(paths.key)})
 
 
-def serve(context: Any, spec: Any, *, announce: Any = print) -> None:
-    """Blocks until SIGTERM/SIGINT, then drains. ``context``: an open WorkspaceContext."""
+def pii_guard(settings: Any, pii_filter: str | None, pii_filter_prompts: str = "off") -> PiiGuard:
+    """The output guard: the ``--pii-filter`` flag, else the workspace's ``serve_pii_filter``."""
+    return PiiGuard(pii_filter or settings.serve_pii_filter, pii_filter_prompts)
+
+
+def serve(
+    context: Any,
+    spec: Any,
+    *,
+    announce: Any = print,
+    pii_filter: str | None = None,
+    pii_filter_prompts: str = "off",
+) -> None:
+    """Blocks until SIGTERM/SIGINT, then drains. ``context``: an open WorkspaceContext.
+
+    ``pii_filter``: mask | block | off for responses; None takes the workspace's ``serve_pii_filter``.
+    ``pii_filter_prompts``: the same for prompts.
+    """
     from stockade.security.authenticator import build_authenticator, build_middleware
 
+    guard = pii_guard(context.workspace.settings, pii_filter, pii_filter_prompts)
     spec = with_tls_paths(context, spec)
     target = resolve_target(context, spec)
     engine = build_engine(target, spec)
@@ -39,6 +57,7 @@ def serve(context: Any, spec: Any, *, announce: Any = print) -> None:
         dev=target.dev,
         audit=audit,
         request_timeout=spec.request_timeout,
+        pii_guard=guard,
         middleware=build_middleware(context),
     )
     server = uvicorn_server(
@@ -63,6 +82,7 @@ def serve(context: Any, spec: Any, *, announce: Any = print) -> None:
         "stage": target.stage,
         "tls": bool(spec.tls_cert),
         "dev_mode": target.dev,
+        **guard.describe(),
     }
     context.record(
         "serve.start", target.label, reason="dev mode: unapproved model" if target.dev else None, **details
@@ -70,7 +90,8 @@ def serve(context: Any, spec: Any, *, announce: Any = print) -> None:
     scheme = "https" if spec.tls_cert else "http"
     announce(
         f"serving {target.label} on {scheme}://{spec.host}:{spec.port} "
-        f"({engine.info.backend}, {engine.info.device})"
+        f"({engine.info.backend}, {engine.info.device}; personal data in responses: {guard.output}, "
+        f"in prompts: {guard.prompts})"
     )
     started = time.monotonic()
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi import Request
 
 from stockade.security.principal import Authenticator
 from stockade.serving.metrics import ServingMetrics
+from stockade.serving.pii_guard import PiiGuard
 from stockade.serving.protocol import Engine
 
 DEV_HEADER = ("X-Stockade-Dev-Mode", "unapproved-model")
@@ -26,11 +28,19 @@ class ServerState:
     dev: bool = False
     draining: bool = False
     request_timeout: float | None = 300.0
+    pii_guard: PiiGuard = field(default_factory=lambda: PiiGuard("off"))
     started: float = field(default_factory=time.time)
 
     @property
     def tokenizer(self) -> Any:
         return self.engine.tokenizer
+
+    def personal_data(self, request: Request) -> dict[str, Counter[str]]:
+        """This request's counts of personal data by type, per direction (``prompt``, ``output``)."""
+        counts = getattr(request.state, "personal_data", None)
+        if counts is None:
+            counts = request.state.personal_data = {"prompt": Counter(), "output": Counter()}
+        return counts
 
     def account(
         self, request: Request, *, status: int, prompt_tokens: int = 0, generated_tokens: int = 0
@@ -43,8 +53,21 @@ class ServerState:
         self.metrics.requests.labels(route=route, status=str(status)).inc()
         if status >= 400:
             self.metrics.errors.labels(status=str(status)).inc()
+        found = self.personal_data(request)
+        for direction, counts in found.items():
+            for kind, count in counts.items():
+                self.metrics.personal_data.labels(type=kind, direction=direction).inc(count)
         if self.audit is None:
             return
+        guard: dict[str, object] = {}
+        if self.pii_guard.output != "off" or self.pii_guard.prompts != "off":
+            # counts by type only: never the values
+            guard = {
+                "pii_filter": self.pii_guard.output,
+                "pii_filter_prompts": self.pii_guard.prompts,
+                "pii_output": dict(found["output"]),
+                "pii_prompt": dict(found["prompt"]),
+            }
         principal = getattr(request.state, "principal", None)
         started = getattr(request.state, "started", None)
         self.audit.record(
@@ -59,4 +82,5 @@ class ServerState:
             generated_tokens=generated_tokens,
             latency_ms=round((time.monotonic() - started) * 1000, 1) if started else None,
             dev_mode=self.dev,
+            **guard,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -15,14 +16,46 @@ from stockade.core.specs import ServeSpec
 Dev = Annotated[bool, typer.Option("--dev", help="Serve an unapproved version or a folder (announced).")]
 
 
+class PiiFilter(str, Enum):
+    mask = "mask"
+    block = "block"
+    off = "off"
+
+
+PiiFilterOption = Annotated[
+    PiiFilter | None,
+    typer.Option(
+        "--pii-filter",
+        help="Personal data the privacy detectors find in a response: mask (typed placeholders such as "
+        "<身份证号>; streams hold back a short tail), block (the response ends in an error, the value is "
+        "never sent) or off. Default: serve_pii_filter in stockade.yaml (mask).",
+        show_default=False,
+    ),
+]
+PiiFilterPrompts = Annotated[
+    PiiFilter,
+    typer.Option(
+        "--pii-filter-prompts",
+        help="The same for incoming prompts, before generation: mask, block (HTTP 451) or off.",
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(ServeSpec))
-    def serve(ctx: typer.Context, dry_run: DryRun = False, dev: Dev = False) -> None:
+    def serve(
+        ctx: typer.Context,
+        dry_run: DryRun = False,
+        dev: Dev = False,
+        pii_filter: PiiFilterOption = None,
+        pii_filter_prompts: PiiFilterPrompts = PiiFilter.off,
+    ) -> None:
         """Serve a model over HTTP: stockade serve [CONFIG.yaml] --model NAME@vN [--port 5000 ...].
 
         Also takes the deployment guide's flags (--model_name_or_path, --template, --infer_backend hf|vllm,
         --port, --load_in_4bit, --max_batch_size). Binds 127.0.0.1 unless --host says otherwise. Every
         route but /health needs Authorization: Bearer TOKEN. SIGTERM drains in-flight requests, then exits.
+        Personal data in responses is masked unless --pii-filter (or serve_pii_filter) says otherwise.
         """
         spec, _ = spec_from_args(ServeSpec, list(ctx.args) + (["--dev", "true"] if dev else []))
         if check_spec(spec, "serve", dry_run):
@@ -33,4 +66,10 @@ def register(app: typer.Typer) -> None:
 
         with open_workspace(state.workspace) as context:
             require(context, "serve.run")
-            run_server(context, spec, announce=lambda line: console.print(escape(line)))
+            run_server(
+                context,
+                spec,
+                announce=lambda line: console.print(escape(line)),
+                pii_filter=pii_filter.value if pii_filter else None,
+                pii_filter_prompts=pii_filter_prompts.value,
+            )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from stockade.core.security_settings import SecuritySettings
@@ -56,6 +58,17 @@ class Settings(Spec):
     security: SecuritySettings = Field(
         default_factory=SecuritySettings, description="Access control: JWT, API keys, allowlist, limits."
     )
+    serve_pii_filter: Literal["mask", "block", "off"] = Field(
+        "mask",
+        description="What `stockade serve` does with personal data the privacy detectors find in a response: "
+        "mask it (typed placeholders such as `<身份证号>`), block the response, or off. "
+        "`stockade serve --pii-filter` overrides it.",
+    )
+
+    @field_validator("serve_pii_filter", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML reads a bare `off` as false
 
     @field_validator("egress_allowlist", mode="before")
     @classmethod

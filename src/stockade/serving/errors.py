@@ -42,3 +42,11 @@ class RequestTimedOut(ServingError):
 
     status = 504
     kind = "incomplete_generation"
+
+
+class PersonalDataBlocked(ServingError):
+    """The output guard (or prompt guard) is in block mode and found personal data (HTTP 451)."""
+
+    status = 451
+    kind = "personal_data"
+    code = "content_filter"  # OpenAI's name for a response withheld by a filter

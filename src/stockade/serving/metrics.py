@@ -67,6 +67,12 @@ class ServingMetrics:
         self.errors = Counter(
             "stockade_request_errors_total", "Errors by HTTP status.", ["status"], registry=registry
         )
+        self.personal_data = Counter(
+            "stockade_pii_detected_total",
+            "Personal data found by the serving guard, by type and direction (prompt | output).",
+            ["type", "direction"],
+            registry=registry,
+        )
         self.running = Gauge("stockade_running_requests", "Requests in the running batch.", registry=registry)
         self.waiting = Gauge("stockade_waiting_requests", "Requests waiting for a slot.", registry=registry)
 

@@ -22,6 +22,7 @@ from stockade.api.routes.tgi import SSE_HEADERS
 from stockade.api.schemas import ChatRequest
 from stockade.api.state import ServerState
 from stockade.core.ids import new_id
+from stockade.serving.errors import PersonalDataBlocked
 from stockade.serving.params import GenerationParams
 from stockade.serving.prompts import chat_prompt_ids
 
@@ -37,8 +38,13 @@ def _start(body: ChatRequest, request: Request, state: ServerState) -> Generatio
             "validation",
             code="model_not_found",
         )
+    found = state.personal_data(request)["prompt"]
     messages = [
-        {"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages
+        {
+            "role": "system" if m.role == "developer" else m.role,
+            "content": state.pii_guard.filter_prompt(m.text(), found),
+        }
+        for m in body.messages
     ]
     prompt_ids = chat_prompt_ids(state.tokenizer, state.template, messages)
     room = state.engine.info.context - len(prompt_ids)
@@ -81,7 +87,7 @@ async def chat_completions(body: ChatRequest, request: Request, state: Served, _
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": generation.outcome.text},
+                "message": {"role": "assistant", "content": generation.text},
                 "finish_reason": FINISH.get(generation.outcome.finish or "length", "stop"),
                 "logprobs": None,
             }
@@ -155,6 +161,8 @@ async def _events(
     except Exception as exc:
         error = from_exception(exc)
         status = error.status
+        if isinstance(exc, PersonalDataBlocked):  # OpenAI's finish reason for withheld content, then why
+            yield event([{"index": 0, "delta": {}, "finish_reason": "content_filter", "logprobs": None}])
         yield f"data: {json.dumps(error_body(error, '/v1/chat/completions'), ensure_ascii=False)}\n\n"
     finally:
         generation.account(status)

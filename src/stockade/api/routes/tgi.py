@@ -1,7 +1,8 @@
 """text-generation-inference routes: ``POST /generate``, ``/generate_stream`` (SSE), ``/``, ``GET /info``.
 
 TGI ``inputs`` go through the model's chat template as one user message (the model was trained on
-that format); ``return_full_text`` prepends the inputs as sent.
+that format); ``return_full_text`` prepends the inputs as sent (through the output guard, like all the
+text of a response).
 """
 
 from __future__ import annotations
@@ -43,8 +44,13 @@ def _params(parameters: TgiParameters) -> GenerationParams:
 
 
 def _start(body: TgiRequest, request: Request, state: ServerState) -> Generation:
-    prompt_ids = templated_prompt_ids(state.tokenizer, state.template, body.inputs)
-    return Generation(state, request, prompt_ids, _params(body.parameters), include_stop=True)
+    found = state.personal_data(request)
+    inputs = state.pii_guard.filter_prompt(body.inputs, found["prompt"])
+    echo = ""
+    if body.parameters.return_full_text:  # the inputs sent back are part of the response
+        echo = state.pii_guard.filter_echo(body.inputs, found["output"])
+    prompt_ids = templated_prompt_ids(state.tokenizer, state.template, inputs)
+    return Generation(state, request, prompt_ids, _params(body.parameters), include_stop=True, echo=echo)
 
 
 def _token(chunk: Chunk) -> dict[str, Any]:
@@ -61,10 +67,6 @@ def _token_event(index: int, chunk: Chunk) -> str:
     )
 
 
-def _text(body: TgiRequest, generated: str) -> str:
-    return body.inputs + generated if body.parameters.return_full_text else generated
-
-
 @router.post("/generate")
 async def generate(body: TgiRequest, request: Request, state: Served, _: Caller) -> Any:
     """Generate text for ``inputs``; with ``parameters.details`` also tokens and the finish reason."""
@@ -75,7 +77,7 @@ async def generate(body: TgiRequest, request: Request, state: Served, _: Caller)
         generation.account(499)
         return Response(status_code=499)
     generation.account(200)
-    result: dict[str, Any] = {"generated_text": _text(body, generation.outcome.text)}
+    result: dict[str, Any] = {"generated_text": generation.text}
     if body.parameters.details:
         result["details"] = {
             "finish_reason": generation.outcome.finish,
@@ -91,7 +93,7 @@ async def generate(body: TgiRequest, request: Request, state: Served, _: Caller)
 async def generate_stream(body: TgiRequest, request: Request, state: Served, _: Caller) -> StreamingResponse:
     """Server-sent events, one per token; the last carries ``generated_text`` and ``details``."""
     generation = _start(body, request, state)
-    return StreamingResponse(_events(body, generation), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(_events(generation), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.post("/")
@@ -103,8 +105,8 @@ async def compat(body: TgiRequest, request: Request, state: Served, caller: Call
     return [result] if isinstance(result, dict) else result
 
 
-async def _events(body: TgiRequest, generation: Generation) -> AsyncIterator[str]:
-    status, index = 499, 0
+async def _events(generation: Generation) -> AsyncIterator[str]:
+    status, index = 499, 0  # TGI reports a stream's error as a last {"error", "error_type"} event
     try:
         async for batch in generation.batches():
             lines = []
@@ -113,7 +115,7 @@ async def _events(body: TgiRequest, generation: Generation) -> AsyncIterator[str
                     payload: dict[str, Any] = {
                         "index": index,
                         "token": _token(chunk),
-                        "generated_text": _text(body, generation.outcome.text),
+                        "generated_text": generation.text,
                         "details": {
                             "finish_reason": chunk.finish,
                             "generated_tokens": generation.outcome.generated,
@@ -158,4 +160,5 @@ async def info(state: Served, _: Caller) -> dict[str, Any]:
         "version": __version__,
         "backend": engine.backend,
         "dev_mode": state.dev,
+        **state.pii_guard.describe(),
     }
