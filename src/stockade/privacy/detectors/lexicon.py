@@ -34,8 +34,11 @@ class _Lexicon:
         dictionary = resources.files("jieba").joinpath("dict.txt").read_text("utf-8")
         rows = _ROW_RE.findall(dictionary)
         self.words: dict[str, tuple[int, str]] = {w: (int(f), pos) for w, f, pos in rows}
-        self.longest = min(8, max(len(w) for w in self.words))
-        self.log_total = math.log(sum(f for f, _ in self.words.values()))
+        log_total = math.log(sum(f for f, _ in self.words.values()))
+        #: jieba's score of a word: log(freq) - log(total); words of up to five characters (longer
+        #: ones never decide where a name of two to four characters ends).
+        self.logp: dict[str, float] = {w: math.log(f) - log_total for w, (f, _) in self.words.items() if f}
+        self.floor = -log_total  # a character jieba does not know: log(1) - log(total)
         given: Counter[str] = Counter()
         for w, (_, pos) in self.words.items():
             if pos == "nr" and len(w) == 3:
@@ -78,7 +81,7 @@ def boundaries(text: str, lo: int, hi: int) -> set[int]:
     where jieba's generator and regex block splitting cost several times the search itself.
     Characters other than CJK ideographs are boundaries on both sides (jieba's blocks)."""
     lex = _get()
-    words, log, log_total, longest = lex.words, math.log, lex.log_total, lex.longest
+    logp, floor = lex.logp, lex.floor
     out = {lo, hi}
     start = lo
     while start < hi:
@@ -94,14 +97,13 @@ def boundaries(text: str, lo: int, hi: int) -> set[int]:
             best = [0.0] * (n + 1)
             step = [1] * (n + 1)
             for i in range(n - 1, -1, -1):
-                # jieba's scores: log(freq or 1) - log(total); a single character is always a word
-                hit = words.get(text[start + i])
-                top = (log(hit[0]) if hit and hit[0] else 0.0) - log_total + best[i + 1]
+                # jieba's scores; a single character is always a word
+                top = logp.get(text[start + i], floor) + best[i + 1]
                 length = 1
-                for k in range(i + 2, min(n, i + longest) + 1):
-                    hit = words.get(text[start + i : start + k])
-                    if hit is not None and hit[0] and log(hit[0]) - log_total + best[k] > top:
-                        top = log(hit[0]) - log_total + best[k]
+                for k in range(i + 2, min(n, i + 5) + 1):
+                    p = logp.get(text[start + i : start + k])
+                    if p is not None and p + best[k] > top:
+                        top = p + best[k]
                         length = k - i
                 best[i] = top
                 step[i] = length
