@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from stockade.privacy.detectors.checksums import luhn_ok
+
 _ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _NOT_DIGIT = re.compile(r"[^0-9]+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
@@ -34,17 +36,7 @@ _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 
 def luhn_valid(text: str) -> bool:
     digits = _NOT_DIGIT.sub("", text)
-    if len(digits) < 2:
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    return len(digits) >= 2 and luhn_ok(digits)  # the bank-card detector's own Luhn
 
 
 def mod11_2_valid(text: str) -> bool:

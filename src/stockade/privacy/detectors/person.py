@@ -509,6 +509,8 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
         return None
     if bare and not titled:
         return end
+    if strict and text[start + sl] not in GIVEN_NAME_CHARS:
+        return None  # cheap first: however the end moves, the first given character stays
     b = lexicon.boundaries(text, max(0, start - 4), min(n, end + 4))
     if (strict or titled) and start not in b:
         return None
