@@ -16,9 +16,12 @@ from stockade.core import offline
 offline.activate()
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-LLAMAFACTORY_CONFIGS = SHARED / "fixtures" / "llamafactory-configs"
-LLAMAFACTORY_DATA = SHARED / "fixtures" / "llamafactory-data"
+# The files the tests read ship in tests/fixtures (byte-identical copies of ../shared/fixtures, the project
+# machines' and CI's read-only folder beside the checkout), so a plain clone runs every test.
+FIXTURES = REPO / "tests" / "fixtures"
+LLAMAFACTORY_CONFIGS = FIXTURES / "llamafactory-configs"
+LLAMAFACTORY_DATA = FIXTURES / "llamafactory-data"
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"  # only checked against, by tests/test_fixtures.py
 
 
 def run_cli(
