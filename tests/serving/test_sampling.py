@@ -14,7 +14,7 @@ VOCAB = 50
 def _choose(params: list[GenerationParams], logits, seeds, steps=None, seen=None):
     settings = row_settings(params, seeds, VOCAB, logits.device)
     steps = steps if steps is not None else torch.zeros(len(params), dtype=torch.long)
-    return choose(logits, settings, steps, seen)
+    return choose(logits, settings, steps, seen)[:2]  # token and logprob (not the alternatives)
 
 
 def test_greedy_is_argmax_with_its_logprob() -> None:

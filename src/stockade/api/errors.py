@@ -35,6 +35,7 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
         code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.kind, self.headers, self.code = (
@@ -44,6 +45,12 @@ class ApiError(Exception):
             headers or {},
             code,
         )
+        self.param = param  # the request field at fault (OpenAI's ``error.param``)
+
+
+def refuse(field: str, why: str) -> ApiError:
+    """A request field this server does not serve (with that value): HTTP 422 naming it, and why."""
+    return ApiError(422, f"{field}: {why}", "validation", param=field)
 
 
 def from_exception(exc: Exception) -> ApiError:
@@ -73,7 +80,14 @@ def is_openai(path: str) -> bool:
 def error_body(error: ApiError, path: str) -> dict:
     if is_openai(path):
         kind = OPENAI_TYPES.get(error.status, "server_error")
-        return {"error": {"message": error.message, "type": kind, "param": None, "code": error.code or kind}}
+        return {
+            "error": {
+                "message": error.message,
+                "type": kind,
+                "param": error.param,
+                "code": error.code or kind,
+            }
+        }
     return {"error": error.message, "error_type": error.kind}
 
 

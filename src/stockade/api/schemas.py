@@ -4,13 +4,34 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from stockade.serving.params import MAX_TOP_LOGPROBS
 
 
-class TgiParameters(BaseModel):
-    """TGI ``parameters``. Unknown keys are refused (422); unsupported ones must stay at their defaults."""
+class Strict(BaseModel):
+    """A body whose every accepted field has an effect: an unknown field is refused (422) by name, with
+    the fields this server does accept. Fields a protocol defines but this server does not serve are
+    declared and refused by the route with the reason (see docs/serving.md)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(k) for k in set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(
+                    f"unsupported field(s) {', '.join(unknown)}: this server does not serve them; "
+                    f"the fields accepted here are {', '.join(cls.model_fields)}"
+                )
+        return data
+
+
+class TgiParameters(Strict):
+    """TGI ``parameters``. Unknown keys are refused (422); ``adapter_id`` here, ``watermark``,
+    ``grammar`` and ``best_of`` > 1 by the route, each with the reason."""
 
     max_new_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0)
@@ -23,20 +44,27 @@ class TgiParameters(BaseModel):
     details: bool = False
     return_full_text: bool | None = False
     decoder_input_details: bool = False
-    # accepted for client compatibility; only their neutral values are served
-    truncate: int | None = None
-    typical_p: float | None = None
+    truncate: int | None = Field(None, ge=1)
+    typical_p: float | None = Field(None, gt=0, le=1)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    top_n_tokens: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
+    # refused by the route unless neutral (TGI's schema has them; this server does not serve them)
     watermark: bool = False
-    best_of: int | None = Field(None, ge=1, le=1)
-    frequency_penalty: float | None = None
-    top_n_tokens: int | None = Field(None, ge=0, le=0)
-    grammar: None = None
-    adapter_id: None = None
+    best_of: int | None = Field(None, ge=1)
+    grammar: Any = None
+    adapter_id: None = None  # typed null: no request field may name a file or folder
+
+    @field_validator("adapter_id", mode="before")
+    @classmethod
+    def _no_adapters(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(
+                "this server serves one model with no separately selectable adapters; leave adapter_id out"
+            )
+        return value
 
 
-class TgiRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TgiRequest(Strict):
     inputs: str = Field(min_length=1)
     parameters: TgiParameters = Field(default_factory=TgiParameters)
     stream: bool = False
@@ -49,14 +77,12 @@ class TgiToken(BaseModel):
     special: bool
 
 
-class ContentPart(BaseModel):
+class ContentPart(Strict):
     type: Literal["text"]
     text: str
 
 
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class ChatMessage(Strict):
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str | list[ContentPart]
 
@@ -64,14 +90,14 @@ class ChatMessage(BaseModel):
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(Strict):
     include_usage: bool = False
 
 
-class ChatRequest(BaseModel):
-    """OpenAI ``POST /v1/chat/completions`` (the subset a text model serves; ``n`` must be 1)."""
-
-    model_config = ConfigDict(extra="ignore")
+class ChatRequest(Strict):
+    """OpenAI ``POST /v1/chat/completions``. Every field here is honoured, or refused by the route with
+    the reason (``tools``, ``tool_choice`` other than "none", ``response_format`` other than text, ...);
+    any other field is refused by name."""
 
     model: str | None = None
     messages: list[ChatMessage] = Field(min_length=1)
@@ -79,14 +105,23 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    n: int = Field(1, ge=1, le=1)
+    n: int = Field(1, ge=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: str | list[str] | None = None
     seed: int | None = None
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     user: str | None = None
+    # refused by the route unless absent or neutral
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    functions: list[Any] | None = None
+    function_call: Any = None
+    response_format: dict[str, Any] | None = None
 
     @field_validator("stop")
     @classmethod

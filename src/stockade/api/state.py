@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,9 +44,17 @@ class ServerState:
         return counts
 
     def account(
-        self, request: Request, *, status: int, prompt_tokens: int = 0, generated_tokens: int = 0
+        self,
+        request: Request,
+        *,
+        status: int,
+        prompt_tokens: int = 0,
+        generated_tokens: int = 0,
+        end_user: str | None = None,
     ) -> None:
-        """Count a finished call and queue its audit record (never the prompt or output)."""
+        """Count a finished call and queue its audit record (never the prompt or output). ``end_user``
+        (OpenAI's ``user``) is recorded as a SHA-256 prefix, so one end user's calls can be traced
+        without the identifier itself (it may be personal data) entering the audit log."""
         if getattr(request.state, "accounted", False):
             return
         request.state.accounted = True
@@ -83,4 +92,9 @@ class ServerState:
             latency_ms=round((time.monotonic() - started) * 1000, 1) if started else None,
             dev_mode=self.dev,
             **guard,
+            **({"end_user": _digest(end_user)} if end_user else {}),
         )
+
+
+def _digest(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]

@@ -82,6 +82,8 @@ class HFEngine:
         )
         self.prefill_tokens = prefill_tokens
         self._seen = torch.zeros((max_batch_size, self.vocab), dtype=torch.bool, device=device)
+        # how often each row generated each token (frequency and presence penalties)
+        self._counts = torch.zeros((max_batch_size, self.vocab), dtype=torch.float32, device=device)
         self._waiting: deque[RequestHandle] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -203,7 +205,13 @@ class HFEngine:
         for handle in joining:
             handle.admitted = now
         try:
-            logits = self.runner.prefill([h.prompt_ids for h in joining], first)
+            wanted = [i for i, h in enumerate(joining) if h.params.prompt_logprobs]
+            logits = self.runner.prefill([h.prompt_ids for h in joining], first, keep_hidden=bool(wanted))
+            if wanted:
+                logits, hidden = logits
+                for i in wanted:  # set before the first event is posted: the loop sees it with that event
+                    handle = joining[i]
+                    handle.prompt_logprobs = self.runner.prompt_logprobs(hidden[i], handle.prompt_ids)
         except Exception as exc:  # the joining requests are in no batch yet: answer them here
             error = ServingError(f"generation failed: {exc.__class__.__name__}: {exc}")
             for handle in joining:
@@ -214,15 +222,17 @@ class HFEngine:
         torch = self.torch
         for offset, row in enumerate(rows):
             self._seen[first + offset].zero_()
+            self._counts[first + offset].zero_()
             self._seen[first + offset, torch.tensor(row.handle.prompt_ids, device=self._seen.device)] = True
         self._rows.extend(rows)
         settings = row_settings(
             [r.handle.params for r in rows], [r.handle.seed for r in rows], self.vocab, logits.device
         )
         steps = torch.zeros(len(rows), dtype=torch.long, device=logits.device)
-        tokens, logprobs = choose(logits, settings, steps, self._seen[first : first + len(rows)])
+        span = slice(first, first + len(rows))
+        tokens, logprobs, top = choose(logits, settings, steps, self._seen[span], self._counts[span])
         self._flush()
-        self._accept(rows, first, tokens, logprobs, joined=True)
+        self._accept(rows, first, tokens, logprobs, top, joined=True, counted=settings.frequency is not None)
 
     def _step(self) -> None:
         self._drop_stopped()
@@ -234,17 +244,41 @@ class HFEngine:
         self._decode_passes += 1
         self._decoded_rows += count
         self._max_rows = max(self._max_rows, count)
-        tokens, logprobs = choose(logits, state["settings"], state["steps"], self._seen[:count])
+        settings = state["settings"]
+        tokens, logprobs, top = choose(
+            logits, settings, state["steps"], self._seen[:count], self._counts[:count]
+        )
         self._flush()  # the last step's events go out while the device computes this one
-        self._accept(self._rows, 0, tokens, logprobs, joined=False)
+        counted = settings.frequency is not None
+        self._accept(self._rows, 0, tokens, logprobs, top, joined=False, counted=counted)
 
-    def _accept(self, rows: list[_Row], first: int, tokens: Any, logprobs: Any, *, joined: bool) -> None:
-        """Record the rows' new tokens (one host copy), post events, retire finished rows."""
+    def _accept(
+        self,
+        rows: list[_Row],
+        first: int,
+        tokens: Any,
+        logprobs: Any,
+        top: Any,
+        *,
+        joined: bool,
+        counted: bool,
+    ) -> None:
+        """Record the rows' new tokens (one host copy), post events, retire finished rows. ``counted``:
+        some row has a frequency or presence penalty (counts are kept only then: a row's penalty is
+        fixed, so a penalised row's counts are always current)."""
         torch = self.torch
-        self._seen[torch.arange(first, first + len(rows), device=tokens.device), tokens] = True
-        host = self._to_host(torch.stack([tokens.to(torch.float64), logprobs.to(torch.float64)]))
+        slots = torch.arange(first, first + len(rows), device=tokens.device)
+        self._seen[slots, tokens] = True
+        if counted:
+            self._counts[slots, tokens] += 1
+        values = [tokens.to(torch.float64)[None], logprobs.to(torch.float64)[None]]
+        if top is not None:  # [k, n] ids then [k, n] logprobs, in the same copy
+            values += [top[0].T.to(torch.float64), top[1].T.to(torch.float64)]
+        host = self._to_host(torch.cat(values))
+        width = (len(host) - 2) // 2
         finished = []
-        for row, token, logprob in zip(rows, host[0], host[1], strict=True):
+        for index, row in enumerate(rows):
+            token, logprob = host[0][index], host[1][index]
             row.generated += 1
             row.last_token = token = int(token)
             params = row.handle.params
@@ -253,7 +287,9 @@ class HFEngine:
                 finish = "eos_token"
             elif row.generated >= params.max_new_tokens or row.position + 1 >= self.info.context:
                 finish = "length"
-            self._post(row.handle, TokenEvent(token, logprob, finish=finish))
+            wanted = min(params.top_logprobs, width)
+            best = tuple((int(host[2 + k][index]), host[2 + width + k][index]) for k in range(wanted))
+            self._post(row.handle, TokenEvent(token, logprob, finish=finish, top=best))
             if finish:
                 finished.append(row)
         if finished:
@@ -269,12 +305,12 @@ class HFEngine:
         if values.device.type != "cuda":
             return values.tolist()
         torch = self.torch
-        count = values.shape[1]
-        if self._pinned is None or self._pinned.shape[1] < count:
+        height, count = values.shape
+        if self._pinned is None or self._pinned.shape[0] < height or self._pinned.shape[1] < count:
             self._pinned = torch.empty(
-                (2, max(count, self.info.max_batch_size)), dtype=values.dtype
+                (max(height, 2), max(count, self.info.max_batch_size)), dtype=values.dtype
             ).pin_memory()
-        host = self._pinned[:, :count]
+        host = self._pinned[:height, :count]
         host.copy_(values, non_blocking=True)
         self._copied.record()
         self._copied.synchronize()
@@ -307,6 +343,7 @@ class HFEngine:
             source = slots[id(row)]
             self.runner.cache.move(source, hole, row.position + 1)
             self._seen[hole].copy_(self._seen[source])
+            self._counts[hole].copy_(self._counts[source])
             slots[id(row)] = hole
         self._rows = sorted(keep, key=lambda r: slots[id(r)])
 

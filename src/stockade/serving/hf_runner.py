@@ -68,8 +68,9 @@ class ModelRunner:
         )
         return out.last_hidden_state
 
-    def prefill(self, prompts: list[list[int]], first_slot: int) -> Any:
-        """Run prompts (right-padded) into slots ``first_slot..``; logits [k, V] of each last position."""
+    def prefill(self, prompts: list[list[int]], first_slot: int, *, keep_hidden: bool = False) -> Any:
+        """Run prompts (right-padded) into slots ``first_slot..``; logits [k, V] of each last position
+        (and, with ``keep_hidden``, the hidden states [k, width, H] for :meth:`prompt_logprobs`)."""
         torch = self.torch
         width = max(len(p) for p in prompts)
         ids = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -83,7 +84,19 @@ class ModelRunner:
         self.cache.for_prefill(first_slot, len(prompts))
         hidden = self._decoder(ids, span[None, :].expand(len(prompts), -1), mask)
         last = hidden[torch.arange(len(prompts), device=self.device), lengths - 1]
-        return self.head(last)
+        return (self.head(last), hidden) if keep_hidden else self.head(last)
+
+    def prompt_logprobs(self, hidden: Any, prompt: list[int], chunk: int = 256) -> list[float | None]:
+        """Log-probability of each prompt token given the ones before it (None for the first), from one
+        row's prefill hidden states; the LM head runs ``chunk`` positions at a time."""
+        torch = self.torch
+        ids = torch.tensor(prompt, dtype=torch.long, device=self.device)
+        values: list[float | None] = [None]
+        for start in range(0, len(prompt) - 1, chunk):
+            end = min(start + chunk, len(prompt) - 1)
+            logprobs = torch.log_softmax(self.head(hidden[start:end]).float(), dim=-1)
+            values.extend(logprobs.gather(1, ids[start + 1 : end + 1, None])[:, 0].tolist())
+        return values
 
     def decode(self, ids: Any, positions: Any, longest: int) -> Any:
         """One token for each of the first ``n`` slots: ``ids``/``positions`` [n] on the device."""

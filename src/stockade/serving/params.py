@@ -10,6 +10,7 @@ from stockade.serving.errors import InvalidRequest
 
 MAX_STOP_SEQUENCES = 8
 MAX_STOP_LENGTH = 200
+MAX_TOP_LOGPROBS = 20  # alternatives per generated token (OpenAI's top_logprobs limit; TGI top_n_tokens)
 SEED_MODULUS = 2**32
 
 
@@ -26,6 +27,16 @@ class GenerationParams:
     seed: int | None = None
     repetition_penalty: float | None = None
     stop_token_ids: frozenset[int] = field(default_factory=frozenset)
+    typical_p: float | None = None
+    """Typical sampling mass (1 or None = off); samples, as in TGI."""
+    frequency_penalty: float | None = None
+    """Subtracted from a token's logit once per time it was generated so far (OpenAI's definition)."""
+    presence_penalty: float | None = None
+    """Subtracted from a token's logit once if it was generated so far (OpenAI's definition)."""
+    top_logprobs: int = 0
+    """How many of the most likely tokens (with log-probabilities) to report at each step."""
+    prompt_logprobs: bool = False
+    """Report the log-probability of every prompt token given the ones before it (TGI prefill details)."""
 
     @property
     def sampling(self) -> bool:
@@ -37,6 +48,7 @@ class GenerationParams:
             or self.temperature not in (None, 1.0)
             or self.top_p not in (None, 1.0)
             or self.top_k is not None
+            or self.typical_p not in (None, 1.0)
         )
 
     def resolved_seed(self) -> int | None:
@@ -61,6 +73,14 @@ def validate(params: GenerationParams, prompt_tokens: int, context: int) -> None
         problems.append(f"top_k must be at least 1 (got {params.top_k})")
     if params.repetition_penalty is not None and not (0 < params.repetition_penalty <= 10):
         problems.append(f"repetition_penalty must be in (0, 10] (got {params.repetition_penalty})")
+    if params.typical_p is not None and not (0 < params.typical_p <= 1):
+        problems.append(f"typical_p must be in (0, 1] (got {params.typical_p})")
+    for name in ("frequency_penalty", "presence_penalty"):
+        value = getattr(params, name)
+        if value is not None and not (-2 <= value <= 2):
+            problems.append(f"{name} must be between -2 and 2 (got {value})")
+    if not 0 <= params.top_logprobs <= MAX_TOP_LOGPROBS:
+        problems.append(f"top_logprobs must be 0 to {MAX_TOP_LOGPROBS} (got {params.top_logprobs})")
     if len(params.stop) > MAX_STOP_SEQUENCES:
         problems.append(f"at most {MAX_STOP_SEQUENCES} stop sequences (got {len(params.stop)})")
     if any(not s or len(s) > MAX_STOP_LENGTH for s in params.stop):

@@ -14,6 +14,15 @@ def raw_prompt_ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=True)["input_ids"])
 
 
+def last_tokens(tokenizer: Any, text: str, keep: int) -> str:
+    """``text`` cut to its last ``keep`` tokens (TGI's ``truncate``); a character split by the cut is
+    dropped. Text of ``keep`` tokens or fewer is returned as it is."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= keep:
+        return text
+    return tokenizer.decode(ids[len(ids) - keep :]).lstrip("\ufffd")
+
+
 def templated_prompt_ids(tokenizer: Any, template: Any, text: str) -> list[int]:
     """One user message through the chat template: how ``stockade serve`` treats TGI ``inputs``."""
     return chat_prompt_ids(tokenizer, template, [{"role": "user", "content": text}])

@@ -19,12 +19,14 @@ from stockade.serving.params import GenerationParams
 
 @dataclass(frozen=True)
 class TokenEvent:
-    """One generated token; ``finish`` ("length" | "eos_token") on the last, ``error`` if it failed."""
+    """One generated token; ``finish`` ("length" | "eos_token") on the last, ``error`` if it failed;
+    ``top``: the most likely tokens at this step as (id, logprob), when the request asked for them."""
 
     token_id: int
     logprob: float
     finish: str | None = None
     error: ServingError | None = None
+    top: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class RequestHandle:
     arrival: float = field(default_factory=time.monotonic)
     admitted: float | None = None  # when it got a batch slot (queue time = admitted - arrival)
     events: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
+    prompt_logprobs: list[float | None] | None = None  # set before the first event when asked for
     _cancelled: threading.Event = field(default_factory=threading.Event)
 
     def cancel(self) -> None:

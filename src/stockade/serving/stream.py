@@ -23,6 +23,7 @@ class Chunk:
     text: str  # new text (empty for special tokens, or while a possible stop string is held back)
     special: bool
     finish: str | None = None  # "length" | "eos_token" | "stop_sequence" on the last chunk
+    top: tuple[tuple[int, float], ...] = ()  # the most likely tokens at this step, when asked for
 
 
 @dataclass
@@ -89,7 +90,8 @@ def _chunk(event: TokenEvent, handle: RequestHandle, assembler: TextAssembler, o
         text += assembler.finish()
     outcome.finish = finish
     outcome.text = assembler.text
-    return Chunk(event.token_id, event.logprob, text, assembler.is_special(event.token_id), finish)
+    special = assembler.is_special(event.token_id)
+    return Chunk(event.token_id, event.logprob, text, special, finish, event.top)
 
 
 def _observe(

@@ -23,6 +23,7 @@ class Generation:
     params: GenerationParams
     include_stop: bool
     echo: str = ""  # prompt text put before the generated text (TGI return_full_text), already guarded
+    end_user: str | None = None  # OpenAI ``user``: recorded (hashed) in the audit record
     handle: RequestHandle = field(init=False)
     assembler: TextAssembler = field(init=False)
     guard: OutputFilter | None = field(init=False)
@@ -76,4 +77,5 @@ class Generation:
             status=status,
             prompt_tokens=len(self.prompt_ids),
             generated_tokens=self.outcome.generated,
+            end_user=self.end_user,
         )

@@ -3,6 +3,8 @@
 TGI ``inputs`` go through the model's chat template as one user message (the model was trained on
 that format); ``return_full_text`` prepends the inputs as sent (through the output guard, like all the
 text of a response).
+
+Every parameter of TGI's schema is honoured or refused by name (docs/serving.md lists which).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from fastapi.responses import StreamingResponse
 from stockade import __version__
 from stockade.api.deps import Caller, Served
 from stockade.api.disconnect import ClientGone, until_disconnect
-from stockade.api.errors import error_body, from_exception
+from stockade.api.errors import error_body, from_exception, refuse
 from stockade.api.routes.generation import Generation
 from stockade.api.schemas import TgiParameters, TgiRequest
 from stockade.api.state import ServerState
 from stockade.serving.params import MAX_STOP_SEQUENCES, GenerationParams
-from stockade.serving.prompts import templated_prompt_ids
+from stockade.serving.pii_guard import WITHHELD_TOKEN_ID
+from stockade.serving.prompts import last_tokens, templated_prompt_ids
 from stockade.serving.stream import Chunk
 
 router = APIRouter(tags=["text-generation-inference"])
@@ -40,21 +43,72 @@ def _params(parameters: TgiParameters) -> GenerationParams:
         stop=tuple(parameters.stop),
         seed=parameters.seed,
         repetition_penalty=parameters.repetition_penalty,
+        typical_p=parameters.typical_p,
+        frequency_penalty=parameters.frequency_penalty,
+        top_logprobs=parameters.top_n_tokens or 0,
+        prompt_logprobs=parameters.decoder_input_details,
     )
 
 
-def _start(body: TgiRequest, request: Request, state: ServerState) -> Generation:
+def _refuse_unserved(parameters: TgiParameters, state: ServerState, *, stream: bool) -> None:
+    """The parameters of TGI's schema this server does not serve (with the value sent): 422 by name."""
+    if parameters.watermark:
+        raise refuse("parameters.watermark", "watermarking is not supported by this server; send false")
+    if parameters.best_of not in (None, 1):
+        raise refuse("parameters.best_of", "only best_of=1 is served (one sequence per request)")
+    if parameters.grammar is not None:
+        raise refuse(
+            "parameters.grammar",
+            "constrained decoding (json/regex grammars) is not supported by this server yet",
+        )
+    if parameters.decoder_input_details and stream:
+        raise refuse(
+            "parameters.decoder_input_details", "not available when streaming (as in TGI); use /generate"
+        )
+    if parameters.decoder_input_details and state.pii_guard.output != "off":
+        raise refuse(
+            "parameters.decoder_input_details",
+            "not available while the output guard is on (--pii-filter): the prompt's tokens would be sent "
+            "back without it",
+        )
+
+
+def _start(body: TgiRequest, request: Request, state: ServerState, *, stream: bool) -> Generation:
+    _refuse_unserved(body.parameters, state, stream=stream)
     found = state.personal_data(request)
     inputs = state.pii_guard.filter_prompt(body.inputs, found["prompt"])
     echo = ""
     if body.parameters.return_full_text:  # the inputs sent back are part of the response
         echo = state.pii_guard.filter_echo(body.inputs, found["output"])
+    if body.parameters.truncate is not None:  # the last N tokens of inputs, then the template around them
+        inputs = last_tokens(state.tokenizer, inputs, body.parameters.truncate)
     prompt_ids = templated_prompt_ids(state.tokenizer, state.template, inputs)
     return Generation(state, request, prompt_ids, _params(body.parameters), include_stop=True, echo=echo)
 
 
 def _token(chunk: Chunk) -> dict[str, Any]:
     return {"id": chunk.token_id, "text": chunk.text, "logprob": chunk.logprob, "special": chunk.special}
+
+
+def _top_tokens(chunk: Chunk, tokenizer: Any) -> list[dict[str, Any]]:
+    """The step's most likely tokens; none for a token withheld by the output guard (they would show it)."""
+    if chunk.token_id == WITHHELD_TOKEN_ID:
+        return []
+    special = frozenset(getattr(tokenizer, "all_special_ids", ()))
+    return [
+        {"id": i, "text": tokenizer.decode([i]), "logprob": lp, "special": i in special}
+        for i, lp in chunk.top
+    ]
+
+
+def _prefill(generation: Generation) -> list[dict[str, Any]]:
+    """``decoder_input_details``: the prompt as the model saw it (chat template included), per token."""
+    logprobs = generation.handle.prompt_logprobs or []
+    decode = generation.state.tokenizer.decode
+    return [
+        {"id": i, "text": decode([i]), "logprob": lp}
+        for i, lp in zip(generation.prompt_ids, logprobs, strict=False)
+    ]
 
 
 def _token_event(index: int, chunk: Chunk) -> str:
@@ -70,7 +124,7 @@ def _token_event(index: int, chunk: Chunk) -> str:
 @router.post("/generate")
 async def generate(body: TgiRequest, request: Request, state: Served, _: Caller) -> Any:
     """Generate text for ``inputs``; with ``parameters.details`` also tokens and the finish reason."""
-    generation = _start(body, request, state)
+    generation = _start(body, request, state, stream=False)
     try:
         tokens = await until_disconnect(request, generation.collect())
     except ClientGone:
@@ -83,17 +137,20 @@ async def generate(body: TgiRequest, request: Request, state: Served, _: Caller)
             "finish_reason": generation.outcome.finish,
             "generated_tokens": generation.outcome.generated,
             "seed": generation.handle.seed,
-            "prefill": [],
+            "prefill": _prefill(generation) if body.parameters.decoder_input_details else [],
             "tokens": [_token(t) for t in tokens],
         }
+        if body.parameters.top_n_tokens:
+            result["details"]["top_tokens"] = [_top_tokens(t, state.tokenizer) for t in tokens]
     return result
 
 
 @router.post("/generate_stream")
 async def generate_stream(body: TgiRequest, request: Request, state: Served, _: Caller) -> StreamingResponse:
     """Server-sent events, one per token; the last carries ``generated_text`` and ``details``."""
-    generation = _start(body, request, state)
-    return StreamingResponse(_events(generation), media_type="text/event-stream", headers=SSE_HEADERS)
+    generation = _start(body, request, state, stream=True)
+    events = _events(generation, bool(body.parameters.top_n_tokens))
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @router.post("/")
@@ -105,24 +162,26 @@ async def compat(body: TgiRequest, request: Request, state: Served, caller: Call
     return [result] if isinstance(result, dict) else result
 
 
-async def _events(generation: Generation) -> AsyncIterator[str]:
+async def _events(generation: Generation, top_tokens: bool) -> AsyncIterator[str]:
     status, index = 499, 0  # TGI reports a stream's error as a last {"error", "error_type"} event
     try:
         async for batch in generation.batches():
             lines = []
             for chunk in batch:
-                if chunk.finish:
+                if chunk.finish or top_tokens:
                     payload: dict[str, Any] = {
                         "index": index,
                         "token": _token(chunk),
-                        "generated_text": generation.text,
+                        "generated_text": generation.text if chunk.finish else None,
                         "details": {
                             "finish_reason": chunk.finish,
                             "generated_tokens": generation.outcome.generated,
                             "seed": generation.handle.seed,
                             "input_length": len(generation.prompt_ids),
-                        },
-                        "top_tokens": None,
+                        }
+                        if chunk.finish
+                        else None,
+                        "top_tokens": _top_tokens(chunk, generation.state.tokenizer) if top_tokens else None,
                     }
                     lines.append(f"data:{json.dumps(payload, ensure_ascii=False)}\n\n")
                 else:
