@@ -57,20 +57,25 @@ class GroupedNumberDetector:
             if len(groups) < 2 or len(groups) > _MAX_GROUPS or _thousands(run, groups):
                 continue
             base = m.start()
-            for i in range(len(groups)):
+            parts = [g.group() for g in groups]
+            last = len(parts) - 1
+            for i in range(len(parts)):
                 digits = ""
-                for j in range(i, len(groups)):
-                    part = groups[j].group()
-                    if j < len(groups) - 1 and not part.isdigit():
+                for j in range(i, len(parts)):
+                    part = parts[j]
+                    if j < last and not part.isdigit():
                         break  # an X inside the run
                     digits += part
-                    if len(digits) > 19:
+                    n = len(digits)
+                    if n > 19:
                         break
                     if j == i:
                         continue  # one group alone is the plain detectors' business
                     # No checksum protects a phone number: it must be the whole run (after a
                     # country code), not a slice of a longer number.
-                    whole = j == len(groups) - 1 and (i == 0 or (i == 1 and groups[0].group() in _CC))
+                    whole = j == last and (i == 0 or (i == 1 and parts[0] in _CC))
+                    if n < 16 and not (whole and n >= 10):
+                        continue  # no identifier has this many digits here
                     found = self._classify(text, base + groups[i].start(), digits, whole, j - i + 1)
                     if found is not None:
                         pii_type, score = found
