@@ -229,7 +229,8 @@ def test_resume_after_kill_reaches_the_same_loss(setup: dict) -> None:
     process.wait()
     assert any(checkpoints.glob("step-*")), "no checkpoint appeared before the deadline"
     shown = json.loads(_cli(setup["workspace"], "runs", "show", run_id).stdout)
-    assert shown["status"] == "running"  # killed: nothing could write an end
+    # killed: nothing could write an end, so the next open (this `runs show`) marks it interrupted
+    assert (shown["status"], shown["reason"]) == ("failed", "interrupted")
     resumed = _cli(setup["workspace"], "train", "--resume", run_id, "--json-progress")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     final = json.loads(resumed.stdout.splitlines()[-1])

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from stockade.cli.output import console, escape, new_table, print_json
+from stockade.cli.specs import Verify, VerifyMode
 from stockade.cli.state import state
 
 ROWS = (
@@ -42,6 +43,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the report's id, paths and headline metrics as JSON.")
         ] = False,
+        verify: Verify = VerifyMode.fast,
     ) -> None:
         """Greedy answers scored with character ROUGE-L, BLEU-4 (chars, jieba words) and exact match, plus
         loss/perplexity; the report (JSON + self-contained HTML) is stored and audited."""
@@ -67,6 +69,7 @@ def register(app: typer.Typer) -> None:
                     max_new_tokens=max_new_tokens,
                     template=template,
                     progress=tick,
+                    verify=verify.value,
                 )
         summary = outcome.summary
         if as_json:

@@ -9,7 +9,7 @@ import typer
 
 from stockade.cli.output import console, errors, escape
 from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
-from stockade.cli.specs import SPEC_CONTEXT, DryRun
+from stockade.cli.specs import SPEC_CONTEXT, DryRun, Verify, VerifyMode
 from stockade.cli.state import state
 from stockade.core.specs import ExportSpec
 
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Name of the new version (default: BASE-merged / BASE-adapter).")
         ] = None,
         dry_run: DryRun = False,
+        verify: Verify = VerifyMode.fast,
     ) -> None:
         """Export a run: stockade export RUN --merge [CONFIG.yaml] [--export_size GB --key value ...].
 
@@ -64,6 +65,7 @@ def register(app: typer.Typer) -> None:
                     device=spec.export_device,
                     template=spec.template,
                     export_dir=Path(spec.export_dir) if spec.export_dir else None,
+                    verify=verify.value,
                 )
         view, check = outcome.view, outcome.check
         console.print(f"[green]registered[/] {view.ref} ({view.kind}) from {run_id}: {escape(view.path)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -17,6 +18,21 @@ SPEC_CONTEXT = {
     "help_option_names": ["-h", "--help"],
 }
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Validate, resolve and print the spec; run nothing.")]
+
+
+class VerifyMode(str, Enum):
+    fast = "fast"
+    full = "full"
+
+
+Verify = Annotated[
+    VerifyMode,
+    typer.Option(
+        "--verify",
+        help="Check the model's files against its manifest before loading: fast (sizes and times recorded "
+        "at import, changed files re-hashed) or full (re-hash every file).",
+    ),
+]
 
 
 def check_spec(spec: Spec, command: str, dry_run: bool) -> bool:

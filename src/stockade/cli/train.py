@@ -10,7 +10,7 @@ import typer
 
 from stockade.cli.output import console, escape, new_table, print_json, status_text
 from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
-from stockade.cli.specs import SPEC_CONTEXT, DryRun, check_spec
+from stockade.cli.specs import SPEC_CONTEXT, DryRun, Verify, VerifyMode, check_spec
 from stockade.cli.state import state
 from stockade.core.specs import TrainSpec
 from stockade.governance.roles import require
@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
         save_config: Annotated[
             Path | None, typer.Option(help="Save the resolved spec as YAML (relative: in the workspace).")
         ] = None,
+        verify: Verify = VerifyMode.fast,
     ) -> None:
         """Fine-tune: stockade train [CONFIG.yaml] [--key value ...] (LLaMA-Factory keys accepted)."""
         from stockade.training.service import resume_training, start_training
@@ -84,14 +85,16 @@ def register(app: typer.Typer) -> None:
             callback, finish = _progress_printer(json_progress)
             try:
                 if resume:
-                    outcome = resume_training(context, resume, progress=callback)
+                    outcome = resume_training(context, resume, progress=callback, verify=verify.value)
                 else:
                     announce = (
                         (lambda run_id: print(json.dumps({"event": "start", "run": run_id}), flush=True))
                         if json_progress
                         else (lambda run_id: console.print(f"run [bold]{run_id}[/] started"))
                     )
-                    outcome = start_training(context, spec, progress=callback, on_start=announce)
+                    outcome = start_training(
+                        context, spec, progress=callback, on_start=announce, verify=verify.value
+                    )
             finally:
                 finish()
         run = outcome.run

@@ -65,10 +65,31 @@ def init(
         )
 
 
-def doctor(as_json: JsonOption = False) -> None:
+def doctor(
+    as_json: JsonOption = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="First clear what crashes left: staging folders, unregistered version folders, runs "
+            "stuck running (audited as recovery.*); leftovers of processes still running are kept.",
+        ),
+    ] = False,
+) -> None:
     """Check Python, libraries, GPU, disk, locale, the offline guard, the workspace and its database."""
     from stockade.workspace.doctor import exit_code, run_doctor
 
+    if repair:
+        from stockade.workspace.recovery import recover
+        from stockade.workspace.service import open_workspace
+
+        with open_workspace(state.workspace) as context:
+            done = recover(context, everything=True)
+        if not as_json:
+            console.print(
+                f"repaired: {len(done.staging)} staging folder(s), {len(done.orphans)} unregistered "
+                f"version folder(s) removed, {len(done.runs)} run(s) marked failed (interrupted)"
+            )
     checks = run_doctor(state.workspace)
     if as_json:
         print_json([check.as_dict() for check in checks])

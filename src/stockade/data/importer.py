@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +24,6 @@ from stockade.audit.log import utc_now
 from stockade.audit.sink import AuditSink
 from stockade.core.errors import StockadeError
 from stockade.core.hashing import canonical_json, sha256_file
-from stockade.core.ids import new_id
 from stockade.core.references import parse_versioned_name
 from stockade.data.readers import DatasetSource, read_records
 from stockade.data.records import TRAINED_ROLES, Conversation, RecordProblem
@@ -38,6 +38,7 @@ from stockade.data.versions import (
     version_folder,
 )
 from stockade.privacy.verdict import GateVerdict, PrivacyGate
+from stockade.storage.staging import commit_marker, make_staging_folder, open_private
 from stockade.storage.tables import DatasetVersion
 
 PRIVACY_REPORT_JSON = "privacy-report.json"
@@ -45,6 +46,8 @@ PRIVACY_REPORT_HTML = "privacy-report.html"
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 TOKEN_BATCH = 2000
+STAGING_FOLDER = ".staging"  # datasets/.staging/import-HOST-PID-xxxx: raw records before the gate
+STAGING_PREFIX = "import-"
 
 
 class DataValidationFailed(StockadeError):
@@ -137,7 +140,7 @@ def _stage(request: ImportRequest, staged: Path, progress: Callable[[int], None]
             result.answer_tokens.add(answer)
         pending.clear()
 
-    with staged.open("w", encoding="utf-8") as out:
+    with open_private(staged, "w", encoding="utf-8") as out:
         for item in read_records(request.source):
             if isinstance(item, RecordProblem):
                 result.problem_count += 1
@@ -185,8 +188,9 @@ def import_dataset(
 ) -> ImportOutcome:
     """Import one source as the next version of ``request.name`` (or find it unchanged)."""
     _check_name(request.name)
-    staging = request.datasets_root / ".staging" / new_id("import-")
-    staging.mkdir(parents=True, mode=PRIVATE_DIR)
+    # raw records are staged before the gate: a private folder named after this process, so a kill -9
+    # leaves nothing that the next workspace open does not remove (workspace.recovery)
+    staging = make_staging_folder(request.datasets_root / STAGING_FOLDER, STAGING_PREFIX)
     try:
         staged = staging / DATA_FILE
         collected = _stage(request, staged, progress)
@@ -231,9 +235,11 @@ def _store(
         "encoding": request.source.encoding,
         "skipped_invalid": collected.problem_count,
     }
-    with Session(context.engine) as session, session.begin():
+    with ExitStack() as marked, Session(context.engine) as session, session.begin():
         version = next_version_number(session, request.name)
         folder = version_folder(request.datasets_root, request.name, version)
+        # until the row is committed, a marker says this process is placing vN (an orphan if it dies)
+        marked.enter_context(commit_marker(folder.parent, version))
         row = DatasetVersion(
             name=request.name,
             version=version,

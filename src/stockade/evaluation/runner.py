@@ -52,7 +52,7 @@ def read_examples(path: Path, limit: int | None) -> list[Example]:
     return examples
 
 
-def load_model(model_dir: Path, adapter_dir: Path | None) -> tuple[Any, Any]:
+def load_model(model_dir: Path, adapter_dir: Path | None, allow_pickle: bool = False) -> tuple[Any, Any]:
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -60,10 +60,15 @@ def load_model(model_dir: Path, adapter_dir: Path | None) -> tuple[Any, Any]:
         raise DependencyMissing(
             f"{error.name} is not installed", fix="pip install 'stockade[train]'"
         ) from None
+    from stockade.models.store.weights import use_safetensors
+
     cuda = torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(
-        str(model_dir), local_files_only=True, dtype=torch.bfloat16 if cuda else torch.float32
+        str(model_dir),
+        local_files_only=True,
+        dtype=torch.bfloat16 if cuda else torch.float32,
+        use_safetensors=use_safetensors(model_dir, allow_pickle),
     )
     if adapter_dir is not None:
         from peft import PeftModel

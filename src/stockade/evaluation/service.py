@@ -22,8 +22,9 @@ from stockade.core.ids import new_id
 from stockade.data.versions import find_version
 from stockade.evaluation.report import deltas, render_html, summary_of
 from stockade.evaluation.runner import Example, load_model, read_examples, run_model
+from stockade.models.store.integrity import verify_before_use
 from stockade.models.store.resolve import model_path, resolve_model_version
-from stockade.models.store.service import diff_files
+from stockade.models.store.safety import load_policy
 from stockade.storage.model_tables import EvalReport, ModelVersion
 
 REPORTS_FOLDER = "_eval"  # under models/; not a valid model name, so it never clashes with one
@@ -54,18 +55,14 @@ class EvalOutcome:
     summary: dict[str, Any]
 
 
-def _intact(root: Path, row: ModelVersion) -> None:
-    diff = diff_files(root, row)
-    if not diff.clean:
-        raise StockadeError(
-            f"the files of {row.name}@v{row.version} no longer match its manifest ({diff.describe()})",
-            fix=f"restore them (`stockade model verify {row.name}@v{row.version}` names them)",
-        )
+def _target(context: Any, session: Session, reference: str, verify: str) -> Target:
+    root = context.workspace.root
 
+    def _intact(row: ModelVersion) -> None:
+        verify_before_use(root, row, purpose="eval", mode=verify, record=context.record)
 
-def _target(session: Session, root: Path, reference: str) -> Target:
     row = resolve_model_version(session, reference)
-    _intact(root, row)
+    _intact(row)
     folder, adapter = model_path(root, row), None
     if row.kind == "adapter":
         base = session.get(ModelVersion, json.loads(row.lineage).get("base_version_id") or "")
@@ -74,7 +71,7 @@ def _target(session: Session, root: Path, reference: str) -> Target:
                 f"the base version of adapter {row.name}@v{row.version} is missing or removed",
                 fix="evaluate a merged version instead (`stockade export RUN --merge`)",
             )
-        _intact(root, base)
+        _intact(base)
         folder, adapter = model_path(root, base), model_path(root, row)
     return Target(
         f"{row.name}@v{row.version}", row.id, row.kind, row.manifest_sha256, row.template, folder, adapter
@@ -91,6 +88,7 @@ def evaluate(
     max_new_tokens: int = 128,
     template: str | None = None,
     progress: Callable[[], None] | None = None,
+    verify: str = "fast",
 ) -> EvalOutcome:
     root = context.workspace.root
     with Session(context.engine) as session:
@@ -106,14 +104,17 @@ def evaluate(
                 f"{data_ref} did not pass the privacy gate (verdict: {privacy}); reports show its records",
                 fix="evaluate on a desensitized version (re-import it with the desensitize policy)",
             )
-        targets = [_target(session, root, model)] + ([_target(session, root, baseline)] if baseline else [])
+        targets = [_target(context, session, model, verify)] + (
+            [_target(context, session, baseline, verify)] if baseline else []
+        )
         data_path, data_sha = root / data.path, data.content_sha256
+    allow_pickle = load_policy(root).allow_pickle_weights
     examples = read_examples(data_path, limit)
     if not examples:
         raise StockadeError(f"{data_ref} has no records to evaluate", fix="check --limit")
     results = []
     for target in targets:
-        loaded, tokenizer = load_model(target.model_dir, target.adapter_dir)
+        loaded, tokenizer = load_model(target.model_dir, target.adapter_dir, allow_pickle)
         results.append(
             run_model(
                 loaded,

@@ -53,7 +53,7 @@ def generate_once(
 
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, use_safetensors=True)
     if adapter is not None:
         if not (adapter / "adapter_config.json").is_file():
             raise ModelReferenceError(

@@ -48,6 +48,13 @@ class MergeCheck:
         }
 
 
+def _safe(folder: Path) -> dict[str, bool]:
+    """Safetensors only, unless the (registered, policy-checked) folder's weights are pickle."""
+    from stockade.models.store.weights import use_safetensors
+
+    return {"use_safetensors": use_safetensors(folder, allow_pickle=True)}
+
+
 def _stack() -> tuple[Any, Any, Any]:
     try:
         import torch
@@ -115,7 +122,9 @@ def merge_adapter(
     torch, auto_model, peft_model = _stack()
     device = _device(torch, device)
     ids = probe_batch(base_dir)
-    base = auto_model.from_pretrained(str(base_dir), local_files_only=True, dtype=torch.float32).to(device)
+    base = auto_model.from_pretrained(
+        str(base_dir), local_files_only=True, dtype=torch.float32, **_safe(base_dir)
+    ).to(device)
     model = peft_model.from_pretrained(base, str(adapter_dir))
     expected = logits_of(model, ids)
     merged = model.merge_and_unload()
@@ -138,7 +147,9 @@ def reshard_model(
     torch, auto_model, _ = _stack()
     device = _device(torch, device)
     ids = probe_batch(base_dir)
-    model = auto_model.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32).to(device)
+    model = auto_model.from_pretrained(
+        str(model_dir), local_files_only=True, dtype=torch.float32, **_safe(model_dir)
+    ).to(device)
     expected = logits_of(model, ids)
     what = "the exported model does not reproduce the trained one"
     return _write_and_check(model, expected, ids, base_dir, out, shard_bytes, tolerance, device, what)
@@ -169,7 +180,9 @@ def _write_and_check(
     save_merged(model, out, shard_bytes)
     copy_side_files(base_dir, out)
     del model
-    reloaded = auto_model.from_pretrained(str(out), local_files_only=True, dtype=torch.float32).to(device)
+    reloaded = auto_model.from_pretrained(
+        str(out), local_files_only=True, dtype=torch.float32, use_safetensors=True
+    ).to(device)
     diff = float((logits_of(reloaded, ids) - expected).abs().max())
     check = MergeCheck(diff, limit, stored_dtype, tuple(ids.shape), len(list(out.glob("*.safetensors"))))
     if not diff <= limit:  # also catches NaN

@@ -6,7 +6,10 @@ flight, and results are written in input order. Each worker builds its engine on
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -17,16 +20,34 @@ from stockade.privacy.engine import PrivacyEngine
 from stockade.privacy.lines import LINE_PROCESSORS
 from stockade.privacy.policy import PrivacyPolicy
 from stockade.privacy.report import ScanReport
+from stockade.storage.staging import open_private
 
 CHUNK_BYTES = 4 * 1024 * 1024
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _worker_engine: PrivacyEngine | None = None
 
 
-def _init_worker(policy_json: dict[str, Any], secret: bytes) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Make this (worker) process die when its parent does, so a killed import leaves no worker holding
+    the database or staged files: ``PR_SET_PDEATHSIG`` (Linux), then a check that the parent is still
+    the one that started it (it may have died before the signal was armed)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the parent-pid check below still applies
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _init_worker(policy_json: dict[str, Any], secret: bytes, parent_pid: int) -> None:
     global _worker_engine
     from stockade.core import offline
+
+    die_with_parent(parent_pid)
 
     offline.activate()
     _worker_engine = PrivacyEngine(PrivacyPolicy.model_validate(policy_json), secret)
@@ -64,7 +85,8 @@ def process_file(
     report = ScanReport()
     workers = workers or default_workers(source)
     transform = output is not None
-    sink = output.open("w", encoding="utf-8", newline="") if output else None
+    # the output may still hold personal data (a scan's staging): readable by its owner only
+    sink = open_private(output, "w", encoding="utf-8", newline="") if output else None
     try:
         if workers == 1:
             processor = LINE_PROCESSORS[kind]
@@ -94,7 +116,7 @@ def _parallel(
 ) -> None:
     policy_json = engine.policy.model_dump(mode="json")
     with ProcessPoolExecutor(
-        workers, initializer=_init_worker, initargs=(policy_json, engine._secret)
+        workers, initializer=_init_worker, initargs=(policy_json, engine._secret, os.getpid())
     ) as pool:
         pending: deque[Future] = deque()
         for chunk in _chunks(source):

@@ -10,7 +10,10 @@ from stockade.core.errors import DependencyMissing, StockadeError
 DEFAULT_MAX_CONTEXT = 8192  # KV cache per slot: min(model context, this) unless max_model_len says
 
 
-def load_model(path: Path, *, adapter: Path | None, device: str, load_in_4bit: bool) -> tuple[Any, Any]:
+def load_model(
+    path: Path, *, adapter: Path | None, device: str, load_in_4bit: bool, allow_pickle: bool = False
+) -> tuple[Any, Any]:
+    """``allow_pickle``: the workspace's safety policy accepts pickle weights (else safetensors only)."""
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -18,10 +21,13 @@ def load_model(path: Path, *, adapter: Path | None, device: str, load_in_4bit: b
         raise DependencyMissing(f"{exc.name} is not installed", fix="pip install 'stockade[train]'") from None
     from transformers.utils import logging as transformers_logging
 
+    from stockade.models.store.weights import use_safetensors
+
     transformers_logging.disable_progress_bar()
     kwargs: dict[str, Any] = {
         "local_files_only": True,
         "dtype": torch.bfloat16 if device == "cuda" else torch.float32,
+        "use_safetensors": use_safetensors(path, allow_pickle),
     }
     if load_in_4bit:
         if device != "cuda":

@@ -38,7 +38,11 @@ def build_engine(target: ServeTarget, spec: Any) -> Any:
 
     where = device()
     model, tokenizer = load_model(
-        target.path, adapter=target.adapter, device=where, load_in_4bit=spec.load_in_4bit
+        target.path,
+        adapter=target.adapter,
+        device=where,
+        load_in_4bit=spec.load_in_4bit,
+        allow_pickle=target.allow_pickle,
     )
     return HFEngine(
         model,

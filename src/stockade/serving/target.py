@@ -24,6 +24,9 @@ class ServeTarget:
     adapter: Path | None
     dev: bool  # served without approval
     stage: str | None = None
+    # the check of the files against the manifest before loading (mode, files, hashed); None: a dev folder
+    verified: dict[str, Any] | None = None
+    allow_pickle: bool = False  # the workspace's safety policy accepts pickle weights (use_safetensors off)
 
 
 def resolve_target(context: Any, spec: Any) -> ServeTarget:
@@ -45,12 +48,17 @@ def resolve_target(context: Any, spec: Any) -> ServeTarget:
             )
         return ServeTarget(str(reference.path), reference.path, spec.template, adapter, dev=True)
     from stockade.governance.lifecycle import require_servable
+    from stockade.models.store.integrity import verify_before_use
     from stockade.models.store.resolve import model_path, resolve_model_version
+    from stockade.models.store.safety import load_policy
     from stockade.storage.database import make_session_factory
 
     with make_session_factory(context.engine)() as session:
         row = resolve_model_version(session, reference.text)
         servable = require_servable(session, row, dev)
+        check = verify_before_use(
+            root, row, purpose="serving", mode=getattr(spec, "verify", "fast"), record=context.record
+        )
         return ServeTarget(
             servable.ref,
             model_path(root, row),
@@ -58,6 +66,8 @@ def resolve_target(context: Any, spec: Any) -> ServeTarget:
             adapter,
             dev=servable.dev_mode,
             stage=servable.stage,
+            verified=check.as_dict(),
+            allow_pickle=load_policy(root).allow_pickle_weights,
         )
 
 

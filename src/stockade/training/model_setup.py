@@ -65,7 +65,15 @@ def load_for_training(model_dir: Path, spec: TrainSpec, local_rank: int = 0) -> 
         _check_bitsandbytes()  # before any weights are read (bitsandbytes >= 0.50 also runs on CPU)
     compute = resolve_dtype(spec.precision)
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    kwargs: dict[str, Any] = {"local_files_only": True, "dtype": compute}
+    from stockade.models.store.weights import use_safetensors
+
+    # a registered folder passed the safety policy at import and its manifest check before use: pickle only
+    # where that is what it holds (the policy allowed it); safetensors never fall back to pickle
+    kwargs: dict[str, Any] = {
+        "local_files_only": True,
+        "dtype": compute,
+        "use_safetensors": use_safetensors(Path(model_dir), allow_pickle=True),
+    }
     if quantized:
         from transformers import BitsAndBytesConfig
 

@@ -57,14 +57,23 @@ class EncodedData:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def resolve_plan(engine: Any, workspace_root: Path, dev_mode: bool, spec: TrainSpec) -> TrainPlan:
+def resolve_plan(
+    engine: Any,
+    workspace_root: Path,
+    dev_mode: bool,
+    spec: TrainSpec,
+    *,
+    verify: str = "fast",
+    record: Any = None,
+) -> TrainPlan:
+    """``verify`` (fast|full) checks a registered model's files before use; ``record`` audits a mismatch."""
     if not spec.model:
         raise ConfigError(
             "no model given", where="train spec: model", fix="set model: (or --model_name_or_path)"
         )
     reference = parse_model_reference(spec.model, base_dir=Path.cwd(), where="train spec: model")
     if reference.kind == "registered":
-        model_dir, manifest_sha256 = _registered_model(engine, workspace_root, spec.model)
+        model_dir, manifest_sha256 = _registered_model(engine, workspace_root, spec.model, verify, record)
     elif not dev_mode:
         raise StockadeError(
             "training from a local model folder needs dev mode; outside it, train registered models",
@@ -92,10 +101,12 @@ def resolve_plan(engine: Any, workspace_root: Path, dev_mode: bool, spec: TrainS
     )
 
 
-def _registered_model(engine: Any, workspace_root: Path, reference: str) -> tuple[Path, str]:
+def _registered_model(
+    engine: Any, workspace_root: Path, reference: str, verify: str, record: Any
+) -> tuple[Path, str]:
     """A registered, active, intact model version: its folder and manifest hash."""
+    from stockade.models.store.integrity import verify_before_use
     from stockade.models.store.resolve import model_path, resolve_model_version
-    from stockade.models.store.service import diff_files
 
     with Session(engine) as session:
         row = resolve_model_version(session, reference)
@@ -105,13 +116,7 @@ def _registered_model(engine: Any, workspace_root: Path, reference: str) -> tupl
                 f"{ref} is a LoRA adapter, not a complete model, and cannot be a base for training",
                 fix="train on its base version (`stockade model show` names it), or export it with --merge",
             )
-        diff = diff_files(workspace_root, row)
-        if not diff.clean:
-            raise StockadeError(
-                f"the files of {ref} no longer match its manifest ({diff.describe()}); it will not train",
-                where=str(model_path(workspace_root, row)),
-                fix=f"restore the files (`stockade model verify {ref}` names them) or import the model again",
-            )
+        verify_before_use(workspace_root, row, purpose="training", mode=verify, record=record)
         return model_path(workspace_root, row), row.manifest_sha256
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from stockade.core.errors import StockadeError
 from stockade.storage.tables import TrainingRun
 
 REMOVABLE = ("checkpoints", "adapter", "model")  # weights; spec, lineage and metrics stay
+PROCESS_FILE = "process.json"  # which process on which host runs it (workspace.recovery reads it)
 
 
 class RunNotFound(StockadeError):
@@ -65,6 +67,16 @@ class RunView:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def record_process(run_dir: Path) -> None:
+    """Write ``runs/ID/process.json``: this process owns the run while it is ``running``; if it dies, the
+    next workspace open marks the run failed (``interrupted``)."""
+    from stockade.storage.staging import host_tag
+
+    (run_dir / PROCESS_FILE).write_text(
+        json.dumps({"host": host_tag(), "pid": os.getpid()}), encoding="utf-8"
+    )
 
 
 def get_run(session: Session, run_id: str) -> TrainingRun:

@@ -30,7 +30,7 @@ from stockade.training import distributed
 from stockade.training.distributed import DistContext
 from stockade.training.options import copy_atomically, output_dir_of, prepare_spec
 from stockade.training.resolve import encode_datasets, resolve_plan
-from stockade.training.runs import RunView, get_run, new_run_id
+from stockade.training.runs import RunView, get_run, new_run_id, record_process
 
 SPEC_FILE = "spec.yaml"
 LINEAGE_FILE = "lineage.json"
@@ -95,6 +95,7 @@ def start_training(
     *,
     progress: Callable[[Any], None] | None = None,
     on_start: Callable[[str], None] | None = None,
+    verify: str = "fast",
 ) -> TrainOutcome:
     """Train ``spec`` as a new run in the workspace (one rank of several under torchrun)."""
     workspace = context.workspace
@@ -102,7 +103,14 @@ def start_training(
     spec, start_adapter = prepare_spec(workspace, spec)
     dist = distributed.from_environment()
     distributed.setup(dist, spec.ddp_timeout)
-    plan = resolve_plan(context.engine, workspace.root, workspace.settings.dev_mode, spec)
+    plan = resolve_plan(
+        context.engine,
+        workspace.root,
+        workspace.settings.dev_mode,
+        spec,
+        verify=verify,
+        record=context.record,
+    )
     data = encode_datasets(plan)
     run_id = distributed.broadcast(dist, new_run_id() if dist.is_main else None)
     run_dir = workspace.folder("runs") / run_id
@@ -132,6 +140,7 @@ def start_training(
         "environment": environment(),
         "user": context.actor.name,
     }
+    record_process(run_dir)  # a run whose process is gone is marked failed (interrupted) on the next open
     (run_dir / SPEC_FILE).write_text(
         yaml.safe_dump(spec.model_dump(mode="json"), allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
@@ -168,7 +177,7 @@ def start_training(
 
 
 def resume_training(
-    context: Any, run_id: str, *, progress: Callable[[Any], None] | None = None
+    context: Any, run_id: str, *, progress: Callable[[Any], None] | None = None, verify: str = "fast"
 ) -> TrainOutcome:
     """Continue a run that stopped (crash, kill, failure) from its last checkpoint."""
     workspace = context.workspace
@@ -185,9 +194,17 @@ def resume_training(
     checkpoint = _latest_checkpoint(run_dir)
     if checkpoint is None:
         raise StockadeError(f"{run_id} has no checkpoint yet", fix="start it again with `stockade train`")
-    plan = resolve_plan(context.engine, workspace.root, workspace.settings.dev_mode, spec)
+    plan = resolve_plan(
+        context.engine,
+        workspace.root,
+        workspace.settings.dev_mode,
+        spec,
+        verify=verify,
+        record=context.record,
+    )
     data = encode_datasets(plan)
     if dist.is_main:
+        record_process(run_dir)
         _set_status(context, run_id, "train.resume", "running", reason=f"from {checkpoint.name}")
     return _run(context, run_id, run_dir, plan.model_dir, spec, data, checkpoint, progress, dist)
 

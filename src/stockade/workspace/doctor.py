@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import text
 
@@ -246,6 +246,7 @@ def _check_database(workspace: Workspace) -> list[Check]:
                 else "investigate: run `stockade audit verify` and keep this database as evidence",
             )
         )
+        checks.append(_check_leftovers(workspace, engine))
         return checks
     except Exception as exc:
         return [
@@ -259,6 +260,25 @@ def _check_database(workspace: Workspace) -> list[Check]:
         ]
     finally:
         engine.dispose()
+
+
+def _check_leftovers(workspace: Workspace, engine: Any) -> Check:
+    """Staging folders, unregistered version folders and stuck runs that crashes left behind."""
+    from stockade.workspace.recovery import find_leftovers
+
+    leftovers = find_leftovers(workspace.root, engine)
+    stale = [item for item in leftovers if "in use" not in item.detail]
+    if not stale:
+        return Check("workspace", "crash leftovers", "pass", "none")
+    shown = "; ".join(f"{item.kind} {item.path} ({item.detail})" for item in stale[:5])
+    more = f"; and {len(stale) - 5} more" if len(stale) > 5 else ""
+    return Check(
+        "workspace",
+        "crash leftovers",
+        "warn",
+        f"{len(stale)} found: {shown}{more}",
+        "stockade doctor --repair (removes them, audited as recovery.*)",
+    )
 
 
 CHECKS: tuple[Callable[[], list[Check]], ...] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -197,7 +198,17 @@ def open_workspace(
     if request_id:
         context.request_id = request_id
     _guard_and_report(context)
+    _recover(context)
     return context
+
+
+def _recover(context: WorkspaceContext) -> None:
+    """Clear what a crashed process left (staging folders, orphan version folders, runs stuck running):
+    only what provably belongs to a process that is gone; `stockade doctor --repair` does the rest."""
+    from stockade.workspace.recovery import recover
+
+    with contextlib.suppress(OSError):  # a read-only folder must not stop the command; doctor reports it
+        recover(context)
 
 
 def open_workspace_if_present(root: Path | None = None) -> WorkspaceContext | None:

@@ -29,6 +29,11 @@ class ServeSpec(Spec):
     load_in_4bit: bool = Field(False, description="Load weights in 4-bit (bitsandbytes, GPU).")
     max_batch_size: int = Field(8, ge=1, description="Most concurrent requests decoded together.")
     dev: bool = Field(False, description="Serve unapproved versions; announced on every response.")
+    verify: Literal["fast", "full"] = Field(
+        "fast",
+        description="Check the version's files against its manifest before loading: fast (sizes and times "
+        "recorded at import; changed files re-hashed) or full (re-hash every file).",
+    )
     max_queue: int = Field(
         64, ge=0, description="Requests that may wait for a batch slot; more get HTTP 429."
     )

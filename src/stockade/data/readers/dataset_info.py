@@ -106,6 +106,17 @@ class _Entry:
             raise self.refuse(f"points to a URL (file_name: {file_name}); Stockade never downloads", offline)
         return file_name
 
+    def check_confined(self, paths: list[Path]) -> None:
+        """Every file the entry names lies inside the dataset folder, symbolic links resolved: an entry
+        must not import ``../../etc/...`` or a link to data kept elsewhere."""
+        root = self.data_dir.resolve()
+        for path in paths:
+            if not path.resolve().is_relative_to(root):
+                raise self.refuse(
+                    f"names {path} (resolved: {path.resolve()}), which is outside the dataset folder {root}",
+                    f"copy the file into {root} (not a symbolic link) and set file_name relative to it",
+                )
+
     def mapping(self, key: str, known: tuple[str, ...]) -> dict[str, str]:
         value = self.entry.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
@@ -162,9 +173,11 @@ class _Entry:
             )
         path = self.data_dir / file_name
         what, fix = f"dataset {self.name!r} in {self.info_path}", f"copy the data to {path}, or fix file_name"
+        paths = expand_path(path, what=what, fix=fix)
+        self.check_confined([path, *paths])
         return DatasetSource(
             name=self.name,
-            paths=expand_path(path, what=what, fix=fix),
+            paths=paths,
             formatting=formatting,  # type: ignore[arg-type]
             columns=columns,
             tags=tags if formatting == "sharegpt" else {},

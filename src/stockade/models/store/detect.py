@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from stockade.core.errors import StockadeError
+from stockade.models.store.weights import BadWeights, check_safetensors, choose_weights
 
 SAFE_WEIGHTS = ("*.safetensors",)
 PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model", "vocab.txt")
 ADAPTER_CONFIG = "adapter_config.json"
+# files whose ``auto_map`` makes transformers import code shipped with the model (trust_remote_code)
+AUTO_MAP_FILES = ("config.json", "tokenizer_config.json", "processor_config.json", "preprocessor_config.json")
 
 # config.json model_type → the built-in chat template (LLaMA-Factory names) that suits it.
 TEMPLATES = {
@@ -50,7 +53,9 @@ class FolderInfo:
     pickles: list[str] = field(default_factory=list)
     tokenizer: list[str] = field(default_factory=list)
     code_files: list[str] = field(default_factory=list)
-    auto_map: dict[str, Any] = field(default_factory=dict)
+    auto_map: dict[str, Any] = field(default_factory=dict)  # {file: its auto_map}, in any form
+    weights_format: str = ""  # what transformers would load: "safetensors" or "pickle"
+    weights: list[str] = field(default_factory=list)
 
     @property
     def needs_remote_code(self) -> bool:
@@ -106,11 +111,12 @@ def inspect_folder(folder: Path) -> FolderInfo:
             pickles,
             code_files=code,
         )
+    choice = choose_weights(folder)
     missing = []
     if not (folder / "config.json").is_file():
         missing.append("config.json")
-    if not safetensors and not pickles:
-        missing.append("weights (*.safetensors)")
+    if not choice.format:
+        missing.append("weights (model.safetensors or model.safetensors.index.json and its shards)")
     tokenizer = [name for name in TOKENIZER_FILES if (folder / name).is_file()]
     if not tokenizer:
         missing.append("a tokenizer (tokenizer.json, tokenizer.model or vocab.json)")
@@ -122,9 +128,8 @@ def inspect_folder(folder: Path) -> FolderInfo:
             "into one folder, then import it again",
         )
     config = _read_json(folder / "config.json")
-    _check_shards(folder, safetensors)
+    _check_weights(folder, choice.format, choice.files, choice.stray)
     architectures = config.get("architectures") or []
-    auto_map = config.get("auto_map") or {}
     return FolderInfo(
         folder=folder,
         kind="model",
@@ -135,18 +140,49 @@ def inspect_folder(folder: Path) -> FolderInfo:
         pickles=pickles,
         tokenizer=tokenizer,
         code_files=code,
-        auto_map=auto_map if isinstance(auto_map, dict) else {},
+        auto_map=_auto_maps(folder, config),
+        weights_format=choice.format,
+        weights=list(choice.files),
     )
 
 
-def _check_shards(folder: Path, safetensors: list[str]) -> None:
-    """Every shard a ``*.safetensors.index.json`` names must be there."""
-    for index in sorted(folder.glob("*.safetensors.index.json")):
-        weight_map = _read_json(index).get("weight_map") or {}
-        absent = sorted({name for name in weight_map.values() if name not in safetensors})
-        if absent:
-            raise IncompleteModel(
-                f"{len(absent)} weight shard(s) named in {index.name} are missing: {', '.join(absent[:5])}",
-                where=str(folder),
-                fix="copy every shard of the release (an interrupted copy often leaves some out)",
-            )
+def _auto_maps(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """Every ``auto_map`` (a dict, a string, a list: any non-empty value) of the files transformers reads."""
+    found = {"config.json": config.get("auto_map")}
+    for name in AUTO_MAP_FILES[1:]:
+        if (folder / name).is_file():
+            found[name] = _read_json(folder / name).get("auto_map")
+    return {name: value for name, value in found.items() if value not in (None, "", {}, [])}
+
+
+def _check_weights(folder: Path, form: str, files: tuple[str, ...], stray: tuple[str, ...]) -> None:
+    """Every shard the index names is there (a regular file inside the folder), no other weight file is,
+    and every safetensors header is sane."""
+    absent = [name for name in files if not _inside(folder, name)]
+    if absent:
+        raise IncompleteModel(
+            f"{len(absent)} weight shard(s) named in the index are missing: {', '.join(absent[:5])}",
+            where=str(folder),
+            fix="copy every shard of the release (an interrupted copy often leaves some out)",
+        )
+    if stray:
+        raise BadWeights(
+            f"the folder holds weight files that would not be loaded ({', '.join(stray[:5])}) beside the "
+            f"{form} weights transformers loads ({', '.join(files[:3])}); a stray file can hide which "
+            "weights are really used",
+            where=str(folder),
+            fix="remove the files that are not part of the release's weights, then import again",
+        )
+    if form == "safetensors":
+        for name in files:
+            check_safetensors(folder / name)
+
+
+def _inside(folder: Path, name: str) -> bool:
+    path = folder / name
+    return (
+        not Path(name).is_absolute()
+        and ".." not in Path(name).parts
+        and path.is_file()
+        and not path.is_symlink()
+    )

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from stockade.core.errors import StockadeError
 from stockade.core.references import parse_model_reference
+from stockade.models.store.integrity import verify_before_use
 from stockade.models.store.manifest import build_manifest
 from stockade.models.store.resolve import find_by_manifest, model_path, resolve_model_version
-from stockade.models.store.service import diff_files
 from stockade.models.store.versions import ModelView, NewVersion, commit_version, discard, new_staging_folder
 from stockade.storage.model_tables import ModelVersion
 from stockade.storage.tables import TrainingRun
@@ -100,6 +100,7 @@ def export_run(
     device: str = "cpu",
     template: str | None = None,
     export_dir: Path | None = None,
+    verify: str = "fast",
 ) -> ExportOutcome:
     root = context.workspace.root
     if export_dir is not None and export_dir.exists():
@@ -112,14 +113,7 @@ def export_run(
         run = _run_row(session, run_id)
         base = _base_version(session, run)
         weights, full = _weights_of(root / run.path, run_id, json.loads(run.spec), merge)
-        diff = diff_files(root, base)
-        if not diff.clean:
-            raise StockadeError(
-                f"the files of base {base.name}@v{base.version} no longer match its manifest "
-                f"({diff.describe()})",
-                where=str(model_path(root, base)),
-                fix=f"restore them, check with `stockade model verify {base.name}@v{base.version}`",
-            )
+        verify_before_use(root, base, purpose="export", mode=verify, record=context.record)
         spec, datasets = json.loads(run.spec), json.loads(run.datasets)
         base_ref, base_dir = f"{base.name}@v{base.version}", model_path(root, base)
         base_arch, base_template, base_id = base.architecture, base.template, base.id

@@ -23,6 +23,16 @@ class FileEntry:
     path: str  # relative, POSIX
     sha256: str
     bytes: int
+    # stat times when hashed (ns): the fast check before use trusts a file whose size and both times are
+    # unchanged; ``None`` in manifests written before they were recorded (those files are always hashed)
+    mtime_ns: int | None = None
+    ctime_ns: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"path": self.path, "sha256": self.sha256, "bytes": self.bytes}
+        if self.mtime_ns is not None:
+            value["mtime_ns"], value["ctime_ns"] = self.mtime_ns, self.ctime_ns
+        return value
 
 
 @dataclass(frozen=True)
@@ -41,12 +51,17 @@ class Manifest:
         return {
             "sha256": self.sha256,
             "total_bytes": self.total_bytes,
-            "files": [{"path": f.path, "sha256": f.sha256, "bytes": f.bytes} for f in self.files],
+            "files": [f.as_dict() for f in self.files],
         }
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Manifest:
-        return cls(tuple(FileEntry(f["path"], f["sha256"], int(f["bytes"])) for f in value["files"]))
+        return cls(
+            tuple(
+                FileEntry(f["path"], f["sha256"], int(f["bytes"]), f.get("mtime_ns"), f.get("ctime_ns"))
+                for f in value["files"]
+            )
+        )
 
 
 @dataclass
@@ -89,8 +104,12 @@ def list_files(folder: Path) -> list[Path]:
 def build_manifest(folder: Path, progress: Progress | None = None) -> Manifest:
     entries = []
     for path in list_files(folder):
+        digest = sha256_file(path, progress)
+        stat = path.stat()
         entries.append(
-            FileEntry(path.relative_to(folder).as_posix(), sha256_file(path, progress), path.stat().st_size)
+            FileEntry(
+                path.relative_to(folder).as_posix(), digest, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+            )
         )
     return Manifest(tuple(entries))
 

@@ -68,9 +68,9 @@ def load_policy(workspace_root: Path) -> SafetyPolicy:
 
 def check_folder(info: FolderInfo, policy: SafetyPolicy, *, policy_path: str = POLICY_FILE) -> dict[str, str]:
     """Refuse what the policy does not allow; return ``{code file: sha256}`` of approved code files."""
-    if info.pickles and not info.safetensors and not policy.allow_pickle_weights:
+    if info.weights_format == "pickle" and not policy.allow_pickle_weights:
         raise UnsafeModel(
-            f"the weights are pickle files only ({', '.join(info.pickles[:3])}); loading pickle can run "
+            f"the weights are pickle files ({', '.join(info.weights[:3])}); loading pickle can run "
             "arbitrary code, so this workspace refuses them",
             where=str(info.folder),
             fix="convert the weights to safetensors on a trusted machine (e.g. load and save_pretrained with "
@@ -81,7 +81,8 @@ def check_folder(info: FolderInfo, policy: SafetyPolicy, *, policy_path: str = P
     if info.needs_remote_code:
         if info.auto_map and not code:
             raise UnsafeModel(
-                "config.json has an auto_map (trust_remote_code) but the folder has no code files",
+                f"{', '.join(info.auto_map)} has an auto_map (trust_remote_code) but the folder has no "
+                "code files",
                 where=str(info.folder),
                 fix="copy the model's *.py files too, or use a release that transformers supports natively",
             )

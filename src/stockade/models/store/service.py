@@ -90,7 +90,8 @@ def import_model(
     details = {
         "source": str(source),
         "architecture": info.architecture,
-        "weights": "safetensors" if info.safetensors else "pickle",
+        "weights": info.weights_format,
+        "weight_files": info.weights,
         "remote_code": code,
     }
     if not copy:
@@ -106,7 +107,8 @@ def import_model(
     staged = new_staging_folder(context.workspace.folder("models"), name)
     try:
         _copy_files(source, staged, manifest, progress("copying", total))
-        diff = compare(manifest, build_manifest(staged, progress("verifying", total)))
+        copied = build_manifest(staged, progress("verifying", total))
+        diff = compare(manifest, copied)
         if not diff.clean:
             raise StockadeError(
                 f"the copy does not match the source ({diff.describe()})",
@@ -116,6 +118,7 @@ def import_model(
     except BaseException:
         discard(staged)
         raise
+    new.manifest = copied  # same hashes; the sizes and times of the store's copy (the fast check uses them)
     view = commit_version(context, new, staged=staged, action="model.import", **details)
     return ImportOutcome(view, created=True)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from stockade.core.ids import new_id
 from stockade.models.store.manifest import Manifest
 from stockade.models.store.resolve import next_version_number
 from stockade.storage.model_tables import ModelVersion
+from stockade.storage.staging import commit_marker, make_staging_folder
 
 STAGING_PREFIX = ".staging-"
 
@@ -76,11 +77,9 @@ class ModelView:
 
 
 def new_staging_folder(models_root: Path, name: str) -> Path:
-    parent = models_root / name
-    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stage = parent / f"{STAGING_PREFIX}{secrets.token_hex(4)}"
-    stage.mkdir(mode=0o700)
-    return stage
+    """``models/NAME/.staging-HOST-PID-xxxx`` (0700): removed by the next workspace open if this process
+    dies before the version is committed."""
+    return make_staging_folder(models_root / name, STAGING_PREFIX)
 
 
 @dataclass
@@ -110,7 +109,7 @@ def commit_version(
     root = context.workspace.root
     moved: Path | None = None
     try:
-        with Session(context.engine) as session, session.begin():
+        with ExitStack() as marked, Session(context.engine) as session, session.begin():
             version = next_version_number(session, new.name)
             if staged is not None:
                 final = staged.parent / f"v{version}"
@@ -118,8 +117,11 @@ def commit_version(
                     raise StockadeError(
                         f"the folder for {new.name}@v{version} already exists but is not registered",
                         where=str(final),
-                        fix="move it out of the models folder (it is not part of the store), then try again",
+                        fix="`stockade doctor --repair` removes folders left by an interrupted import or "
+                        "export; a folder copied there by hand: move it out of the models folder",
                     )
+                # until the row is committed, a marker says this process is placing vN (orphan if it dies)
+                marked.enter_context(commit_marker(staged.parent, version))
                 os.rename(staged, final)  # atomic on one file system
                 moved, path = final, final.relative_to(root).as_posix()
             elif in_place is not None:
