@@ -8,7 +8,6 @@ from stockade.core.errors import NotAvailableYet
 
 PENDING = {
     "webui": "The web console.",
-    "backup": "Back up and restore the workspace.",
     "estimate": "Estimate memory and time of a training run from config.json.",
     "bundle": "Offline install bundles (wheels, models) for air-gapped servers.",
 }

@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, str] = {
     "audit.export": "export audit records to JSONL/CSV",
     "audit.checkpoint": "write a signed audit checkpoint now",
     "dev.tools": "developer tools (tiny models, generation smoke tests)",
+    "backup.create": "write a backup archive of the workspace (keys sealed with a passphrase)",
+    "backup.restore": "restore a backup archive into a new workspace",
 }
 
 # every person may read the catalogues and check the audit chain's integrity (verify shows no records)

@@ -1,0 +1,1 @@
+"""Operations: backup and restore of a workspace (archive, sealed keys, database snapshot)."""
