@@ -77,8 +77,20 @@ def test_serves_https_with_the_given_certificate(tiny, tmp_path: Path) -> None:
             time.sleep(0.05)
         trust = ssl.create_default_context(cafile=str(cert))
         assert httpx.get(f"https://127.0.0.1:{port}/health", verify=trust).json() == {"status": "ok"}
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).raise_for_status()
+        # plain HTTP on the HTTPS port: a 400 that says to use https:// (not an empty reply)
+        for path in ("/generate", "/v1/chat/completions"):
+            plain = httpx.post(f"http://127.0.0.1:{port}{path}", json={}, timeout=5)
+            assert plain.status_code == 400, plain.text
+            body = plain.json()
+            message = body["error"]["message"] if path.startswith("/v1/") else body["error"]
+            assert f"use https://127.0.0.1:{port}{path}" in message, body
+            assert set(body) == ({"error"} if path.startswith("/v1/") else {"error", "error_type"})
+        raw = socket.create_connection(("127.0.0.1", port), timeout=5)  # not HTTP at all: closed
+        raw.sendall(b"\x00\x01garbage\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
+        raw.close()
+        # TLS still works after the plain requests
+        assert httpx.get(f"https://127.0.0.1:{port}/health", verify=trust).json() == {"status": "ok"}
     finally:
         server.should_exit = True
         thread.join(10)

@@ -6,9 +6,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from stockade import __version__
-from stockade.api.errors import ApiError, handle_api_error, handle_validation_error
+from stockade.api.errors import (
+    ApiError,
+    handle_api_error,
+    handle_http_exception,
+    handle_validation_error,
+    render_refusal,
+)
 from stockade.api.routes import meta, openai, tgi
 from stockade.api.state import DEV_HEADER, ServerState
 from stockade.core.errors import StockadeError
@@ -61,12 +68,15 @@ def create_app(
         pii_guard=pii_guard or PiiGuard("off"),
     )
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(HTTPException, handle_http_exception)
     for error in (ApiError, StockadeError, Exception):
         app.add_exception_handler(error, handle_api_error)
     app.include_router(meta.router)
     app.include_router(tgi.router)
     app.include_router(openai.router)
     for cls, kwargs in middleware or []:
+        if getattr(cls, "renders_errors", False):  # its refusals in this API's error shapes
+            kwargs = {"render_error": render_refusal, **kwargs}
         app.add_middleware(cls, **kwargs)
     if dev:  # outermost, so that the security layer's own refusals carry it too
         app.add_middleware(DevModeHeader)

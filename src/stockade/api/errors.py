@@ -1,11 +1,16 @@
 """Errors in the shape each route family's clients expect: TGI ``{error, error_type}``, OpenAI
-``{error: {message, type, param, code}}``."""
+``{error: {message, type, param, code}}`` (paths under ``/v1/``).
+
+Every error has that shape, whoever raises it: the routes, request validation, FastAPI/Starlette's own
+``HTTPException`` (404, 405, a body that is not UTF-8 JSON) and the security middleware's refusals
+(403 allowlist, 413 body, 429 rate) through :func:`render_refusal`."""
 
 from __future__ import annotations
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from stockade.core.errors import StockadeError
 from stockade.security.principal import AccessDenied, AuthenticationFailed
@@ -16,6 +21,8 @@ OPENAI_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
     451: "invalid_request_error",
@@ -58,12 +65,13 @@ def from_exception(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, AuthenticationFailed):
-        return ApiError(401, exc.what, "authentication", headers={"WWW-Authenticate": "Bearer"})
+        return ApiError(401, _with_fix(exc), "authentication", headers={"WWW-Authenticate": "Bearer"})
     if isinstance(exc, AccessDenied):
         status = getattr(exc, "http_status", 403)
         retry = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(max(1, round(retry)))} if retry is not None else {}
-        return ApiError(status, exc.what, "overloaded" if status == 429 else "permission", headers=headers)
+        kind = "overloaded" if status == 429 else "permission"
+        return ApiError(status, _with_fix(exc), kind, headers=headers)
     if isinstance(exc, Overloaded):
         return ApiError(429, exc.what, exc.kind, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, ServingError):
@@ -71,6 +79,30 @@ def from_exception(exc: Exception) -> ApiError:
     if isinstance(exc, StockadeError):
         return ApiError(422, exc.what, "validation")
     return ApiError(500, f"internal error ({exc.__class__.__name__})", "generation")
+
+
+# the security middleware's refusals: reason -> (TGI error_type, OpenAI code)
+REFUSALS = {
+    "allowlist": ("permission", "address_not_allowed"),
+    "rate": ("overloaded", "rate_limit_exceeded"),
+    "body": ("validation", "request_too_large"),
+}
+BODY_NOT_UTF8 = (
+    "the request body is not UTF-8 JSON (a GBK or other non-UTF-8 encoding, or bytes cut short). "
+    "How to fix: send the JSON encoded as UTF-8 with Content-Type: application/json; e.g. save the file "
+    "as UTF-8 and use curl --data-binary @body.json"
+)
+
+
+def render_refusal(path: str, status: int, message: str, reason: str) -> dict:
+    """The body of a security middleware refusal, in the shape of ``path``'s route family."""
+    kind, code = REFUSALS.get(reason, ("permission", reason))
+    return error_body(ApiError(status, message, kind, code=code), path)
+
+
+def _with_fix(exc: StockadeError) -> str:
+    """A refusal's message and how to get past it (the caller cannot see the server's log)."""
+    return f"{exc.what}. How to fix: {exc.fix}" if exc.fix else exc.what
 
 
 def is_openai(path: str) -> bool:
@@ -101,6 +133,23 @@ async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
     if state is not None:
         state.account(request, status=error.status)
     return error_response(error, request.url.path)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI/Starlette's own errors (unknown route, wrong method, unreadable body), never ``{"detail"}``."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status == 400 and exc.detail == "There was an error parsing the body":
+        message = BODY_NOT_UTF8
+    elif status == 404:
+        message = f"no route {request.url.path[:200]}: see the routes in docs/serving.md"
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.url.path[:200]}"
+    else:
+        message = str(exc.detail)
+    kind = "validation" if status < 500 else "generation"
+    headers = dict(exc.headers or {})
+    return await handle_api_error(request, ApiError(status, message, kind, headers=headers))
 
 
 async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:

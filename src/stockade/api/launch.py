@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from stockade.api.app import create_app
-from stockade.api.server import drain_hook, uvicorn_server
+from stockade.api.server import PortUnavailable, bind_listener, drain_hook, uvicorn_server
 from stockade.serving.audit_writer import AuditWriter
 from stockade.serving.pii_guard import PiiGuard
 from stockade.serving.service import build_engine, chat_template
@@ -41,10 +41,35 @@ def serve(
     ``pii_filter``: mask | block | off for responses; None takes the workspace's ``serve_pii_filter``.
     ``pii_filter_prompts``: the same for prompts.
     """
-    from stockade.security.authenticator import build_authenticator, build_middleware
-
     guard = pii_guard(context.workspace.settings, pii_filter, pii_filter_prompts)
     spec = with_tls_paths(context, spec)
+    listener = _listen(context, spec)  # before loading anything: a taken port fails in a second
+    try:
+        _serve_on(context, spec, listener, guard, announce)
+    finally:
+        listener.close()
+
+
+def _listen(context: Any, spec: Any) -> Any:
+    """The bound, listening socket; a port that cannot be bound is audited (``serve.start`` error)."""
+    try:
+        return bind_listener(spec.host, spec.port)
+    except PortUnavailable as exc:
+        context.record(
+            "serve.start",
+            str(spec.model or ""),
+            result="error",
+            reason=exc.what,
+            host=spec.host,
+            port=spec.port,
+        )
+        raise
+
+
+def _serve_on(context: Any, spec: Any, listener: Any, guard: PiiGuard, announce: Any) -> None:
+    from stockade.security.authenticator import build_authenticator, build_middleware
+
+    port = listener.getsockname()[1]  # the port asked for; the one chosen for --port 0
     target = resolve_target(context, spec)
     engine = build_engine(target, spec)
     template = chat_template(target, engine.tokenizer)
@@ -72,7 +97,7 @@ def serve(
     )
     details = {
         "host": spec.host,
-        "port": spec.port,
+        "port": port,
         "backend": engine.info.backend,
         "device": engine.info.device,
         "max_batch_size": engine.info.max_batch_size,
@@ -82,6 +107,7 @@ def serve(
         "stage": target.stage,
         "tls": bool(spec.tls_cert),
         "dev_mode": target.dev,
+        "verified": target.verified,  # {"ref", "mode": fast|full, "files", "hashed"}; None for a dev folder
         **guard.describe(),
     }
     context.record(
@@ -89,14 +115,14 @@ def serve(
     )
     scheme = "https" if spec.tls_cert else "http"
     announce(
-        f"serving {target.label} on {scheme}://{spec.host}:{spec.port} "
+        f"serving {target.label} on {scheme}://{spec.host}:{port} "
         f"({engine.info.backend}, {engine.info.device}; personal data in responses: {guard.output}, "
         f"in prompts: {guard.prompts})"
     )
     started = time.monotonic()
     try:
         engine.start()
-        server.run()
+        server.run(sockets=[listener])
     finally:
         engine.stop()
         audit.close()

@@ -2,10 +2,58 @@
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Any
+
+from stockade.core.errors import StockadeError
+
+
+class PortUnavailable(StockadeError):
+    """The address and port to serve on cannot be bound (taken, not ours, or no such address)."""
+
+    exit_code = 2
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port`` now, before anything slow (loading a model) happens.
+
+    The socket is handed to uvicorn (``server.run(sockets=[...])``), so the port checked is the port
+    served: nobody can take it in between. Raises :class:`PortUnavailable` with what to do.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is not "in use"
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable(
+                f"port {port} is already in use: another process (perhaps another `stockade serve`) "
+                "listens on it",
+                where=shown,
+                fix=f"stop that process (`ss -ltnp 'sport = :{port}'` names it), or choose another port "
+                "with --port",
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise PortUnavailable(
+                f"not allowed to listen on port {port} (ports below 1024 need privileges)",
+                where=shown,
+                fix="choose a port above 1023 with --port (put nginx in front for 443)",
+            ) from None
+        raise PortUnavailable(
+            f"cannot listen on {shown}: {exc.strerror or exc}",
+            where=shown,
+            fix="check --host (an address of this machine, e.g. 127.0.0.1 or 0.0.0.0) and --port",
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def uvicorn_server(
@@ -39,6 +87,9 @@ def uvicorn_server(
         **options,
     )
 
+    if tls_cert:
+        answer_plain_http_with_400(config)
+
     class DrainingServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             if sig in (signal.SIGTERM, signal.SIGINT) and not self.should_exit:
@@ -52,6 +103,27 @@ def uvicorn_server(
                     captured[:] = [s for s in captured if s != signal.SIGTERM]
 
     return DrainingServer(config)
+
+
+def answer_plain_http_with_400(config: Any) -> None:
+    """Serve TLS through :class:`~stockade.api.tls_sniff.TlsOrPlainHttp`: the same TLS (and client
+    certificate checks), and a plain-HTTP request on the port gets a 400 saying to use https://."""
+    import asyncio
+
+    from stockade.api.errors import ApiError, error_body
+    from stockade.api.tls_sniff import TlsOrPlainHttp
+
+    config.load()  # builds config.ssl (the certificate, key and client CA) and the HTTP protocol class
+    context, http = config.ssl, config.http_protocol_class
+    config.ssl = None  # the listening socket speaks plain TCP; each connection's first byte decides
+
+    def render(path: str, status: int, message: str) -> dict:
+        return error_body(ApiError(status, message, "validation", code="https_required"), path)
+
+    def protocol(**kwargs: Any) -> asyncio.Protocol:
+        return TlsOrPlainHttp(lambda: http(**kwargs), context, render, asyncio.get_running_loop())
+
+    config.http_protocol_class = protocol
 
 
 def drain_hook(app: Any) -> Callable[[], None]:

@@ -15,6 +15,7 @@ import typer
 
 from stockade.cli import (
     audit,
+    backup,
     chat,
     data,
     dev,
@@ -31,6 +32,7 @@ from stockade.cli import (
 from stockade.cli import eval as eval_command
 from stockade.cli import export as export_command
 from stockade.cli import model as model_group
+from stockade.cli import security as security_group
 from stockade.cli.output import errors, print_error
 from stockade.cli.state import state
 from stockade.core import environment, offline
@@ -75,6 +77,8 @@ app.add_typer(user.app, name="user")
 app.add_typer(registry.app, name="registry")
 app.add_typer(token.app, name="token")
 app.add_typer(pki.app, name="pki")
+app.add_typer(security_group.app, name="security")
+app.add_typer(backup.app, name="backup")
 placeholders.register(app)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stockade.cli.output import console, escape
+from stockade.cli.output import console, errors, escape
 from stockade.cli.state import state
 
 app = typer.Typer(
@@ -82,14 +82,27 @@ def nginx_config(
     standalone: Annotated[
         Path | None, typer.Option(help="Write a complete nginx.conf with its runtime files in this folder.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Write it even when the server certificate does not name --server-name (warns)."),
+    ] = False,
 ) -> None:
-    """Print an nginx reverse-proxy config: HTTPS, the allowlist, body limit, forwarded headers."""
+    """Print an nginx reverse-proxy config: HTTPS, the allowlist, body limit, forwarded headers.
+
+    Refuses a --server-name that the server certificate does not name (clients would refuse it)."""
     from stockade.governance.roles import require
+    from stockade.security.pki import default_server_tls, server_name_problem
     from stockade.security.pki_service import nginx_config as render
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
         require(context, "pki.manage")
+        if force:
+            problem = server_name_problem(
+                default_server_tls(context.workspace.folder("pki")).cert, server_name
+            )
+            if problem:
+                errors.print(f"warning: {escape(problem)} (written anyway: --force)", soft_wrap=True)
         text = render(
             context,
             upstream=upstream,
@@ -98,6 +111,7 @@ def nginx_config(
             mtls=mtls,
             ipv6=ipv6,
             standalone=standalone.resolve() if standalone else None,
+            force=force,
         )
     if out is None:
         print(text, end="")

@@ -1,4 +1,4 @@
-"""`stockade user add | list | disable | enable | passwd | roles`."""
+"""`stockade user add | list | disable | enable | unlock | passwd | roles`."""
 
 from __future__ import annotations
 
@@ -13,32 +13,58 @@ from stockade.cli.state import state
 
 app = typer.Typer(help="Users and roles (admin, data_steward, trainer, reviewer, auditor, api_client).")
 
-RoleOption = Annotated[
-    list[str],
-    typer.Option(
-        "--role",
-        "-r",
-        help="A role; repeat for several: admin, data_steward, trainer, reviewer, auditor, api_client.",
-    ),
-]
 ReasonOption = Annotated[str, typer.Option(help="Why (kept in the audit log).")]
 
 
 @app.command()
 def add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, _ . @ -).")],
-    role: RoleOption,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role",
+            "-r",
+            help="A role; repeat for several: admin, data_steward, trainer, reviewer, auditor, api_client. "
+            "Default with --service: api_client.",
+            show_default=False,
+        ),
+    ] = None,
     password_file: PasswordFileOption = None,
+    service: Annotated[
+        bool,
+        typer.Option(
+            "--service",
+            help="A service account for an application: no password, never logs in, API tokens only "
+            "(`stockade token issue --user NAME`).",
+        ),
+    ] = False,
 ) -> None:
-    """Add a user with one or more roles (needs user.manage)."""
+    """Add a user with one or more roles, or a service account with --service (needs user.manage)."""
     from stockade.governance.roles import require
     from stockade.governance.users import add_user
     from stockade.workspace.service import open_workspace
 
+    if not role and not service:
+        raise typer.BadParameter(
+            "a user needs at least one role (or --service for an API client)", param_hint="--role"
+        )
     with open_workspace(state.workspace) as context:
         require(context, "user.manage")
-        password = read_password(password_file, prompt=f"password for {name}", confirm=True)
-        view = add_user(context, name, role, password)
+        if service:
+            if password_file is not None:
+                raise typer.BadParameter("a service account has no password", param_hint="--password-file")
+            view = add_user(context, name, role or ["api_client"], None, service=True)
+        else:
+            password = read_password(password_file, prompt=f"password for {name}", confirm=True)
+            view = add_user(context, name, role or [], password)
+    if view.kind == "service":
+        console.print(
+            f"added service account [bold]{escape(view.name)}[/] (roles: {', '.join(view.roles)}; "
+            f"no password, no login). Issue it a token: stockade token issue --user {escape(view.name)} "
+            f"--role {view.roles[0]}",
+            soft_wrap=True,
+        )
+        return
     console.print(f"added user [bold]{escape(view.name)}[/] (roles: {', '.join(view.roles)})")
 
 
@@ -55,10 +81,11 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     if as_json:
         print_json([view.as_dict() for view in views])
         return
-    table = new_table("user", "roles", "status", "created (UTC)", "by")
+    table = new_table("user", "kind", "roles", "status", "created (UTC)", "by")
     for view in views:
         table.add_row(
             escape(view.name),
+            view.kind,
             ", ".join(view.roles),
             view.status,
             view.created_at[:19].replace("T", " "),
@@ -88,6 +115,23 @@ def disable(name: Annotated[str, typer.Argument(help="User name.")], reason: Rea
 def enable(name: Annotated[str, typer.Argument(help="User name.")], reason: ReasonOption) -> None:
     """Enable a disabled user again."""
     _set_status(name, "active", reason)
+
+
+@app.command()
+def unlock(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+) -> None:
+    """Lift a user's login lockout after repeated wrong passwords (needs user.manage)."""
+    from stockade.governance.users import unlock_user
+    from stockade.workspace.service import open_workspace
+
+    with open_workspace(state.workspace) as context:
+        was_locked = unlock_user(context, name, reason=reason)
+    if was_locked:
+        console.print(f"unlocked {escape(name)}: they can log in again")
+    else:
+        console.print(f"{escape(name)} was not locked out (wrong-password count reset)")
 
 
 @app.command()

@@ -2,6 +2,10 @@
 
 Users are never deleted (the audit log names them); a disabled user cannot log in and loses its
 sessions. The last active admin can be neither disabled nor stripped of the admin role.
+
+A *service account* (``add_user(..., service=True)``, `stockade user add NAME --service`) is the user an
+application calls the API as: it has no password (its hash is a marker no password verifies against),
+so it can never log in; an admin issues it API tokens (`stockade token issue --user NAME`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ if TYPE_CHECKING:
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}$")
 ADMIN_PASSWORD_VARIABLE = "STOCKADE_ADMIN_PASSWORD"  # noqa: S105 - a variable's name, not a secret
+SERVICE_ACCOUNT_HASH = "!service-account"  # not an argon2 hash: no password ever matches it
+
+
+def is_service_account(user: User) -> bool:
+    return user.password_hash == SERVICE_ACCOUNT_HASH
 
 
 class UserError(StockadeError):
@@ -44,6 +53,7 @@ class UserView:
     created_at: str
     created_by: str
     password_changed_at: str
+    kind: str = "person"  # person | service (API tokens only, never logs in)
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -54,6 +64,7 @@ class UserView:
             user.created_at,
             user.created_by,
             user.password_changed_at,
+            "service" if is_service_account(user) else "person",
         )
 
     def as_dict(self) -> dict:
@@ -115,14 +126,29 @@ def _insert_user(
     return user
 
 
-def add_user(context: WorkspaceContext, name: str, roles: list[str], password: str) -> UserView:
+def add_user(
+    context: WorkspaceContext, name: str, roles: list[str], password: str | None, *, service: bool = False
+) -> UserView:
+    """A person (with a password) or, with ``service``, a service account (no password: API tokens only)."""
     require(context, "user.manage")
     roles = check_roles(roles)
-    password_hash = hash_password(password)  # slow: before the lock
+    if service and password is not None:
+        raise UserError(
+            "a service account has no password", where="--password-file", fix="leave out --password-file"
+        )
+    if not service and password is None:
+        raise UserError(
+            "a user needs a password", fix="pass --password-file FILE, or --service for an API client"
+        )
+    password_hash = (
+        SERVICE_ACCOUNT_HASH if service else hash_password(password or "")
+    )  # slow: before the lock
     with make_session_factory(context.engine).begin() as session:
         context.audit.lock(session)
         user = _insert_user(context, session, _check_name(name), roles, password_hash)
-        context.record("user.add", name, session=session, roles=roles)
+        context.record(
+            "user.add", name, session=session, roles=roles, **({"service": True} if service else {})
+        )
         return UserView.of(user)
 
 
@@ -168,6 +194,12 @@ def change_password(
     own = name == context.actor.name
     if not own:
         require(context, "user.manage")
+    with make_session_factory(context.engine)() as session:
+        if is_service_account(find_user(session, name)):
+            raise UserError(
+                f"{name} is a service account: it has no password and never logs in",
+                fix=f"issue it API tokens with `stockade token issue --user {name} --role api_client`",
+            )
     if own:
         with make_session_factory(context.engine)() as session:
             known = find_user(session, name).password_hash
@@ -185,11 +217,24 @@ def change_password(
         context.record("user.passwd", name, session=session, reset=not own)
 
 
+def unlock_user(context: WorkspaceContext, name: str, *, reason: str | None = None) -> bool:
+    """Lift ``name``'s login lockout (and its count of wrong passwords); True when it was locked."""
+    from stockade.security.lockout import USER, clear_lockout
+
+    require(context, "user.manage")
+    with make_session_factory(context.engine)() as session:
+        find_user(session, name)
+    return clear_lockout(context, USER + name, action="user.unlock", reason=reason)
+
+
 def check_credentials(session: Session, name: str, password: str) -> User | None:
     """The active user with this name and password, or ``None`` (for login and the API)."""
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
         verify_password(_dummy_hash(), password)  # same time whether or not the name exists
+        return None
+    if is_service_account(user):  # never logs in; as slow as a real check, so timing tells nothing
+        verify_password(_dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password) or user.status != "active":
         return None

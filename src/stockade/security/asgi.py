@@ -4,7 +4,9 @@ It runs before routing and authentication, so a refused caller costs almost noth
 403 outside the allowlist, 429 over the address's rate, 413 over the body limit. The real
 client address (see ``allowlist``) replaces ``scope["client"]`` for everything behind it.
 Refusals are reported through ``record``; a flood from one address is reported once per
-``REPORT_EVERY`` seconds with a count, so it cannot flood the audit log.
+``REPORT_EVERY`` seconds with a count, so it cannot flood the audit log. A refusal's body is written by
+``render_error`` (the API passes its own, so that every error of a route family has one shape: TGI
+``{error, error_type}``, OpenAI ``{error: {message, type, param, code}}``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Recorder = Callable[[str, str, str, dict[str, Any]], None]  # (action, target, reason, details)
+# (request path, HTTP status, message, reason: allowlist | rate | body) -> the JSON body
+ErrorRenderer = Callable[[str, int, str, str], dict[str, Any]]
+
+
+def plain_error(path: str, status: int, message: str, reason: str) -> dict[str, Any]:
+    """The body without an API in front (tests of the middleware alone)."""
+    return {"error": {"message": message, "type": reason, "code": status}}
+
 
 REPORT_EVERY = 10.0
 SECURITY_HEADERS = [
@@ -37,6 +47,8 @@ SECURITY_HEADERS = [
 
 
 class SecurityMiddleware:
+    renders_errors = True  # create_app passes ``render_error``: its error shapes, per route family
+
     def __init__(
         self,
         app: ASGIApp,
@@ -48,8 +60,10 @@ class SecurityMiddleware:
         max_body_bytes: int = 1_048_576,
         cors_origins: Iterable[str] = (),
         record: Recorder | None = None,
+        render_error: ErrorRenderer = plain_error,
     ) -> None:
         self.app = app
+        self.render_error = render_error
         self.policy = AddressPolicy.from_settings(allowlist, trusted_proxies)
         self.buckets = TokenBuckets(rate_per_address, burst_per_address)
         self.max_body = max_body_bytes
@@ -150,8 +164,9 @@ class SecurityMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = json.dumps({"error": {"message": message, "type": reason, "code": status}}).encode()
-        await _respond(send, status, body, [(b"content-type", b"application/json"), *extra])
+        path = str(scope.get("path", ""))
+        body = json.dumps(self.render_error(path, status, message, reason), ensure_ascii=False).encode()
+        await _respond(send, status, body, [(b"content-type", b"application/json; charset=utf-8"), *extra])
 
     def _due(self, address: str, reason: str) -> int:
         """The number of refusals to report now (0: reported recently, counted for later)."""

@@ -1,8 +1,10 @@
 """The API's authenticator: ``Authorization: Bearer <JWT or API key>`` to a ``Principal``.
 
 Every attempt is recorded in the audit log (success and failure; the credential's id, never
-the credential). An address with repeated failures is locked out for a while (403), and each
-credential has its own rate limit (429).
+the credential). An address with repeated credential failures is locked out for a while (403;
+``stockade security unlock --address A`` lifts it), and each credential has its own rate limit (429).
+A request without any credential is refused (401, with how to get one) but never counts toward a lockout:
+a client that forgot its header is not an attacker guessing secrets.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from stockade.core.security_settings import SecuritySettings
 from stockade.security.api_keys import ID_PATTERN, looks_like_api_key, parse_api_key, secret_matches
 from stockade.security.asgi import SecurityMiddleware
 from stockade.security.jwt import JwtPolicy, Keyring, keyring_for, unverified_jti, verify_token
-from stockade.security.lockout import FailureTracker, LockedOut
+from stockade.security.lockout import DatabaseLockouts, FailureTracker, LockedOut
 from stockade.security.principal import AuthenticationFailed, Principal
 from stockade.security.ratelimit import RateLimited, TokenBuckets
 from stockade.security.service import now_utc
@@ -26,6 +28,12 @@ from stockade.storage.database import make_session_factory
 from stockade.storage.governance_tables import User
 from stockade.storage.security_tables import IssuedCredential
 from stockade.workspace.service import WorkspaceContext
+
+MISSING_FIX = (
+    "send the header Authorization: Bearer TOKEN; an admin issues a token with "
+    "`stockade token issue --user NAME --role api_client` (a service account for an application: "
+    "`stockade user add NAME --service`)"
+)
 
 
 class StockadeAuthenticator:
@@ -41,7 +49,7 @@ class StockadeAuthenticator:
             self.settings.jwt_leeway_seconds,
         )
         self.keyring: Keyring = keyring_for(context.workspace.folder("pki"), self.settings.jwt_algorithm)
-        self.failures = FailureTracker(self.settings)
+        self.failures = FailureTracker(self.settings, store=DatabaseLockouts(context.engine))
         self.buckets = TokenBuckets(self.settings.rate_per_credential, self.settings.burst_per_credential)
         self._sessions = make_session_factory(context.engine)
 
@@ -56,13 +64,17 @@ class StockadeAuthenticator:
         try:
             scheme, _, token = (authorization or "").strip().partition(" ")
             token = token.strip()
-            if not authorization:
+            if not (authorization or "").strip():
                 raise AuthenticationFailed(
-                    "no credential", reason="missing", fix="send Authorization: Bearer TOKEN"
+                    "no credential: every route but /health needs an API token",
+                    reason="missing",
+                    fix=MISSING_FIX,
                 )
             if scheme.lower() != "bearer" or not token:
                 raise AuthenticationFailed(
-                    "use the Bearer scheme", reason="scheme", fix="Authorization: Bearer TOKEN"
+                    "use the Bearer scheme",
+                    reason="scheme",
+                    fix="send the header Authorization: Bearer TOKEN",
                 )
             if looks_like_api_key(token):
                 kind = "api_key"
@@ -72,7 +84,8 @@ class StockadeAuthenticator:
                 kind, credential_id = "jwt", unverified_jti(token)
                 principal = self._jwt(token)
         except AuthenticationFailed as failure:
-            locked = self.failures.failure(address_key)
+            # only a credential that fails counts toward the lockout, never a missing one
+            locked = failure.reason != "missing" and self.failures.failure(address_key)
             self._record(
                 "auth.failure", client_address, credential_id, failure.reason, kind=kind, denied=True
             )

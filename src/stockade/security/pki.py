@@ -231,3 +231,43 @@ def default_server_tls(pki: Path) -> TlsPaths:
             "or name yours with tls_cert / tls_key",
         )
     return paths
+
+
+def certificate_names(cert_path: Path) -> list[str]:
+    """The DNS names and IP addresses a certificate's SAN extension lists (empty without one)."""
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    ips = [str(address) for address in san.get_values_for_type(x509.IPAddress)]
+    return [*san.get_values_for_type(x509.DNSName), *ips]
+
+
+def name_covered(host: str, names: list[str]) -> bool:
+    """Whether a client asking for ``host`` accepts a certificate for ``names`` (``*.`` covers one label)."""
+    host = host.lower().rstrip(".")
+    for name in (n.lower().rstrip(".") for n in names):
+        if name == host:
+            return True
+        if (
+            name.startswith("*.")
+            and "." in host
+            and host.split(".", 1)[1] == name[2:]
+            and not host.startswith("*")
+        ):
+            return True
+    return False
+
+
+def server_name_problem(cert_path: Path, server_name: str) -> str | None:
+    """Why clients asking for ``server_name`` would refuse this certificate, or None (``_``: any name)."""
+    if server_name in ("_", ""):
+        return None
+    names = certificate_names(cert_path)
+    if name_covered(server_name, names):
+        return None
+    return (
+        f"the server certificate's names ({', '.join(names) or 'none'}) do not include {server_name}: "
+        f"clients connecting to https://{server_name} would refuse it"
+    )

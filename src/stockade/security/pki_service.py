@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from stockade.security.nginx import NginxSite, render_site, render_standalone
-from stockade.security.pki import IssuedCertificate, create_ca, default_server_tls, issue_certificate
+from stockade.security.pki import (
+    IssuedCertificate,
+    PkiError,
+    create_ca,
+    default_server_tls,
+    issue_certificate,
+    server_name_problem,
+)
 from stockade.workspace.service import WorkspaceContext
 
 
@@ -57,8 +64,12 @@ def nginx_config(
     mtls: bool,
     ipv6: bool = True,
     standalone: Path | None = None,
+    force: bool = False,
 ) -> str:
-    """The nginx configuration for this workspace's allowlist, body limit and server certificate."""
+    """The nginx configuration for this workspace's allowlist, body limit and server certificate.
+
+    A ``server_name`` the certificate's names do not cover is refused (clients would refuse the
+    certificate), unless ``force``: then the caller warns."""
     security = context.workspace.settings.security
     paths = default_server_tls(context.workspace.folder("pki"))
     site = NginxSite(
@@ -72,4 +83,13 @@ def nginx_config(
         max_body_bytes=security.max_body_bytes,
         ipv6=ipv6,
     )
-    return render_standalone(site, standalone) if standalone else render_site(site)
+    text = render_standalone(site, standalone) if standalone else render_site(site)  # checks the names first
+    problem = server_name_problem(paths.cert, server_name)
+    if problem and not force:
+        raise PkiError(
+            problem,
+            where=str(paths.cert),
+            fix=f"issue a certificate that names it: `stockade pki issue --host {server_name} --force` "
+            "(add --ip ADDRESS for clients that connect by address), or pass --force to write it anyway",
+        )
+    return text
