@@ -8,8 +8,6 @@ replaced too, with the same type.
 
 from __future__ import annotations
 
-import re
-
 from stockade.privacy.detectors import resolve_overlaps
 from stockade.privacy.spans import Span
 
@@ -28,14 +26,19 @@ def spread_values(texts: list[str], spans: list[list[Span]]) -> list[list[Span]]
                 values[value] = span
     if not values:
         return spans
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+    # str.find per value rather than one regex per record: a record has few values, and compiling
+    # a pattern for each record costs more than the search itself.
+    ordered = sorted(values, key=len, reverse=True)  # longer values first, so they win overlaps
     out: list[list[Span]] = []
     for text, found in zip(texts, spans, strict=True):
         extra = []
-        for m in pattern.finditer(text):
-            if any(s.start <= m.start() and m.end() <= s.end for s in found):
-                continue
-            origin = values[m.group()]
-            extra.append(Span(m.start(), m.end(), origin.type, origin.score, origin.detector))
+        for value in ordered:
+            at = text.find(value)
+            while at >= 0:
+                end = at + len(value)
+                if not any(s.start <= at and end <= s.end for s in found):
+                    origin = values[value]
+                    extra.append(Span(at, end, origin.type, origin.score, origin.detector))
+                at = text.find(value, end)
         out.append(resolve_overlaps([*found, *extra]) if extra else found)
     return out
