@@ -617,15 +617,21 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
     consecutive Latin words are looked up in the set of spellings; no regex is built per text."""
     keys: set[str] = set()
     longest = 0
+    lowered: str | None = None
     words_in_text: set[str] | None = None
     for span in spans:
         sl = _surname_len(text, span.start)
         given = text[span.start + sl : span.end]
         if sl and given and all(is_cjk(c) for c in given) and "某" not in given:
             surname = text[span.start : span.start + sl]
+            readings = _surname_readings(surname)
+            if lowered is None:
+                lowered = text.lower()
+            if not any(r in lowered for r in readings):
+                continue  # every spelling has the surname's pinyin in it: a substring test first
             if words_in_text is None:
                 words_in_text = {w.lower() for w in _LATIN_WORD_RE.findall(text)}
-            if words_in_text.isdisjoint(_surname_readings(surname)):
+            if words_in_text.isdisjoint(readings):
                 continue  # every spelling has the surname as a word of its own
             keys |= _romanised_keys(surname, given)
             longest = max(longest, 1 + len(given))
