@@ -1,16 +1,25 @@
-"""Personal names (姓名), found from context, never from a bare dictionary look-up.
+"""Personal names (姓名), found from context and checked against a real dictionary.
 
-A Chinese name is a surname (one of ~450 single or ~60 compound surnames, resources/) plus a
-given name of one or two ideographs. Without a word segmenter a bare surname character is far
-too common ("高新区", "王府井", "方案"), so a name is reported only where the context says so:
+A Chinese name is a surname (one of ~500 single or ~60 compound surnames, resources/) plus a
+given name of one or two ideographs. A bare surname character is far too common ("高新区",
+"王府井", "方案"), so candidates come only from where the context says so:
 
 1. after a context word (0.85): ``客户张伟``, ``姓名：李娜``, ``联系人：欧阳娜娜``, ``借款人为王芳``,
    ``我叫尉迟磊``, any role ending in 人 (``复核人：马欣怡``); names listed after it
    (``借款人张三、李四和王五``) count too;
-2. before a title (0.85, or 0.7 for a bare surname): ``张伟先生``, ``李经理``, ``欧阳女士``;
-3. standing alone (0.75 / 0.65): two to four ideographs led by a surname, with no ideograph
+2. before a title (0.85, or 0.7 for a bare surname): ``张伟先生``, ``李经理``, ``欧阳女士``, ``董总``;
+3. after a verb or relation in running text (0.75): ``多次致电其亲属卢建华``, ``请问是商哲吗``;
+4. standing alone (0.75 / 0.65): two to four ideographs led by a surname, with no ideograph
    before them and a non-ideograph or a word that usually follows a name after them:
-   ``（卢玉兰）``, ``备注：潘丽华还款``, ``至 付子豪 账号``.
+   ``（卢玉兰）``, ``备注：潘丽华还款``, ``至 付子豪 账号``;
+5. names shortened in the source (``卢某某``, ``黄某``), minority names (``买买提·艾力``, ``扎西多吉``),
+   romanised names after labels (``Beneficiary Name 收款人: LUO XIAOMING``) and the pinyin of a
+   Chinese name found in the same text (``Luo Xiaoming``).
+
+Every Chinese candidate then passes :mod:`~stockade.privacy.detectors.lexicon` (jieba's dictionary
+and segmenter): its edges must be word boundaries (``必要时|发送`` is no name 时发), and it may not be
+an ordinary word (``黄瓜``, ``母亲``) or contain one; candidates of 3 and 4 (no trigger word) must
+also be made of given-name characters and may not be dictionary words at all.
 
 A title right after a bare surname (``王先生``, ``李经理``): the surname alone is the personal
 part, so the span is just ``王`` and a ``replace`` operator leaves ``[姓名]先生``.
@@ -19,7 +28,6 @@ A given name takes a second ideograph unless that one usually starts the next wo
 办, 申, 先生...). A stop-list of ordinary words that start with a surname character ("余额",
 "项目", "高新区") and the gazetteer's place names veto candidates; a two-character word does not
 veto a delimited three-character name ending in a common given-name character ("韩国强").
-English names after Mr./Mrs./Ms./Dr. or labels such as ``Name:``/``borrower`` are found too (0.8).
 """
 
 from __future__ import annotations
@@ -27,7 +35,6 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from functools import cache
 
 from stockade.privacy.detectors import lexicon
 from stockade.privacy.detectors._base import CJK, DETECTORS, is_cjk, literal_alternation, load_words
@@ -563,7 +570,7 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
 _LATIN_RE = re.compile("[A-Za-z]{2}")
 
 
-@cache
+@functools.cache
 def _syllables(ch: str) -> tuple[str, ...]:
     """Every reading of ``ch`` in pinyin without tones (surnames often have a rarer one: 单 shan)."""
     from pypinyin import Style, pinyin
@@ -571,7 +578,7 @@ def _syllables(ch: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(pinyin(ch, style=Style.NORMAL, heteronym=True)[0]))
 
 
-@cache
+@functools.cache
 def _surname_readings(surname: str) -> frozenset[str]:
     return frozenset(_romanised_keys(surname, "")) if surname else frozenset()
 
