@@ -18,7 +18,7 @@ given name of one or two ideographs. A bare surname character is far too common 
 
 Every Chinese candidate then passes :mod:`~stockade.privacy.detectors.lexicon` (jieba's dictionary
 and segmenter): its edges must be word boundaries (``必要时|发送`` is no name 时发), and it may not be
-an ordinary word (``黄瓜``, ``母亲``) or contain one; candidates of 3 and 4 (no trigger word) must
+an ordinary word (``黄瓜``, ``母亲``) or contain one; candidates from 3 and 4 (no role or title) must
 also be made of given-name characters and may not be dictionary words at all.
 
 A title right after a bare surname (``王先生``, ``李经理``): the surname alone is the personal
