@@ -111,3 +111,37 @@ def test_activate_forces_offline_switches(monkeypatch: pytest.MonkeyPatch) -> No
     import os
 
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["WANDB_MODE"] == "disabled"
+
+
+LORA_SETUP = """
+import logging
+from stockade.core import offline
+offline.activate()
+from stockade.training.model_setup import load_for_training  # the training setup of a plain LoRA run
+import peft  # what _apply_lora imports: peft imports bitsandbytes, which asks the Hub for a kernel
+from peft import LoraConfig
+# what bitsandbytes (offline, nothing cached) and kernels log, on machines where they get that far
+logging.getLogger("bitsandbytes.backends.cpu.ops").warning(
+    "Failed to load CPU gemm_4bit_forward from kernels-community: Version 1 of "
+    "'kernels-community/quantization-bitsandbytes' is not available in the local cache and Hugging Face "
+    "Hub is in offline mode. Download the kernel while online first"
+)
+logging.getLogger("kernels._internals.hf_hub").warning(
+    "Skipping publisher trust check for 'x/y' because Hugging Face Hub is in offline mode."
+)
+logging.getLogger("bitsandbytes.nn").warning("an unrelated warning still prints")
+"""
+
+
+def test_plain_lora_setup_prints_no_hub_message() -> None:
+    """Issue 15 item 6: every training run printed bitsandbytes' "download the kernel while online"."""
+    import subprocess
+
+    pytest.importorskip("peft")
+    done = subprocess.run([sys.executable, "-c", LORA_SETUP], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lowered = done.stderr.lower()
+    assert not [word for word in ("huggingface", "hugging face", "hub", "download") if word in lowered], (
+        done.stderr
+    )
+    assert "an unrelated warning still prints" in done.stderr

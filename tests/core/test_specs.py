@@ -84,6 +84,18 @@ def test_overrides_beat_yaml_and_are_typed(tmp_path: Path) -> None:
     assert spec.num_train_epochs == 2
 
 
+@pytest.mark.parametrize("bits", ["4", "8"])
+def test_override_strings_are_read_with_the_field_type(bits: str) -> None:
+    # issue 15 item 12: `--quantization_bit 4` was refused as "Input should be 4 or 8 (got '4')"
+    spec = load_spec(TrainSpec, data={"model": "m"}, overrides=parse_overrides(["--quantization_bit", bits]))
+    assert spec.quantization_bit == int(bits)
+
+
+def test_override_outside_the_field_type_is_still_refused() -> None:
+    with pytest.raises(ConfigError, match=r"quantization_bit.*\(got '3'\)"):
+        load_spec(TrainSpec, data={"model": "m"}, overrides=parse_overrides(["--quantization_bit", "3"]))
+
+
 def test_unknown_override_gets_a_suggestion() -> None:
     with pytest.raises(ConfigError, match=r"'--batchsize' \(did you mean '--batch_size'\?\)"):
         load_spec(TrainSpec, overrides=parse_overrides(["--batchsize", "4"]))

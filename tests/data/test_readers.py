@@ -467,10 +467,66 @@ def test_truncated_json_array_is_a_clear_error_after_the_good_records(tmp_path):
     text = json.dumps([RECORDS["alpaca"][1]] * 3, ensure_ascii=False)
     path.write_text(text[:-25], encoding="utf-8")
     seen = []
-    with pytest.raises(DatasetError, match="invalid JSON after record 1") as caught:
+    with pytest.raises(
+        DatasetError, match=r"invalid JSON at line 1, column \d+ \(after record 1\)"
+    ) as caught:
         seen.extend(read_records(source_for_file(path)))
     assert len(seen) == 2 and all(isinstance(item, Conversation) for item in seen)
     assert "truncated" in str(caught.value) and str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "what", "shown"),
+    [
+        # issue 15 item 2: a hand-edited file with a trailing comma, Chinese text on the line
+        (
+            '[\n  {"instruction": "年利率？", "output": "3%"},\n'
+            '  {"instruction": "再见", "output": "见"},\n]\n',
+            3,
+            39,
+            "a comma after the last item of a list",
+            '  {"instruction": "再见", "output": "见"},',
+        ),
+        (
+            '[{"instruction": "你好", "output": "好",}]',
+            1,
+            37,
+            "a comma after the last item of an object",
+            None,
+        ),
+        ('[{"instruction": "你好" "output": "好"}]', 1, 23, "Expecting ',' delimiter", None),
+    ],
+)
+def test_json_syntax_error_names_line_and_column_and_shows_the_line(
+    tmp_path, text, line, column, what, shown
+):
+    path = tmp_path / "data.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DatasetError) as caught:
+        read_all(path)
+    error = caught.value
+    assert error.where == f"{path}:{line}:{column}"
+    assert f"invalid JSON at line {line}, column {column}" in error.what and what in error.what
+    excerpt, caret = error.what.splitlines()[-2:]
+    assert excerpt.strip() == (shown or text.splitlines()[line - 1]).strip()
+    assert caret.strip() == "^" and "\\x" not in error.what and "\\u" not in error.what
+    if "comma" in what:
+        assert error.fix == "delete that comma"
+
+
+def test_misspelt_field_gets_did_you_mean_naming_the_key_found(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"instrution": "年利率？", "output": "3%"}\n', encoding="utf-8")
+    (problem,) = read_all(path)
+    assert isinstance(problem, RecordProblem) and problem.field == "instruction"
+    assert "missing field 'instruction'; the record has 'instrution' (did you mean 'instruction'?)" in (
+        problem.reason
+    )
+
+
+def test_missing_field_without_a_lookalike_has_no_suggestion():
+    (problem,) = convert_record({"input": "x", "output": "y"}, "alpaca")
+    assert problem.reason == "missing field 'instruction'"
 
 
 @pytest.mark.parametrize(

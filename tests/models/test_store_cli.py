@@ -55,3 +55,16 @@ def test_model_commands_end_to_end(tmp_path: Path) -> None:
     assert removed.returncode == 0 and not (workspace / "models/glm4-tiny/v1").exists()
     missing = _cli(workspace, "model", "show", "other@v3")
     assert missing.returncode == 2 and "glm4-tiny@v1 (removed)" in missing.stderr
+
+
+@pytest.mark.parametrize("given", ["Qwen/Qwen-7B", "https://huggingface.co/Qwen/Qwen-7B"])
+def test_import_of_a_hub_id_explains_as_train_and_serve_do(tmp_path: Path, given: str) -> None:
+    # issue 15 item 1: it said only "not a folder"
+    workspace = tmp_path / "ws"
+    assert run_cli("init", str(workspace)).returncode == 0
+    result = run_cli("-w", str(workspace), "model", "import", given, "--name", "qwen", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"{given!r} is not a folder on this machine" in result.stderr
+    assert "Stockade never downloads" in result.stderr
+    assert "copy the model folder onto this machine" in result.stderr
+    assert "stockade model import /path/to/Qwen-7B --name qwen-7b" in result.stderr

@@ -38,9 +38,53 @@ def test_doctor_fails_on_disk_threshold(workspace_dir: Path) -> None:
     assert _by_name(json.loads(result.stdout))["free disk"]["status"] == "fail"
 
 
-def test_doctor_without_workspace_fails_with_fix(tmp_path: Path) -> None:
-    result = run_cli("-w", str(tmp_path / "none"), "doctor")
+def test_doctor_before_init_runs_the_machine_checks(tmp_path: Path) -> None:
+    """Issue 15 item 15: before `init` the machine checks (disk, locale, GPU) still run, and only the
+    workspace is to come (a warning with the command), so the exit code reflects the machine."""
+    result = run_cli("-w", str(tmp_path / "none"), "doctor", "--json")
+    checks = _by_name(json.loads(result.stdout))
+    assert {"python", "GPU (NVML)", "UTF-8 locale", "egress guard", "free disk"} <= set(checks)
+    assert (
+        checks["free disk"]["status"] in ("pass", "fail") and str(tmp_path) in checks["free disk"]["detail"]
+    )
+    assert checks["workspace"]["status"] == "warn"
+    assert checks["workspace"]["fix"].startswith(f"stockade init {tmp_path / 'none'}")
+    expected = 1 if any(c["status"] == "fail" for c in checks.values()) else 0
+    assert result.returncode == expected
+
+
+def test_doctor_on_a_folder_that_init_would_refuse_fails_with_fix(tmp_path: Path) -> None:
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("someone else's")
+    result = run_cli("-w", str(tmp_path / "other"), "doctor")
     assert result.returncode == 1 and "stockade init" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("driver", "built_for", "status"),
+    [
+        ((11, 7), "12.6", "fail"),  # the guide's CUDA 11.7 driver under torch 2.13's CUDA 12 build
+        ((11, 7), "11.8", "pass"),  # minor version compatibility: an 11.x driver runs 11.8
+        ((12, 2), "12.6", "pass"),
+        ((12, 2), None, "warn"),  # a CPU build of torch on a GPU server
+    ],
+)
+def test_cuda_driver_is_checked_against_the_torch_build_and_says_why(driver, built_for, status) -> None:
+    from stockade.workspace.doctor import check_driver
+
+    check = check_driver(driver, built_for)
+    assert check.status == status, check
+    if status != "pass":
+        assert "PyTorch brings its own CUDA runtime" in check.fix and "driver" in check.fix
+
+
+def test_no_gpu_advice_names_the_driver_not_a_cuda_toolkit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stockade.workspace.doctor import check_gpu
+
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails: no driver
+    (check,) = check_gpu()
+    assert check.status == "warn" and "11.8" not in check.fix
+    assert "no CUDA toolkit is needed" in check.fix and "CUDA 11.7" in check.fix
 
 
 def test_locale_warning_says_how_to_fix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,3 +195,25 @@ def test_blocked_egress_is_recorded_in_the_audit_log(workspace_dir: Path) -> Non
         last["action"] == "egress.blocked" and last["target"] == "10.1.2.3:80" and last["result"] == "denied"
     )
     assert last["details"]["module"].startswith("__main__")
+
+
+def test_a_gpu_server_gets_the_driver_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from stockade.workspace import doctor
+
+    fake = SimpleNamespace(
+        nvmlInit=lambda: None,
+        nvmlShutdown=lambda: None,
+        nvmlSystemGetDriverVersion=lambda: "515.105.01",
+        nvmlDeviceGetCount=lambda: 1,
+        nvmlDeviceGetHandleByIndex=lambda index: index,
+        nvmlDeviceGetMemoryInfo=lambda handle: SimpleNamespace(total=80 * 2**30),
+        nvmlDeviceGetName=lambda handle: "NVIDIA A100",
+        nvmlSystemGetCudaDriverVersion_v2=lambda: 11070,
+    )
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr(doctor, "torch_cuda_version", lambda: "12.6")
+    gpu, driver = doctor.check_gpu()
+    assert gpu.status == "pass" and "CUDA 11.7" in gpu.detail
+    assert driver.status == "fail" and "PyTorch is built for CUDA 12.6" in driver.detail

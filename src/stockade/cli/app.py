@@ -33,7 +33,7 @@ from stockade.cli import eval as eval_command
 from stockade.cli import export as export_command
 from stockade.cli import model as model_group
 from stockade.cli import security as security_group
-from stockade.cli.output import errors, print_error
+from stockade.cli.output import errors, print_error, tolerate_unencodable_output
 from stockade.cli.state import state
 from stockade.core import environment, offline
 from stockade.core.errors import StockadeError
@@ -85,6 +85,7 @@ placeholders.register(app)
 def main() -> None:
     """Entry point: the offline guard first, then the command; errors as one clear message."""
     offline.activate()
+    tolerate_unencodable_output()
     try:
         app()
     except StockadeError as exc:

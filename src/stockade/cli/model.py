@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -50,7 +49,13 @@ def byte_progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
 
 @app.command("import")
 def import_(
-    path: Annotated[Path, typer.Argument(help="A local model folder (config.json, weights, tokenizer).")],
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="A local model folder (config.json, weights, tokenizer); a hub id is refused with how to "
+            "bring the folder in."
+        ),
+    ],
     name: Annotated[str, typer.Option(help="Model name; versions become NAME@v1, @v2, ...")],
     copy: Annotated[
         bool, typer.Option("--copy/--no-copy", help="Copy into the workspace's models/NAME/vN (default).")

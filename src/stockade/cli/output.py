@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
+import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+ENCODE_ERRORS = "stockade-replace"
+UNENCODABLE_WARNING = (
+    "warning: this terminal's encoding ({encoding}) cannot show some characters; they are printed as '?'. "
+    "For full output use a UTF-8 locale: export LANG=zh_CN.UTF-8 (or C.UTF-8); `stockade doctor` checks it\n"
+)
+_warned = False
+
+
+def _replace_and_warn_once(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: '?' for each character the encoding lacks; the first time, a warning."""
+    global _warned
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    if not _warned:
+        _warned = True
+        # straight to the file descriptor: this runs inside a stream's write, which must not be re-entered
+        os.write(2, UNENCODABLE_WARNING.format(encoding=error.encoding).encode("ascii", "replace"))
+    return "?" * (error.end - error.start), error.end
+
+
+codecs.register_error(ENCODE_ERRORS, _replace_and_warn_once)
+
+
+def tolerate_unencodable_output() -> None:
+    """Under a locale that is not UTF-8 (GBK: the deployment guide's 中文乱码 case), a character the
+    terminal cannot encode prints as '?', with one warning, instead of crashing the command."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or ""
+        try:
+            if codecs.lookup(encoding).name == "utf-8":
+                continue
+        except LookupError:
+            pass
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors=ENCODE_ERRORS)
+
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)

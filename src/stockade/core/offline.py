@@ -3,7 +3,8 @@
 ``activate()`` runs in every entry point. It
 
 * sets the offline switches of the Hugging Face stack and turns off every dependency's
-  telemetry (environment variables those libraries read at import time), and
+  telemetry (environment variables those libraries read at import time),
+* keeps optional kernels' Hugging Face Hub messages off the terminal (:mod:`stockade.core.hub_messages`), and
 * installs a ``sys.addaudithook`` hook that refuses DNS look-ups and socket connections to
   any address outside loopback and the ``egress_allowlist`` from settings, raising
   :class:`EgressBlocked` naming the address and the calling module.
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from stockade.core import environment
 from stockade.core.errors import ConfigError, EgressBlocked
+from stockade.core.hub_messages import translate_hub_messages
 
 # Variables set (forced, not defaulted: fail closed) before any library is imported.
 OFFLINE_VARIABLES: dict[str, str] = {
@@ -206,6 +208,7 @@ def _hook(event: str, args: tuple) -> None:
 def activate(allowlist: Iterable[str] = ()) -> None:
     """Switch the process to offline mode. Safe to call more than once."""
     environment.set_variables(OFFLINE_VARIABLES)
+    translate_hub_messages()
     _state.policy = EgressPolicy.from_entries(allowlist)
     if not _state.installed:
         sys.addaudithook(_hook)

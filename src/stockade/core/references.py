@@ -25,6 +25,27 @@ def parse_versioned_name(text: str, *, what: str = "name") -> tuple[str, int | N
     return match.group("name"), int(version) if version else None
 
 
+def refuse_hub_id(text: str, *, where: str) -> None:
+    """Raise the one explanation of a model hub id or URL given where a local folder was expected.
+
+    Call it only for a ``text`` that is not a folder here: ``org/name`` or a URL then means a download.
+    """
+    text = text.strip()
+    if not (HUB_ID.match(text) or text.startswith(("http://", "https://", "hf://"))):
+        return
+    local = text.rstrip("/").rsplit("/", 1)[-1]
+    raise ModelReferenceError(
+        f"{text!r} is not a folder on this machine; as a model hub id or URL it would need a "
+        "download, and Stockade never downloads",
+        where=where,
+        fix=(
+            "copy the model folder onto this machine (config.json, *.safetensors, tokenizer files), "
+            f"then register it: `stockade model import /path/to/{local} --name {local.lower()}` "
+            f"and use `model: {local.lower()}` (a local folder path also works in dev mode)"
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class ModelReference:
     kind: Literal["path", "registered"]
@@ -47,18 +68,7 @@ def parse_model_reference(text: str, *, base_dir: Path | None = None, where: str
         candidate = base_dir / candidate
     if candidate.is_dir():
         return ModelReference(kind="path", text=text, path=candidate.resolve())
-    if HUB_ID.match(text) or text.startswith(("http://", "https://", "hf://")):
-        local = text.rsplit("/", 1)[-1]
-        raise ModelReferenceError(
-            f"{text!r} is not a folder on this machine; as a model hub id or URL it would need a "
-            "download, and Stockade never downloads",
-            where=where,
-            fix=(
-                "copy the model folder onto this machine (config.json, *.safetensors, tokenizer files), "
-                f"then register it: `stockade model import /path/to/{local} --name {local.lower()}` "
-                f"and use `model: {local.lower()}` (a local folder path also works in dev mode)"
-            ),
-        )
+    refuse_hub_id(text, where=where)
     match = VERSIONED.match(text)
     if match and "/" not in text:
         version = match.group("version")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from stockade.core.errors import ConfigError
+from stockade.core.suggestions import closest
 
 T = TypeVar("T")
 
@@ -34,8 +34,8 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._items, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = closest(name, self._items)
+            hint = f"did you mean {close!r}? " if close else ""
             raise ConfigError(
                 f"unknown {self.kind} {name!r}",
                 fix=f"{hint}choose one of: {', '.join(sorted(self._items))}",

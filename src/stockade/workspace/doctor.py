@@ -16,7 +16,8 @@ from sqlalchemy import text
 from stockade.audit import AuditLog, verify_chain
 from stockade.core import environment, network, offline
 from stockade.core.errors import StockadeError
-from stockade.core.workspace import Workspace
+from stockade.core.settings import Settings
+from stockade.core.workspace import Workspace, default_location
 from stockade.storage.database import make_engine
 from stockade.storage.migrate import current_revision, head_revision
 
@@ -80,6 +81,55 @@ def check_libraries() -> list[Check]:
     return checks
 
 
+# Why no "CUDA >= 11.8" (the deployment guide says 11.7): PyTorch wheels carry their own CUDA runtime, so
+# the CUDA toolkit installed on the server is not used at all; the one CUDA requirement is the NVIDIA
+# driver, which must support the runtime the installed torch was built with (`torch.version.cuda`).
+# Since CUDA 11 a driver runs every newer minor version of its major ("minor version compatibility"),
+# so the check compares majors: the guide's CUDA 11.7 driver is right for a cu117/cu118 build of an older
+# PyTorch, and too old for torch 2.13's CUDA builds (CUDA 12 or newer). bitsandbytes (QLoRA) loads the kernels
+# of torch's CUDA runtime and adds no requirement of its own.
+DRIVER_ADVICE = (
+    "no CUDA toolkit is needed (PyTorch brings its own CUDA runtime); the NVIDIA driver must support the "
+    "CUDA version of the PyTorch build (python -c 'import torch; print(torch.version.cuda)': 12 or newer for "
+    "torch 2.13's CUDA builds, so a CUDA 11.7-era driver is too old for them)"
+)
+
+
+def torch_cuda_version() -> str | None:
+    """The CUDA runtime the installed torch was built with ("12.6"), None for a CPU build or no torch."""
+    if _version("torch") is None:
+        return None
+    try:
+        import torch
+    except Exception:
+        return None
+    return torch.version.cuda
+
+
+def check_driver(driver_cuda: tuple[int, int], built_for: str | None) -> Check:
+    """The driver's CUDA version against the one torch was built with (same major suffices)."""
+    shown = f"driver supports CUDA {driver_cuda[0]}.{driver_cuda[1]}"
+    if built_for is None:
+        return Check(
+            "system",
+            "CUDA driver",
+            "warn",
+            f"{shown}; PyTorch is a CPU build or not installed",
+            f"install a CUDA build of PyTorch; {DRIVER_ADVICE}",
+        )
+    major = int(built_for.split(".")[0])
+    if driver_cuda[0] >= major:
+        return Check("system", "CUDA driver", "pass", f"{shown}; PyTorch built for CUDA {built_for}")
+    return Check(
+        "system",
+        "CUDA driver",
+        "fail",
+        f"{shown}, PyTorch is built for CUDA {built_for}: the driver is too old to run it",
+        f"upgrade the NVIDIA driver to one for CUDA {major}.x, or install a PyTorch build for CUDA "
+        f"{driver_cuda[0]}.x; {DRIVER_ADVICE}",
+    )
+
+
 def check_gpu() -> list[Check]:
     try:
         import pynvml
@@ -92,7 +142,7 @@ def check_gpu() -> list[Check]:
                 "GPU (NVML)",
                 "warn",
                 "no NVIDIA driver found: training and serving run on CPU",
-                "on a GPU server install the NVIDIA driver; CUDA 11.8+ is recommended",
+                f"on a GPU server install the NVIDIA driver; {DRIVER_ADVICE}",
             )
         ]
     try:
@@ -107,7 +157,10 @@ def check_gpu() -> list[Check]:
     finally:
         pynvml.nvmlShutdown()
     detail = f"driver {driver}, CUDA {cuda // 1000}.{cuda % 1000 // 10}, {count} GPU(s): {', '.join(names)}"
-    return [Check("system", "GPU (NVML)", "pass" if count else "warn", detail)]
+    checks = [Check("system", "GPU (NVML)", "pass" if count else "warn", detail)]
+    if count:
+        checks.append(check_driver((cuda // 1000, cuda % 1000 // 10), torch_cuda_version()))
+    return checks
 
 
 def check_locale() -> list[Check]:
@@ -170,7 +223,37 @@ def check_offline() -> list[Check]:
     return checks
 
 
+def check_disk_before_init(root: Path) -> Check:
+    """Free disk where the workspace will be created (its nearest existing folder), against the default."""
+    folder = root
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    need = Settings.model_fields["min_free_disk_gb"].default
+    free = shutil.disk_usage(folder).free / 1e9
+    enough = free >= need
+    return Check(
+        "system",
+        "free disk",
+        "pass" if enough else "fail",
+        f"{free:.1f} GB free at {folder} for the workspace's models (need {need:g})",
+        "" if enough else "free space, or create the workspace on a larger disk (stockade init DIR)",
+    )
+
+
 def check_workspace(root: Path | None) -> list[Check]:
+    target = (root or default_location()).expanduser().resolve()
+    if not target.exists() or (target.is_dir() and not any(target.iterdir())):  # as `init` would take it
+        # before `stockade init`: the machine checks above still count; only the workspace is to come
+        return [
+            check_disk_before_init(target),
+            Check(
+                "workspace",
+                "workspace",
+                "warn",
+                f"not created yet: no stockade.yaml in {target}",
+                f"stockade init {target} (or point to yours with --workspace or STOCKADE_HOME)",
+            ),
+        ]
     try:
         workspace = Workspace.locate(root)
         settings = workspace.settings

@@ -6,15 +6,15 @@ a key given twice under two names, and type errors, all naming the file and the 
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from stockade.core.errors import ConfigError
 from stockade.core.specs.base import Spec
+from stockade.core.suggestions import did_you_mean
 
 S = TypeVar("S", bound=Spec)
 
@@ -46,11 +46,6 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def _suggest(key: str, accepted: dict[str, str]) -> str:
-    close = difflib.get_close_matches(key, list(accepted), n=1, cutoff=0.6)
-    return f"{key!r} (did you mean {close[0]!r}?)" if close else f"{key!r}"
-
-
 def _check_keys(spec: type[Spec], data: dict[str, Any], prefix: str, problems: list[str]) -> dict:
     """Collect unknown and duplicated keys; return the data keyed by field name."""
     accepted = spec.accepted_keys()
@@ -58,7 +53,7 @@ def _check_keys(spec: type[Spec], data: dict[str, Any], prefix: str, problems: l
     prefixed = {f"{prefix}{a}": f for a, f in accepted.items()}
     for key in data:
         if str(key) not in accepted:
-            problems.append("unknown key " + _suggest(f"{prefix}{key}", prefixed))
+            problems.append("unknown key " + did_you_mean(f"{prefix}{key}", prefixed))
     normalized: dict[str, Any] = {}
     given_as: dict[str, str] = {}
     for key, value in data.items():
@@ -78,7 +73,7 @@ def _check_keys(spec: type[Spec], data: dict[str, Any], prefix: str, problems: l
 def parse_overrides(args: list[str]) -> dict[str, Any]:
     """``--key value``, ``--key=value`` and bare ``--flag`` (true) into a mapping.
 
-    Values stay strings (a bare flag is ``True``); pydantic converts them to the field's type.
+    Values stay strings (a bare flag is ``True``); `load_spec` reads them with the field's type.
     Dashes in keys become underscores, so ``--learning-rate`` equals ``--learning_rate``.
     """
     result: dict[str, Any] = {}
@@ -114,6 +109,39 @@ def _dotted(data: dict[str, Any]) -> dict[str, Any]:
             target = target.setdefault(parent, {})
         target[leaf] = value
     return nested
+
+
+def _typed_overrides(spec: type[Spec], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Read each ``--key value`` string with its field's type, as a YAML file would give it.
+
+    A command line has only strings; most fields convert them (pydantic's lax mode), but not every
+    type does (``Literal[4, 8]`` refuses ``"4"``). A string the field refuses is read as a YAML scalar
+    (``4``, ``true``, ``null``) and used when the field accepts that instead.
+    """
+    nested = spec.nested_specs()
+    typed: dict[str, Any] = {}
+    for name, value in overrides.items():
+        if isinstance(value, dict) and name in nested:
+            typed[name] = _typed_overrides(nested[name], value)
+            continue
+        typed[name] = value
+        info = spec.model_fields.get(name)
+        if info is None or not isinstance(value, str):
+            continue
+        adapter: TypeAdapter[Any] = TypeAdapter(info.annotation)
+        try:
+            adapter.validate_python(value)
+            continue
+        except ValidationError:
+            pass
+        try:
+            scalar = yaml.safe_load(value)
+            adapter.validate_python(scalar)
+        except (yaml.YAMLError, ValidationError):
+            continue
+        if not isinstance(scalar, str):
+            typed[name] = scalar
+    return typed
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +183,7 @@ def load_spec(
     normalized = _check_keys(spec, raw, "", problems)
     if overrides:
         normalized_overrides = _check_keys(spec, _dotted(overrides), "--", problems)
-        normalized = _merge(normalized, normalized_overrides)
+        normalized = _merge(normalized, _typed_overrides(spec, normalized_overrides))
     try:
         result = spec.model_validate(normalized)
     except ValidationError as exc:

@@ -16,7 +16,9 @@ SECTIONS: tuple[tuple[str, type[Spec], str], ...] = (
     (
         "Training (`stockade train CONFIG.yaml`)",
         TrainSpec,
-        "LLaMA-Factory training YAML loads as is; every key can be overridden with `--key value`.",
+        "LLaMA-Factory training YAML loads as is; every key can be overridden with `--key value`. The "
+        "value is read with the key's type, as the same text in YAML would be (`--quantization_bit 4` is "
+        "the number 4).",
     ),
     (
         "Serving (`stockade serve`)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,13 @@ from typing import Any
 import ijson
 
 from stockade.core.errors import DependencyMissing
-from stockade.data.readers.encoding import BOM, Utf8Stream, check_prefix, decoded_lines
+from stockade.data.readers.encoding import BOM, Utf8Stream, check_prefix, decoded_lines, normalize_encoding
 from stockade.data.readers.errors import DatasetError
 from stockade.data.readers.sources import file_kind
 
 PARQUET_BATCH_ROWS = 1024
+LOCATE_LIMIT_BYTES = 256 << 20  # a syntax error in a larger .json file is reported by record, not line
+EXCERPT_CHARS = 72
 
 
 @dataclass(frozen=True)
@@ -108,11 +111,85 @@ def _json_rows(path: Path, encoding: str) -> Iterator[RawRow]:
                 yield RawRow(count, None, value=value)
                 count += 1
         except ijson.JSONError as exc:
-            after = f"after record {count - 1}" if count else "before the first record"
-            fix = "the file may be truncated or hand-edited; check it with python -m json.tool"
-            if "integer overflow" in str(exc):  # yajl's 64-bit limit
-                fix = 'a number there does not fit in 64 bits: write long ids as strings ("id": "12...")'
-            raise DatasetError(f"invalid JSON {after}: {exc}", where=str(path), fix=fix) from None
+            raise _syntax_error(path, encoding, count, exc) from None
+
+
+def _syntax_error(path: Path, encoding: str, count: int, exc: Exception) -> DatasetError:
+    """Where a .json file stops being JSON: line, column, the line itself with a caret, and the fix."""
+    reason = str(exc).splitlines()[0] if str(exc) else "parse error"  # yajl appends raw bytes: dropped
+    if "integer overflow" in reason:  # yajl's 64-bit limit
+        fix = 'a number there does not fit in 64 bits: write long ids as strings ("id": "12...")'
+        return DatasetError(f"invalid JSON after record {count - 1}: {reason}", where=str(path), fix=fix)
+    located = locate_json_error(path, encoding) if path.stat().st_size <= LOCATE_LIMIT_BYTES else None
+    if located is None:
+        after = f"after record {count - 1}" if count else "before the first record"
+        fix = "the file may be truncated or hand-edited; check it with python -m json.tool"
+        return DatasetError(f"invalid JSON {after}: {reason}", where=str(path), fix=fix)
+    return DatasetError(
+        f"invalid JSON at line {located.line}, column {located.column}"
+        f"{f' (after record {count - 1})' if count else ''}: {located.what}\n{located.excerpt}",
+        where=f"{path}:{located.line}:{located.column}",
+        fix=located.fix,
+    )
+
+
+@dataclass(frozen=True)
+class SyntaxPlace:
+    line: int  # 1-based
+    column: int  # 1-based, in characters
+    what: str
+    fix: str
+    excerpt: str  # the line, decoded, and a caret under the column
+
+
+def locate_json_error(path: Path, encoding: str) -> SyntaxPlace | None:
+    """The first syntax error of a .json file, found by Python's own JSON parser.
+
+    Only on the error path, after the streaming parser failed, and only for files up to
+    `LOCATE_LIMIT_BYTES` (the whole text is read; hand-edited files, where these errors come from,
+    are small). None when the text parses (then the streaming parser's message is kept).
+    """
+    raw = path.read_bytes()
+    text = (
+        raw[len(BOM) :].decode(normalize_encoding(encoding), errors="replace")
+        if raw.startswith(BOM)
+        else raw.decode(normalize_encoding(encoding), errors="replace")
+    )
+    try:
+        json.loads(text)
+        return None
+    except json.JSONDecodeError as exc:
+        position, what = exc.pos, exc.msg
+    except RecursionError:
+        return None
+    fix = "correct the JSON at that place"
+    before = text[:position].rstrip()
+    if position < len(text) and text[position] in "]}" and before.endswith(","):
+        closer = "a list" if text[position] == "]" else "an object"
+        position = len(before) - 1
+        what = f"a comma after the last item of {closer} (JSON allows no trailing comma)"
+        fix = "delete that comma"
+    elif position >= len(text.rstrip()) or what.startswith("Unterminated string"):
+        what = f"{what}: the text ends early"
+        fix = "the file is truncated: copy it again, or close the open lists and objects"
+    line = text.count("\n", 0, position) + 1
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    excerpt = _excerpt(text[start : end if end >= 0 else len(text)], position - start)
+    return SyntaxPlace(line, position - start + 1, what, fix, excerpt)
+
+
+def _excerpt(line: str, column: int, width: int = EXCERPT_CHARS) -> str:
+    """The line (cut to `width` characters around `column`, 0-based) and a caret under the column."""
+    line = line.rstrip("\r")
+    start = max(0, min(column - width // 2, len(line) - width))
+    shown = line[start : start + width]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + width < len(line) else ""
+    pad = sum(
+        2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in prefix + shown[: column - start]
+    )
+    return f"    {prefix}{shown}{suffix}\n    {' ' * pad}^"
 
 
 def _object_file(path: Path, encoding: str) -> Iterator[RawRow]:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from stockade.core.registry import Registry
+from stockade.core.suggestions import closest
 from stockade.data.records import Conversation, Turn
 
 Layout = Mapping[str, str | None]
@@ -58,11 +59,19 @@ def describe(value: Any) -> str:
 
 
 def missing(row: dict, field: str) -> Issue:
+    """The issue of a required field absent from ``row``, naming a key of the row that looks misspelt."""
     if "chosen" in row or "rejected" in row:
         return Issue(
             field,
             f"missing field {field!r}: this looks like a preference record (chosen/rejected); "
             "preference data is not supported yet",
+        )
+    unknown = closest(field, [key for key in row if isinstance(key, str) and key != field])
+    if unknown is not None:  # a misspelt key, e.g. 'instrution' for 'instruction'
+        return Issue(
+            field,
+            f"missing field {field!r}; the record has {unknown!r} (did you mean {field!r}?): rename it, "
+            "or map it to this column in the dataset's columns",
         )
     return Issue(field, f"missing field {field!r}")
 

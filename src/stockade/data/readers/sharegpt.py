@@ -75,13 +75,13 @@ def convert(row: dict, columns: Layout, tags: Layout) -> Conversation | list[Iss
             continue
         tag, content = message.get(role_key), message.get(content_key)
         if tag is None:
-            issues.append(Issue(f"{where}.{role_key}", f"missing field {role_key!r}"))
+            issues.append(Issue(f"{where}.{role_key}", missing(message, role_key).reason))
         elif not isinstance(tag, str) or tag not in roles:
             known = ", ".join(str(name) for name in roles)
             issues.append(Issue(f"{where}.{role_key}", f"unknown role {tag!r} (expected one of: {known})"))
         if not isinstance(content, str):
             reason = (
-                f"missing field {content_key!r}"
+                missing(message, content_key).reason
                 if content is None
                 else f"must be text, not {describe(content)}"
             )

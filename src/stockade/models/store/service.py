@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stockade.core.errors import StockadeError
-from stockade.core.references import parse_versioned_name
+from stockade.core.references import parse_versioned_name, refuse_hub_id
 from stockade.models.store.detect import inspect_folder
 from stockade.models.store.manifest import (
     Manifest,
@@ -53,7 +53,7 @@ def _check_name(name: str) -> None:
 
 def import_model(
     context: Any,
-    source: Path,
+    source: Path | str,
     name: str,
     *,
     copy: bool = True,
@@ -63,7 +63,11 @@ def import_model(
     """Check, hash and register the model folder ``source`` as ``name@vN`` (copied into the workspace)."""
     _check_name(name)
     progress = progress or _no_progress
-    source = source.expanduser().resolve()
+    given = str(source)  # as typed: Path() would fold the '//' of a URL
+    source = Path(source).expanduser()
+    if not source.exists():
+        refuse_hub_id(given, where="model import")
+    source = source.resolve()
     info = inspect_folder(source)
     if info.kind != "model":
         raise StockadeError(
