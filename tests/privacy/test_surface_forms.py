@@ -81,6 +81,8 @@ def test_structured_surface_forms(text: str, expected: tuple[str, str | None]) -
         "日期2023-12-01 13:45办理",
         "工单号 1101 0519 9001 0112 34 已关闭",  # an ID with a wrong check digit, grouped
         "第一、二、三条",
+        "POS消费 订单6228443646881674 200万元",  # a whole order number, then an amount: not one card
+        "订单6222083003877580 9.5亿元",
     ],
 )
 def test_grouped_decoys_are_kept(text: str) -> None:

@@ -22,7 +22,12 @@ from stockade.privacy.detectors.numbers import card_score
 from stockade.privacy.spans import PiiType, Span
 
 _SEP = r"(?:[ ,，、/\-－—]|, |， |、 | - )"
-_RUN_RE = re.compile(r"[0-9](?<![0-9A-Za-z.][0-9])[0-9]*(?:" + _SEP + r"[0-9]+)+(?:[Xx])?(?![0-9A-Za-z])")
+# Not followed by a decimal part or an amount's unit (… 13.1亿元, … 200万): the last group is a number.
+_RUN_RE = re.compile(
+    r"[0-9](?<![0-9A-Za-z.][0-9])[0-9]*(?:"
+    + _SEP
+    + r"[0-9]+)+(?:[Xx])?(?![0-9A-Za-z]|\.[0-9]|[万亿元千百%％])"
+)
 _GROUP_RE = re.compile(r"[0-9]+[Xx]?")
 _MAX_GROUPS = 12
 _CC = ("86", "0086")
@@ -65,6 +70,8 @@ class GroupedNumberDetector:
                     part = parts[j]
                     if j < last and not part.isdigit():
                         break  # an X inside the run
+                    if len(part) > 12:
+                        break  # a whole number of its own (订单6228443646881674 200万), not a piece
                     digits += part
                     n = len(digits)
                     if n > 19:
