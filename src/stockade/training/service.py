@@ -103,14 +103,7 @@ def start_training(
     spec, start_adapter = prepare_spec(workspace, spec)
     dist = distributed.from_environment()
     distributed.setup(dist, spec.ddp_timeout)
-    plan = resolve_plan(
-        context.engine,
-        workspace.root,
-        workspace.settings.dev_mode,
-        spec,
-        verify=verify,
-        record=context.record,
-    )
+    plan = _resolve_plan(context, spec, verify)
     data = encode_datasets(plan)
     run_id = distributed.broadcast(dist, new_run_id() if dist.is_main else None)
     run_dir = workspace.folder("runs") / run_id
@@ -194,14 +187,7 @@ def resume_training(
     checkpoint = _latest_checkpoint(run_dir)
     if checkpoint is None:
         raise StockadeError(f"{run_id} has no checkpoint yet", fix="start it again with `stockade train`")
-    plan = resolve_plan(
-        context.engine,
-        workspace.root,
-        workspace.settings.dev_mode,
-        spec,
-        verify=verify,
-        record=context.record,
-    )
+    plan = _resolve_plan(context, spec, verify)
     data = encode_datasets(plan)
     if dist.is_main:
         record_process(run_dir)
@@ -265,3 +251,16 @@ def _run(
     view = _set_status(context, run_id, "train.finish", "succeeded", summary=summary)
     distributed.teardown(dist)
     return TrainOutcome(view, result)
+
+
+def _resolve_plan(context: Any, spec: TrainSpec, verify: str) -> Any:
+    """The spec resolved against the workspace, the base model checked against its manifest."""
+    workspace = context.workspace
+    return resolve_plan(
+        context.engine,
+        workspace.root,
+        workspace.settings.dev_mode,
+        spec,
+        verify=verify,
+        record=context.record,
+    )
