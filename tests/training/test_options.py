@@ -65,12 +65,16 @@ def test_adapter_folder_needs_dev_mode_and_an_adapter(tmp_path: Path) -> None:
         prepare_spec(_workspace(tmp_path / "ws", dev_mode=True), _spec(adapter_name_or_path=str(tmp_path)))
 
 
-def test_output_dir_refuses_a_non_empty_folder_unless_overwrite(tmp_path: Path) -> None:
+def test_output_dir_refuses_a_non_empty_folder_unless_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     workspace = _workspace(tmp_path)
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "saves" / "sft").mkdir(parents=True)
     (tmp_path / "saves" / "sft" / "old.bin").write_text("x")
-    with pytest.raises(ConfigError, match="not empty"):
+    with pytest.raises(ConfigError, match="not empty") as refused:
         prepare_spec(workspace, _spec(output_dir="saves/sft"))
+    assert f"resolved to {tmp_path / 'saves' / 'sft'}" in refused.value.what
     prepare_spec(workspace, _spec(output_dir="saves/sft", overwrite_output_dir=True))
     source = _adapter(tmp_path / "runs" / "run-2" / "adapter")
     copy_atomically(source, tmp_path / "saves" / "sft")
@@ -83,3 +87,20 @@ def test_output_dir_refuses_a_non_empty_folder_unless_overwrite(tmp_path: Path) 
 def test_eval_steps_alone_means_the_steps_strategy() -> None:
     assert _spec(eval_steps=5).eval_strategy == "steps"
     assert _spec().eval_strategy == "no"
+
+
+def test_relative_paths_are_taken_from_the_current_folder_not_the_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = _workspace(tmp_path / "ws", dev_mode=True)
+    here = tmp_path / "deploy"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    _adapter(tmp_path / "ws" / "saves" / "lora")  # only the workspace has it: not used
+    with pytest.raises(ConfigError, match=r"adapter_config\.json missing") as refused:
+        prepare_spec(workspace, _spec(adapter_name_or_path="saves/lora"))
+    assert f"resolved to {here / 'saves' / 'lora'}" in refused.value.what
+    _adapter(here / "saves" / "lora")
+    spec, lineage = prepare_spec(workspace, _spec(adapter_name_or_path="saves/lora", output_dir="out/sft"))
+    assert spec.adapter_name_or_path == str(here / "saves" / "lora") == lineage["path"]
+    assert spec.output_dir == str(here / "out" / "sft")  # the run records the absolute path

@@ -156,6 +156,69 @@ def test_refusals(setup: dict, override: list[str], message: str) -> None:
     assert result.returncode != 0 and message in result.stderr, result.stderr
 
 
+def test_saved_config_is_reused_from_the_same_folder(setup: dict, tmp_path: Path) -> None:
+    """The deployment guide: --save-config configs/finance_cfg.yaml, then train configs/finance_cfg.yaml."""
+    here = tmp_path / "deploy"
+    here.mkdir()
+    keys = [f"--{k}={v}" for k, v in TRAIN_KEYS.items()]
+    saved = run_cli(
+        "-w",
+        str(setup["workspace"]),
+        "train",
+        "--model_name_or_path",
+        str(setup["model"]),
+        "--dataset",
+        "finance",
+        *keys,
+        "--save-config",
+        "configs/finance_cfg.yaml",
+        "--dry-run",  # saves, resolves, trains nothing
+        cwd=here,
+    )
+    target = here / "configs" / "finance_cfg.yaml"
+    assert saved.returncode == 0, saved.stderr
+    assert target.is_file() and str(target) in saved.stdout.replace("\n", ""), saved.stdout
+    assert not (setup["workspace"] / "configs" / "finance_cfg.yaml").exists()
+    workspace = ("-w", str(setup["workspace"]))
+    reused = run_cli(*workspace, "train", "configs/finance_cfg.yaml", "--dry-run", cwd=here)
+    assert reused.returncode == 0 and "#   datasets: finance@v1" in reused.stdout, reused.stderr
+    missing = run_cli(*workspace, "train", "configs/other.yaml", "--dry-run", cwd=here)
+    assert missing.returncode == 2
+    assert f"resolved 'configs/other.yaml' to {here / 'configs' / 'other.yaml'}" in missing.stderr
+    (setup["workspace"] / "configs" / "other.yaml").write_text("dataset: finance\n", encoding="utf-8")
+    hinted = run_cli(*workspace, "train", "configs/other.yaml", "--dry-run", cwd=here)
+    assert hinted.returncode == 2 and "the workspace has" in hinted.stderr, hinted.stderr
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        ["--dataset", "data/finance.json"],  # a file path where a dataset version belongs
+        ["--dataset", "nothing@v3"],
+        ["--template", "llama3"],  # the tiny Qwen2 tokenizer lacks its control tokens
+        ["--adapter_name_or_path", "saves/no-such-adapter"],
+        ["--dataset_dir", "data"],
+    ],
+)
+def test_dry_run_fails_as_the_real_run_does(setup: dict, override: list[str]) -> None:
+    """Issue 15 item 4: --dry-run resolves what a real run resolves and reports the same first problem."""
+    config = _config(setup["root"], setup["model"], "dry.yaml")
+    dry = _cli(setup["workspace"], "train", str(config), *override, "--dry-run")
+    real = _cli(setup["workspace"], "train", str(config), *override)
+    assert dry.returncode == real.returncode != 0, (dry.stderr, real.stderr)
+    assert "Error:" in dry.stderr and dry.stderr.strip() == real.stderr.strip()
+
+
+def test_dry_run_resolves_the_model_datasets_template_and_output_dir(setup: dict, tmp_path: Path) -> None:
+    config = _config(setup["root"], setup["model"], "dry-ok.yaml", output_dir="saves/sft")
+    result = run_cli("-w", str(setup["workspace"]), "train", str(config), "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"output_dir: {tmp_path / 'saves' / 'sft'}" in result.stdout
+    assert "#   datasets: finance@v1" in result.stdout and "#   template: qwen" in result.stdout
+    assert f"#   model: {setup['model']}" in result.stdout
+    assert not (tmp_path / "saves").exists()  # nothing written
+
+
 def test_data_that_kept_personal_data_never_trains(setup: dict, tmp_path: Path) -> None:
     raw = tmp_path / "raw.json"
     raw.write_text(

@@ -11,6 +11,7 @@ from stockade.cli.output import console, escape
 from stockade.cli.spec_options import spec_epilog, spec_from_args
 from stockade.cli.specs import SPEC_CONTEXT, DryRun, check_spec
 from stockade.cli.state import state
+from stockade.core.paths import user_path
 from stockade.core.specs import ServeSpec
 
 Dev = Annotated[bool, typer.Option("--dev", help="Serve an unapproved version or a folder (announced).")]
@@ -58,6 +59,8 @@ def register(app: typer.Typer) -> None:
         Personal data in responses is masked unless --pii-filter (or serve_pii_filter) says otherwise.
         """
         spec, _ = spec_from_args(ServeSpec, list(ctx.args) + (["--dev", "true"] if dev else []))
+        if spec.adapter and user_path(spec.adapter).is_dir():  # a folder (else a run id): the one path rule
+            spec = spec.model_copy(update={"adapter": str(user_path(spec.adapter))})
         if check_spec(spec, "serve", dry_run):
             return
         from stockade.api.launch import serve as run_server

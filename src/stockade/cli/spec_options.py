@@ -6,8 +6,11 @@ from pathlib import Path
 
 import yaml
 
+from stockade.cli.state import state
+from stockade.core.paths import existing_path
 from stockade.core.specs import Spec, load_spec, parse_overrides
 from stockade.core.specs.base import Spec as SpecBase
+from stockade.core.workspace import default_location
 
 
 def spec_epilog(spec: type[SpecBase]) -> str:
@@ -25,11 +28,18 @@ def spec_epilog(spec: type[SpecBase]) -> str:
 
 
 def spec_from_args(spec: type[Spec], args: list[str]) -> tuple[Spec, Path | None]:
-    """An optional leading CONFIG.yaml, then ``--key value`` overrides."""
+    """An optional leading CONFIG.yaml (relative: from the current folder, core/paths.py), then
+    ``--key value`` overrides."""
     config = None
     if args and not args[0].startswith("--"):
-        config, args = Path(args[0]), args[1:]
+        config = existing_path(args[0], what="config file", workspace_root=_workspace_guess())
+        args = args[1:]
     return load_spec(spec, config, overrides=parse_overrides(args)), config
+
+
+def _workspace_guess() -> Path:
+    """The workspace this command would open (for a hint only: it may not exist)."""
+    return (state.workspace or default_location()).expanduser().absolute()
 
 
 def spec_yaml(spec: Spec) -> str:

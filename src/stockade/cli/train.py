@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
-from stockade.cli.output import console, escape, new_table, print_json, status_text
+from stockade.cli.output import console, errors, escape, new_table, print_json, status_text
 from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
 from stockade.cli.specs import SPEC_CONTEXT, DryRun, Verify, VerifyMode, check_spec
 from stockade.cli.state import state
+from stockade.core.paths import user_path
 from stockade.core.specs import TrainSpec
 from stockade.governance.roles import require
 
@@ -58,30 +59,45 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[str | None, typer.Option(help="Continue RUN_ID from its last checkpoint.")] = None,
         json_progress: Annotated[bool, typer.Option(help="Progress as JSON lines (for machines).")] = False,
         save_config: Annotated[
-            Path | None, typer.Option(help="Save the resolved spec as YAML (relative: in the workspace).")
+            Path | None,
+            typer.Option(help="Save the resolved spec as YAML (a relative path: from the current folder)."),
         ] = None,
         verify: Verify = VerifyMode.fast,
     ) -> None:
         """Fine-tune: stockade train [CONFIG.yaml] [--key value ...] (LLaMA-Factory keys accepted)."""
+        from stockade.training.service import dry_run as resolve_dry_run
         from stockade.training.service import resume_training, start_training
         from stockade.workspace.service import open_workspace
 
         if resume:
-            if ctx.args:
-                raise typer.BadParameter("--resume takes the run's own spec; give no config or overrides")
+            if ctx.args or dry_run:
+                raise typer.BadParameter(
+                    "--resume takes the run's own spec; give no config, overrides or --dry-run"
+                )
             spec = None
         else:
             spec, _ = spec_from_args(TrainSpec, list(ctx.args))
-            if check_spec(spec, "train spec", dry_run):
+            check_spec(spec, "train spec", False)
+            if dry_run and not save_config and not _has_workspace():
+                console.print(escape(spec_yaml(spec)), end="")
+                errors.print(
+                    "note: no workspace here, so the model, datasets, template and adapter were not "
+                    "resolved; with one (--workspace or STOCKADE_HOME), --dry-run resolves all of them"
+                )
                 return
         with open_workspace(state.workspace) as context:
             require(context, "train.run")
             if save_config and spec is not None:
-                target = save_config if save_config.is_absolute() else context.workspace.root / save_config
+                target = user_path(save_config)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(spec_yaml(spec), encoding="utf-8")
                 context.record("config.save", str(target), kind="TrainSpec")
                 console.print(f"saved the resolved spec to {escape(str(target))}")
+            if dry_run and spec is not None:
+                spec, facts = resolve_dry_run(context, spec, verify.value)
+                console.print(escape(spec_yaml(spec)), end="")
+                console.print(escape(_comment_lines(facts)), end="")
+                return
             callback, finish = _progress_printer(json_progress)
             try:
                 if resume:
@@ -110,6 +126,22 @@ def register(app: typer.Typer) -> None:
             )
 
     app.add_typer(runs_app, name="runs")
+
+
+def _has_workspace() -> bool:
+    from stockade.core.workspace import Workspace, default_location
+
+    return Workspace.is_workspace((state.workspace or default_location()).expanduser().resolve())
+
+
+def _comment_lines(facts: dict) -> str:
+    """What --dry-run resolved, as YAML comments (the output stays a loadable config)."""
+    lines = ["# resolved as a real run would, without loading weights:"]
+    for key, value in facts.items():
+        if value in (None, []):
+            continue
+        lines.append(f"#   {key}: {', '.join(value) if isinstance(value, list) else value}")
+    return "\n".join(lines) + "\n"
 
 
 @runs_app.command("list")

@@ -1,8 +1,9 @@
 """LLaMA-Factory run options the loop does not see: checked and resolved before anything loads.
 
 ``resume_from_checkpoint`` is refused with advice, ``eval_dataset`` together with ``val_size`` too;
-``output_dir`` gets a copy of the final adapter; ``adapter_name_or_path`` (a run id, or a folder in
-dev mode) becomes the adapter training starts from, recorded with its manifest hash in the lineage.
+``output_dir`` (relative: from the current folder, core/paths.py) gets a copy of the final adapter;
+``adapter_name_or_path`` (a run id, or a folder in dev mode) becomes the adapter training starts from,
+recorded with its manifest hash in the lineage.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import Any
 
 from stockade.core.errors import ConfigError
 from stockade.core.hashing import folder_manifest
+from stockade.core.paths import resolved, user_path
 from stockade.core.specs import TrainSpec
 from stockade.training.checkpoint import write_folder_atomically
 
 
-def output_dir_of(root: Path, spec: TrainSpec) -> Path:
-    target = Path(spec.output_dir or "")
-    return target if target.is_absolute() else root / target
+def output_dir_of(spec: TrainSpec) -> Path:
+    """``output_dir`` by the one path rule (core/paths.py): relative to the current folder."""
+    return user_path(spec.output_dir or "")
 
 
 def prepare_spec(workspace: Any, spec: TrainSpec) -> tuple[TrainSpec, dict[str, Any] | None]:
@@ -40,13 +42,20 @@ def prepare_spec(workspace: Any, spec: TrainSpec) -> tuple[TrainSpec, dict[str, 
             fix="keep one: eval_dataset (separate gated versions) or val_size (a split of dataset)",
         )
     if spec.output_dir:
-        target = output_dir_of(workspace.root, spec)
+        target = output_dir_of(spec)
+        if target.exists() and not target.is_dir():
+            raise ConfigError(
+                f"output_dir {resolved(spec.output_dir)} is a file, not a folder",
+                where="train spec: output_dir",
+                fix="choose another output_dir (a relative path is taken from the current folder)",
+            )
         if target.exists() and any(target.iterdir()) and not spec.overwrite_output_dir:
             raise ConfigError(
-                "output_dir exists and is not empty",
-                where=f"train spec: output_dir: {target}",
+                f"output_dir {resolved(spec.output_dir)} exists and is not empty",
+                where="train spec: output_dir",
                 fix="choose another output_dir, or set overwrite_output_dir: true",
             )
+        spec = spec.model_copy(update={"output_dir": str(target)})  # the run records where it went
     if not spec.adapter_name_or_path:
         return spec, None
     if spec.finetuning_type not in ("lora", "qlora"):
@@ -60,18 +69,20 @@ def prepare_spec(workspace: Any, spec: TrainSpec) -> tuple[TrainSpec, dict[str, 
     if "/" not in source and from_run.is_dir():
         folder = from_run
     else:
-        folder = Path(source).expanduser().resolve()
+        folder = user_path(source)
         if not workspace.settings.dev_mode:
             raise ConfigError(
-                "an adapter from a folder outside the workspace's runs needs dev mode",
-                where=f"train spec: adapter_name_or_path: {source}",
+                f"an adapter from a folder outside the workspace's runs needs dev mode: {resolved(source)}",
+                where="train spec: adapter_name_or_path",
                 fix="name a run id (stockade runs list), or set dev_mode: true in stockade.yaml",
             )
     if not (folder / "adapter_config.json").is_file():
         raise ConfigError(
-            "no adapter here (adapter_config.json missing)",
-            where=f"train spec: adapter_name_or_path: {source}",
-            fix="name a run id whose training finished (stockade runs list), or a PEFT adapter folder",
+            f"no adapter in {resolved(source) if folder != from_run else folder} "
+            "(adapter_config.json missing)",
+            where="train spec: adapter_name_or_path",
+            fix="name a run id whose training finished (stockade runs list), or a PEFT adapter folder "
+            "(a relative path is taken from the current folder)",
         )
     lineage = {"source": source, "path": str(folder), "manifest_sha256": folder_manifest(folder)["sha256"]}
     return spec.model_copy(update={"adapter_name_or_path": str(folder)}), lineage

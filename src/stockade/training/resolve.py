@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from stockade.core.errors import ConfigError, DependencyMissing, StockadeError
 from stockade.core.hashing import folder_manifest
+from stockade.core.paths import resolved, user_path
 from stockade.core.references import parse_model_reference
 from stockade.core.specs import TrainSpec
 from stockade.data.versions import find_version
@@ -85,9 +86,10 @@ def resolve_plan(
         model_dir, manifest_sha256 = reference.path, folder_manifest(reference.path)["sha256"]
     if spec.dataset_dir:
         raise ConfigError(
-            "dataset_dir: Stockade trains on imported, gated dataset versions, not on a folder",
+            "dataset_dir: Stockade trains on imported, gated dataset versions, not on a folder "
+            f"({resolved(spec.dataset_dir)})",
             where="train spec: dataset_dir",
-            fix=f"import first: stockade data import --dataset-dir {spec.dataset_dir} --dataset "
+            fix=f"import first: stockade data import --dataset-dir {user_path(spec.dataset_dir)} --dataset "
             f"{','.join(spec.dataset) or 'NAME'}; then drop dataset_dir",
         )
     if not spec.dataset:
@@ -137,21 +139,27 @@ def _resolve_dataset(engine: Any, workspace_root: Path, reference: str) -> Resol
     return ResolvedDataset(ref, row.content_sha256, row.rows, status, workspace_root / row.path)
 
 
-def encode_datasets(plan: TrainPlan) -> EncodedData:
-    """Tokenize every record with the template and label masking; split validation by seed."""
+def load_tokenizer_and_template(plan: TrainPlan) -> tuple[Any, Any]:
+    """The base model's tokenizer (no weights) and the chat template the run will use."""
     try:
         from transformers import AutoTokenizer
     except ModuleNotFoundError:
         raise DependencyMissing(
             "transformers is not installed", fix="pip install 'stockade[train]'"
         ) from None
-    from stockade.data.records import Conversation
     from stockade.data.templates import resolve_template
+
+    tokenizer = AutoTokenizer.from_pretrained(plan.model_dir, local_files_only=True)
+    return tokenizer, resolve_template(plan.spec.template, tokenizer)
+
+
+def encode_datasets(plan: TrainPlan) -> EncodedData:
+    """Tokenize every record with the template and label masking; split validation by seed."""
+    from stockade.data.records import Conversation
     from stockade.data.tokenization import EncodedExample, encode_conversation
 
     spec = plan.spec
-    tokenizer = AutoTokenizer.from_pretrained(plan.model_dir, local_files_only=True)
-    template = resolve_template(spec.template, tokenizer)
+    tokenizer, template = load_tokenizer_and_template(plan)
     skipped: Counter[str] = Counter()
     counted = [0]
 

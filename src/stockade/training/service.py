@@ -29,7 +29,7 @@ from stockade.storage.tables import TrainingRun
 from stockade.training import distributed
 from stockade.training.distributed import DistContext
 from stockade.training.options import copy_atomically, output_dir_of, prepare_spec
-from stockade.training.resolve import encode_datasets, resolve_plan
+from stockade.training.resolve import TrainPlan, encode_datasets, load_tokenizer_and_template, resolve_plan
 from stockade.training.runs import RunView, get_run, new_run_id, record_process
 
 SPEC_FILE = "spec.yaml"
@@ -99,11 +99,9 @@ def start_training(
 ) -> TrainOutcome:
     """Train ``spec`` as a new run in the workspace (one rank of several under torchrun)."""
     workspace = context.workspace
-    distributed.check_engine(spec.deepspeed, spec.finetuning_type)
-    spec, start_adapter = prepare_spec(workspace, spec)
+    spec, start_adapter, plan = resolve_training(context, spec, verify)
     dist = distributed.from_environment()
     distributed.setup(dist, spec.ddp_timeout)
-    plan = _resolve_plan(context, spec, verify)
     data = encode_datasets(plan)
     run_id = distributed.broadcast(dist, new_run_id() if dist.is_main else None)
     run_dir = workspace.folder("runs") / run_id
@@ -245,12 +243,39 @@ def _run(
         "seconds": round(result.seconds, 2),
     }
     if spec.output_dir:
-        target = output_dir_of(context.workspace.root, spec)
+        target = output_dir_of(spec)
         copy_atomically(result.adapter_dir, target)
         summary["output_dir"] = str(target)
     view = _set_status(context, run_id, "train.finish", "succeeded", summary=summary)
     distributed.teardown(dist)
     return TrainOutcome(view, result)
+
+
+def resolve_training(
+    context: Any, spec: TrainSpec, verify: str = "fast"
+) -> tuple[TrainSpec, dict[str, Any] | None, TrainPlan]:
+    """Everything a new run resolves before loading weights, in order, raising the first problem: the
+    engine, the run options (paths by core/paths.py, the starting adapter), the base model (checked
+    against its manifest) and the gated dataset versions. A real run and ``--dry-run`` both call it."""
+    distributed.check_engine(spec.deepspeed, spec.finetuning_type)
+    spec, start_adapter = prepare_spec(context.workspace, spec)
+    return spec, start_adapter, _resolve_plan(context, spec, verify)
+
+
+def dry_run(context: Any, spec: TrainSpec, verify: str = "fast") -> tuple[TrainSpec, dict[str, Any]]:
+    """``stockade train --dry-run``: :func:`resolve_training`, then the template with the model's tokenizer
+    (as the real run does before tokenizing); no weights load, nothing is written."""
+    spec, start_adapter, plan = resolve_training(context, spec, verify)
+    _, template = load_tokenizer_and_template(plan)
+    return spec, {
+        "model": str(plan.model_dir),
+        "model_manifest_sha256": plan.model_manifest_sha256,
+        "datasets": [f"{d.ref} ({d.rows} rows, {d.privacy})" for d in plan.datasets],
+        "eval_datasets": [d.ref for d in plan.eval_datasets],
+        "template": template.name,
+        "start_adapter": start_adapter["path"] if start_adapter else None,
+        "output_dir": spec.output_dir,
+    }
 
 
 def _resolve_plan(context: Any, spec: TrainSpec, verify: str) -> Any:

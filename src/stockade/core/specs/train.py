@@ -24,7 +24,8 @@ class TrainSpec(Spec):
         description="Registered model NAME@vN (or NAME for its latest version); a local folder in dev mode.",
     )
     adapter_name_or_path: str | None = Field(
-        None, description="An adapter to start from (a run or a folder)."
+        None,
+        description="An adapter to start from: a run id, or a folder (relative: from the current folder).",
     )
     trust_remote_code: bool = Field(
         False, description="Allow model code shipped with the weights (only if its hashes are allowlisted)."
@@ -75,8 +76,8 @@ class TrainSpec(Spec):
     # output
     output_dir: str | None = Field(
         None,
-        description="Also copy the final adapter (or model) here (relative: in the workspace); the run "
-        "itself always lives in runs/<run id>.",
+        description="Also copy the final adapter (or model) here (relative: from the current folder); the "
+        "run itself always lives in runs/<run id>.",
     )
     logging_steps: int = Field(10, ge=1, description="Log metrics every N optimizer steps.")
     save_steps: int = Field(500, ge=1, description="Save a checkpoint every N optimizer steps.")
