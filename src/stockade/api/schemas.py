@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stockade.serving.params import MAX_TOP_LOGPROBS
+
+#: A surrogate code point: JSON can spell one ("\udbff"), but it is no character, and tokenizers fail on it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Strict(BaseModel):
@@ -26,6 +30,13 @@ class Strict(BaseModel):
                     f"unsupported field(s) {', '.join(unknown)}: this server does not serve them; "
                     f"the fields accepted here are {', '.join(cls.model_fields)}"
                 )
+            for key, value in data.items():
+                for item in value if isinstance(value, list) else (value,):
+                    if isinstance(item, str) and _SURROGATE.search(item) is not None:
+                        raise ValueError(
+                            f"{key}: the text holds a lone UTF-16 surrogate (such as \\udbff), which is not "
+                            "Unicode text; send the text as UTF-8"
+                        )
         return data
 
 
