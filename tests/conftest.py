@@ -3,6 +3,7 @@ send a packet to a non-loopback address by accident."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -52,30 +53,38 @@ def workspace_dir(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database on the server named by STOCKADE_TEST_POSTGRES_URL (dropped
-    afterwards). Skips without the variable, except in CI (CI=true), where a missing server fails."""
+@contextlib.contextmanager
+def fresh_postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database named ``PREFIX_<random>`` on the server of ``server_url``; its URL is
+    yielded and the database dropped afterwards."""
     import secrets
 
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database on the server named by STOCKADE_TEST_POSTGRES_URL (dropped
+    afterwards). Skips without the variable, except in CI (CI=true), where a missing server fails."""
     base = os.environ.get("STOCKADE_TEST_POSTGRES_URL")
     if not base:
         if os.environ.get("CI") == "true":
             pytest.fail("STOCKADE_TEST_POSTGRES_URL is not set in CI: .ci/run must start PostgreSQL")
         pytest.skip("no PostgreSQL server (set STOCKADE_TEST_POSTGRES_URL)")
-    name = f"stockade_test_{secrets.token_hex(6)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(base, "stockade_test") as url:
+        yield url
 
 
 @pytest.fixture

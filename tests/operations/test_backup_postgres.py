@@ -3,15 +3,13 @@ pg_dump and restored with pg_restore, and a SQLite backup is restored into Postg
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from stockade.core.workspace import create_layout
+from tests.conftest import fresh_postgres_database
 from tests.operations.backup_setup import PASSPHRASE, populated_workspace
 from tests.operations.test_backup import _authorize, _rows
 
@@ -21,16 +19,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def empty_postgres(postgres_url: str) -> Iterator[str]:
     """A second fresh database on the same server (the restore target)."""
-    name = f"stockade_restore_{secrets.token_hex(6)}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database(postgres_url, "stockade_restore") as url:
+        yield url
 
 
 def _backup(root: Path, out: Path) -> dict:
