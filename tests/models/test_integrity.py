@@ -27,14 +27,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_model(BUILT, tmp_path_factory.mktemp("integrity-models"), "qwen2")
 
 
-@pytest.fixture
-def context(workspace_dir: Path):
-    from stockade.workspace.service import open_workspace
-
-    with open_workspace(workspace_dir) as opened:
-        yield opened
-
-
 def _row(context, view) -> ModelVersion:
     with Session(context.engine) as session:
         row = session.get(ModelVersion, view.id)

@@ -24,14 +24,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_model(BUILT, tmp_path_factory.mktemp("store-models"), "qwen2")
 
 
-@pytest.fixture
-def context(workspace_dir: Path):
-    from stockade.workspace.service import open_workspace
-
-    with open_workspace(workspace_dir) as opened:
-        yield opened
-
-
 def test_import_copies_hashes_detects_and_audits(context, built: Path, tmp_path: Path) -> None:
     source = copy_model(built, tmp_path / "src")
     phases: dict[str, int] = {}

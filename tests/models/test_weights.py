@@ -84,14 +84,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_model(BUILT, tmp_path_factory.mktemp("weights-models"), "qwen2")
 
 
-@pytest.fixture
-def context(workspace_dir: Path):
-    from stockade.workspace.service import open_workspace
-
-    with open_workspace(workspace_dir) as opened:
-        yield opened
-
-
 def _pickled(built: Path, target: Path) -> Path:
     """The tiny model with its weights saved as pytorch_model.bin (pickle) instead of safetensors."""
     from transformers import AutoModelForCausalLM
