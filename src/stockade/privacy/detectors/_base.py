@@ -35,11 +35,6 @@ END = r"(?![0-9A-Za-z])"
 CJK = "\u4e00-\u9fff"
 
 
-def literal_alternation_plain(words: tuple[str, ...]) -> str:
-    """``a|b|c`` of literal words, longest first (for short lists inside lookaheads)."""
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-
-
 def is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
@@ -69,12 +64,11 @@ _FULLWIDTH_RE = re.compile("[０-９Ａ-Ｚａ-ｚ＠．－＋]|\u3000(?=[0-9])"
 SPOKEN_DIGITS = "〇零一二三四五六七八九幺两"
 _NUMERAL_TABLE = str.maketrans(SPOKEN_DIGITS + "十百千叉", "0012345678912" + "100" + "X")
 _SPOKEN_SEP = "[ ,，、\\-－—\u3000]"
-_ADDRESS_UNITS = ("号", "栋", "幢", "单元", "室", "楼", "层", "组", "弄", "户")
 _NUMERAL_RUN_RE = re.compile(
     # three or more spoken digits, with the groups around them (六二八二，八八六七，…，八) and a
     # final 叉 (X, the check character of an ID read out)
     f"(?:[{SPOKEN_DIGITS}]+{_SPOKEN_SEP})*[{SPOKEN_DIGITS}]{{3,}}(?:{_SPOKEN_SEP}[{SPOKEN_DIGITS}]+)*叉?"
-    f"|[{SPOKEN_DIGITS}十百千]+(?={literal_alternation_plain(_ADDRESS_UNITS)})"
+    f"|[{SPOKEN_DIGITS}十百千]+(?=号|栋|幢|单元|室|楼|层|组|弄|户)"  # before an address unit
 )
 _NUMERAL_HINT_RE = re.compile(f"[{SPOKEN_DIGITS}][{SPOKEN_DIGITS}十百千号栋幢单室楼层组弄户]")
 # The last text folded and its result: detect_all runs every detector on the same text object,

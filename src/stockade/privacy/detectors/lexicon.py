@@ -21,7 +21,6 @@ import math
 import re
 import threading
 from collections import Counter
-from functools import cache
 from importlib import resources
 
 _lock = threading.Lock()
@@ -116,9 +115,3 @@ def boundaries(text: str, lo: int, hi: int) -> set[int]:
             out.add(end)
         start = end
     return out
-
-
-@cache
-def warm() -> None:
-    """Load the dictionary now (a worker pool calls this before its first chunk)."""
-    _get()
