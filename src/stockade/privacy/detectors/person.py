@@ -468,10 +468,10 @@ def _context_before(text: str, p: int) -> bool:
     return any(text[max(0, p - k) : p] in _ALL_CONTEXT for k in _CONTEXT_LENGTHS)
 
 
-def _name_like(given: str, threshold: int = 20) -> bool:
+def _name_like(given: str) -> bool:
     """Whether every character is common in given names (the curated list, or often in the
     dictionary's three-character names)."""
-    return all(c in GIVEN_NAME_CHARS or lexicon.given_name_count(c) >= threshold for c in given)
+    return all(c in GIVEN_NAME_CHARS or lexicon.given_name_count(c) >= 20 for c in given)
 
 
 _CHECKED: dict[tuple[str, int, int, bool, bool], int | None] = {}
