@@ -37,7 +37,13 @@ class _Lexicon:
         log_total = math.log(sum(f for f, _ in self.words.values()))
         #: jieba's score of a word: log(freq) - log(total); words of up to five characters (longer
         #: ones never decide where a name of two to four characters ends).
-        self.logp: dict[str, float] = {w: math.log(f) - log_total for w, (f, _) in self.words.items() if f}
+        self.logp: dict[str, float] = {
+            w: math.log(f) - log_total for w, (f, _) in self.words.items() if f and len(w) <= 5
+        }
+        #: The first two characters of every word of three to five: where no such word starts, the
+        #: segmenter looks no further than two characters (most places in a name; a small version
+        #: of the prefix table jieba builds for the same purpose).
+        self.starts3 = frozenset(w[:2] for w in self.logp if len(w) > 2)
         self.floor = -log_total  # a character jieba does not know: log(1) - log(total)
         given: Counter[str] = Counter()
         for w, (_, pos) in self.words.items():
@@ -81,7 +87,7 @@ def boundaries(text: str, lo: int, hi: int) -> set[int]:
     where jieba's generator and regex block splitting cost several times the search itself.
     Characters other than CJK ideographs are boundaries on both sides (jieba's blocks)."""
     lex = _get()
-    logp, floor = lex.logp, lex.floor
+    logp, floor, starts3 = lex.logp, lex.floor, lex.starts3
     out = {lo, hi}
     start = lo
     while start < hi:
@@ -100,11 +106,18 @@ def boundaries(text: str, lo: int, hi: int) -> set[int]:
                 # jieba's scores; a single character is always a word
                 top = logp.get(text[start + i], floor) + best[i + 1]
                 length = 1
-                for k in range(i + 2, min(n, i + 5) + 1):
-                    p = logp.get(text[start + i : start + k])
-                    if p is not None and p + best[k] > top:
-                        top = p + best[k]
-                        length = k - i
+                if i + 2 <= n:
+                    two = text[start + i : start + i + 2]
+                    p = logp.get(two)
+                    if p is not None and p + best[i + 2] > top:
+                        top = p + best[i + 2]
+                        length = 2
+                    if two in starts3:
+                        for k in range(i + 3, min(n, i + 5) + 1):
+                            p = logp.get(text[start + i : start + k])
+                            if p is not None and p + best[k] > top:
+                                top = p + best[k]
+                                length = k - i
                 best[i] = top
                 step[i] = length
             i = 0

@@ -37,7 +37,14 @@ import itertools
 import re
 
 from stockade.privacy.detectors import lexicon
-from stockade.privacy.detectors._base import CJK, DETECTORS, is_cjk, literal_alternation, load_words
+from stockade.privacy.detectors._base import (
+    CJK,
+    DETECTORS,
+    is_cjk,
+    literal_alternation,
+    load_table,
+    load_words,
+)
 from stockade.privacy.detectors.address import CITIES, PROVINCES
 from stockade.privacy.spans import PiiType, Span
 
@@ -580,7 +587,34 @@ def _syllables(ch: str) -> tuple[str, ...]:
 
 @functools.cache
 def _surname_readings(surname: str) -> frozenset[str]:
+    """Every spelling of a surname: from resources/surname_pinyin.txt (so that pypinyin, a third of
+    a second to load, is needed only when a text has the spelling of a surname as a word)."""
+    table = _surname_table()
+    if surname in table:
+        return table[surname]
     return frozenset(_romanised_keys(surname, "")) if surname else frozenset()
+
+
+@functools.cache
+def _surname_table() -> dict[str, frozenset[str]]:
+    return {row[0]: frozenset(row[1:]) for row in load_table("surname_pinyin.txt")}
+
+
+def surname_pinyin_rows() -> list[str]:
+    """The lines of resources/surname_pinyin.txt as pypinyin gives them today (a test compares).
+    Regenerate the table's rows with ``python -c "from stockade.privacy.detectors.person import
+    surname_pinyin_rows as r; print(*r(), sep=chr(10))"`` (keep its header comment)."""
+    return [
+        " ".join([surname, *sorted(_romanised_keys(surname, ""))])
+        for surname in sorted(SURNAMES | COMPOUND_SURNAMES)
+    ]
+
+
+@functools.cache
+def _all_surname_readings() -> frozenset[str]:
+    """Every spelling of every surname (a few hundred words): a text with none of them as a Latin
+    word has no romanised form of a Chinese name to find."""
+    return frozenset().union(*(_surname_readings(s) for s in SURNAMES | COMPOUND_SURNAMES))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -622,24 +656,21 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
     """``spans`` plus the romanised forms of the Chinese names among them found elsewhere in the
     text (the same record often gives ``罗晓明`` and ``LUO XIAOMING``). Windows of two to four
     consecutive Latin words are looked up in the set of spellings; no regex is built per text."""
+    # Every spelling has the pinyin of the surname as a word of its own: the Latin words of the
+    # text are collected once, and a name whose surname's reading is not among them is skipped
+    # before any pinyin of its given name is looked up.
+    words_in_text = {w.lower() for w in _LATIN_WORD_RE.findall(text)}
+    if words_in_text.isdisjoint(_all_surname_readings()):
+        return spans
     keys: set[str] = set()
     longest = 0
-    lowered: str | None = None
-    words_in_text: set[str] | None = None
     for span in spans:
         sl = _surname_len(text, span.start)
         given = text[span.start + sl : span.end]
         if sl and given and all(is_cjk(c) for c in given) and "某" not in given:
             surname = text[span.start : span.start + sl]
-            readings = _surname_readings(surname)
-            if lowered is None:
-                lowered = text.lower()
-            if not any(r in lowered for r in readings):
-                continue  # every spelling has the surname's pinyin in it: a substring test first
-            if words_in_text is None:
-                words_in_text = {w.lower() for w in _LATIN_WORD_RE.findall(text)}
-            if words_in_text.isdisjoint(readings):
-                continue  # every spelling has the surname as a word of its own
+            if words_in_text.isdisjoint(_surname_readings(surname)):
+                continue
             keys |= _romanised_keys(surname, given)
             longest = max(longest, 1 + len(given))
     if not keys:
