@@ -23,7 +23,7 @@ class PrivacyEngine:
     def __init__(self, policy: PrivacyPolicy, secret: bytes) -> None:
         from stockade.privacy.detectors import DETECTORS, default_detectors
         from stockade.privacy.detectors.custom import AllowList, DenyListDetector, build_custom_detectors
-        from stockade.privacy.operators import build_params
+        from stockade.privacy.operators import OPERATORS, build_params
 
         self.policy = policy
         self._secret = secret
@@ -50,6 +50,13 @@ class PrivacyEngine:
             types[name]: (rule.operator, build_params(rule.operator, rule.params))
             for name, rule in policy.rules.items()
         }
+        # The operator objects, looked up once: ``transform`` calls them directly (the policy has
+        # already checked every rule's operator against its type, which ``apply_operator`` would
+        # do again for each span).
+        self._bound = {
+            pii_type: (OPERATORS.get(operator).apply, params)
+            for pii_type, (operator, params) in self._rules.items()
+        }
 
     def worker_args(self) -> tuple[dict[str, Any], bytes]:
         """What another process needs to build the same engine."""
@@ -75,15 +82,12 @@ class PrivacyEngine:
 
     def transform(self, text: str, spans: list[Span]) -> str:
         """Apply each span's operator; ``spans`` are non-overlapping and sorted (as ``scan`` returns)."""
-        from stockade.privacy.operators import apply_operator
-
         pieces, last = [], 0
+        bound, secret = self._bound, self._secret
         for span in spans:
-            operator, params = self._rules[span.type]  # keyed by name: PiiType, CustomType or str
+            apply, params = bound[span.type]  # keyed by name: PiiType, CustomType or str
             pieces.append(text[last : span.start])
-            pieces.append(
-                apply_operator(operator, text[span.start : span.end], span.type, params, self._secret)
-            )
+            pieces.append(apply(text[span.start : span.end], span.type, params, secret))
             last = span.end
         pieces.append(text[last:])
         return "".join(pieces)

@@ -32,11 +32,12 @@ def spread_values(texts: list[str], spans: list[list[Span]]) -> list[list[Span]]
     out: list[list[Span]] = []
     for text, found in zip(texts, spans, strict=True):
         extra = []
+        exact = {(s.start, s.end) for s in found}  # most occurrences are the spans themselves
         for value in ordered:
             at = text.find(value)
             while at >= 0:
                 end = at + len(value)
-                if not any(s.start <= at and end <= s.end for s in found):
+                if (at, end) not in exact and not any(s.start <= at and end <= s.end for s in found):
                     origin = values[value]
                     extra.append(Span(at, end, origin.type, origin.score, origin.detector))
                 at = text.find(value, end)
