@@ -33,8 +33,12 @@ veto a delimited three-character name ending in a common given-name character ("
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
+import json
 import re
+import unicodedata
+from pathlib import Path
 
 from stockade.privacy.detectors import lexicon
 from stockade.privacy.detectors._base import (
@@ -42,7 +46,6 @@ from stockade.privacy.detectors._base import (
     DETECTORS,
     is_cjk,
     literal_alternation,
-    load_table,
     load_words,
 )
 from stockade.privacy.detectors.address import CITIES, PROVINCES
@@ -579,35 +582,41 @@ _LATIN_RE = re.compile("[A-Za-z]{2}")
 
 @functools.cache
 def _syllables(ch: str) -> tuple[str, ...]:
-    """Every reading of ``ch`` in pinyin without tones (surnames often have a rarer one: 单 shan)."""
-    from pypinyin import Style, pinyin
+    """Every reading of ``ch`` in pinyin without tones (surnames often have a rarer one: 单 shan),
+    as ``pypinyin.pinyin(ch, style=Style.NORMAL, heteronym=True)[0]`` gives them (a test compares
+    every ideograph)."""
+    raw = _pinyin_table().get(ord(ch))
+    if raw is None:
+        return (ch,)
+    return tuple(dict.fromkeys(_toneless(reading) for reading in raw.split(",")))
 
-    return tuple(dict.fromkeys(pinyin(ch, style=Style.NORMAL, heteronym=True)[0]))
+
+# The tone marks of pinyin (grave, acute, macron, caron) as combining characters; ü keeps its
+# diaeresis and is then written v, as pypinyin's NORMAL style does.
+_TONE_MARKS = dict.fromkeys(map(ord, "\u0300\u0301\u0304\u030c"))
+
+
+def _toneless(reading: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", reading).translate(_TONE_MARKS)).replace(
+        "ü", "v"
+    )
+
+
+@functools.cache
+def _pinyin_table() -> dict[int, str]:
+    """pypinyin's table of single characters (code point -> readings with tones), read from its data
+    file. Importing pypinyin itself would also load its 2.5 MB phrase table (half a second per
+    process), which single characters never need."""
+    spec = importlib.util.find_spec("pypinyin")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("pypinyin is not installed (a dependency of stockade): reinstall stockade")
+    path = Path(next(iter(spec.submodule_search_locations)), "pinyin_dict.json")
+    return {int(code): readings for code, readings in json.loads(path.read_text("utf-8")).items()}
 
 
 @functools.cache
 def _surname_readings(surname: str) -> frozenset[str]:
-    """Every spelling of a surname: from resources/surname_pinyin.txt (so that pypinyin, a third of
-    a second to load, is needed only when a text has the spelling of a surname as a word)."""
-    table = _surname_table()
-    if surname in table:
-        return table[surname]
     return frozenset(_romanised_keys(surname, "")) if surname else frozenset()
-
-
-@functools.cache
-def _surname_table() -> dict[str, frozenset[str]]:
-    return {row[0]: frozenset(row[1:]) for row in load_table("surname_pinyin.txt")}
-
-
-def surname_pinyin_rows() -> list[str]:
-    """The lines of resources/surname_pinyin.txt as pypinyin gives them today (a test compares).
-    Regenerate the table's rows with ``python -c "from stockade.privacy.detectors.person import
-    surname_pinyin_rows as r; print(*r(), sep=chr(10))"`` (keep its header comment)."""
-    return [
-        " ".join([surname, *sorted(_romanised_keys(surname, ""))])
-        for surname in sorted(SURNAMES | COMPOUND_SURNAMES)
-    ]
 
 
 @functools.cache
