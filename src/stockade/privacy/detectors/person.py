@@ -668,7 +668,8 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
     # Every spelling has the pinyin of the surname as a word of its own: the Latin words of the
     # text are collected once, and a name whose surname's reading is not among them is skipped
     # before any pinyin of its given name is looked up.
-    words_in_text = {w.lower() for w in _LATIN_WORD_RE.findall(text)}
+    runs = [(run.start(), run.group()) for run in _LATIN_WORDS_RE.finditer(text)]  # one pass over the text
+    words_in_text = {w.lower() for _, run in runs for w in _LATIN_WORD_RE.findall(run)}
     if words_in_text.isdisjoint(_all_surname_readings()):
         return spans
     keys: set[str] = set()
@@ -685,17 +686,22 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
     if not keys:
         return spans
     extra = []
-    for run in _LATIN_WORDS_RE.finditer(text):
-        words = list(_LATIN_WORD_RE.finditer(run.group()))
+    firsts = {key.split(" ", 1)[0] for key in keys}  # a window can match only from one of these words
+    for run_start, run in runs:
+        words = list(_LATIN_WORD_RE.finditer(run))
+        lowered = [w.group().lower() for w in words]
         i = 0
         while i < len(words):
+            if lowered[i] not in firsts:
+                i += 1
+                continue
             for j in range(min(len(words), i + longest), i + 1, -1):
-                key = " ".join(w.group().lower() for w in words[i:j])
+                key = " ".join(lowered[i:j])
                 if key in keys:
                     extra.append(
                         Span(
-                            run.start() + words[i].start(),
-                            run.start() + words[j - 1].end(),
+                            run_start + words[i].start(),
+                            run_start + words[j - 1].end(),
                             PiiType.PERSON,
                             0.8,
                             detector,
