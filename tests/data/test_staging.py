@@ -42,8 +42,8 @@ class _SpyGate:
     def __init__(self, inner) -> None:
         self.inner, self.modes = inner, {}
 
-    def inspect(self, staged: Path, *, dataset: str):
-        for path in (staged, staged.parent, staged.parent.parent):
+    def inspect(self, staged, *, dataset: str):
+        for path in (staged.path, staged.path.parent, staged.path.parent.parent):
             self.modes[path.name] = path.stat().st_mode & 0o777
         return self.inner.inspect(staged, dataset=dataset)
 
@@ -65,7 +65,7 @@ def test_raw_records_are_staged_private(workspace_dir: Path, tmp_path: Path) -> 
             context, plans, gate=gate, allow_reason=None, skip_invalid=False, max_problems=5, tokenizer=None
         )
     staging_name = next(name for name in gate.modes if name.startswith("import-"))
-    assert gate.modes == {"data.jsonl": 0o600, staging_name: 0o700, ".staging": 0o700}
+    assert gate.modes == {"records.sealed": 0o600, staging_name: 0o700, ".staging": 0o700}
     assert staging_name.startswith(f"import-{host_tag()}-{os.getpid()}-")
     assert list((workspace_dir / "datasets" / ".staging").iterdir()) == []
 

@@ -110,9 +110,7 @@ def test_a_dataset_import_killed_between_placing_and_commit_does_not_block_the_n
 def _running_run(workspace: Path, run_id: str, pid: int) -> None:
     from stockade.workspace.service import open_workspace
 
-    folder = workspace / "runs" / run_id
-    folder.mkdir(parents=True)
-    (folder / "process.json").write_text(json.dumps({"host": host_tag(), "pid": pid}))
+    folder = workspace / "runs" / run_id  # written after the row: an open finding it without one removes it
     with open_workspace(workspace) as context, Session(context.engine) as session, session.begin():
         session.add(
             TrainingRun(
@@ -129,6 +127,8 @@ def _running_run(workspace: Path, run_id: str, pid: int) -> None:
                 path=f"runs/{run_id}",
             )
         )
+    folder.mkdir(parents=True)
+    (folder / "process.json").write_text(json.dumps({"host": host_tag(), "pid": pid}))
 
 
 def test_a_run_whose_process_is_gone_is_marked_interrupted_and_can_be_removed(workspace_dir: Path) -> None:

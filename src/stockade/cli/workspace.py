@@ -71,7 +71,7 @@ def doctor(
         bool,
         typer.Option(
             "--repair",
-            help="First clear what crashes left: staging folders, unregistered version folders, runs "
+            help="First clear what crashes left: staging folders, unregistered version and run folders, runs "
             "stuck running (audited as recovery.*); leftovers of processes still running are kept.",
         ),
     ] = False,
@@ -88,7 +88,7 @@ def doctor(
         if not as_json:
             console.print(
                 f"repaired: {len(done.staging)} staging folder(s), {len(done.orphans)} unregistered "
-                f"version folder(s) removed, {len(done.runs)} run(s) marked failed (interrupted)"
+                f"version or run folder(s) removed, {len(done.runs)} run(s) marked failed (interrupted)"
             )
     checks = run_doctor(state.workspace)
     if as_json:

@@ -3,6 +3,10 @@
 Memory stays bounded whatever the file size: records are read, validated, normalized and written
 to a staging file one at a time; hashes and statistics are streaming too. Nothing is stored when
 any record is invalid (unless ``skip_invalid``), and identical content is a no-op.
+
+Raw records never reach the disk in plaintext before the gate has run: the staging file is encrypted
+with a key made for this import and held only in memory (:class:`stockade.storage.sealed.SealedFile`),
+destroyed when the import ends. Plaintext is written only into the version folder, after the gate.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from stockade.data.versions import (
     version_folder,
 )
 from stockade.privacy.verdict import GateVerdict, PrivacyGate
-from stockade.storage.staging import commit_marker, make_staging_folder, open_private
+from stockade.storage.sealed import SealedFile
+from stockade.storage.staging import commit_marker, crash_window, make_staging_folder
 from stockade.storage.tables import DatasetVersion
 
 PRIVACY_REPORT_JSON = "privacy-report.json"
@@ -48,6 +53,7 @@ PRIVATE_FILE = 0o600
 TOKEN_BATCH = 2000
 STAGING_FOLDER = ".staging"  # datasets/.staging/import-HOST-PID-xxxx: raw records before the gate
 STAGING_PREFIX = "import-"
+STAGED_FILE = "records.sealed"  # the staged records, encrypted (storage.sealed)
 
 
 class DataValidationFailed(StockadeError):
@@ -129,7 +135,7 @@ def _check_name(name: str) -> None:
         )
 
 
-def _stage(request: ImportRequest, staged: Path, progress: Callable[[int], None] | None) -> _Pass:
+def _stage(request: ImportRequest, staged: SealedFile, progress: Callable[[int], None] | None) -> _Pass:
     result = _Pass()
     counter = TokenCounter(request.tokenizer) if request.tokenizer else None
     pending: list[Conversation] = []
@@ -140,7 +146,7 @@ def _stage(request: ImportRequest, staged: Path, progress: Callable[[int], None]
             result.answer_tokens.add(answer)
         pending.clear()
 
-    with open_private(staged, "w", encoding="utf-8") as out:
+    with staged.writer() as out:
         for item in read_records(request.source):
             if isinstance(item, RecordProblem):
                 result.problem_count += 1
@@ -161,8 +167,6 @@ def _stage(request: ImportRequest, staged: Path, progress: Callable[[int], None]
                 progress(result.rows)
         if counter is not None and pending:
             count_tokens()
-        out.flush()
-        os.fsync(out.fileno())
     return result
 
 
@@ -188,12 +192,13 @@ def import_dataset(
 ) -> ImportOutcome:
     """Import one source as the next version of ``request.name`` (or find it unchanged)."""
     _check_name(request.name)
-    # raw records are staged before the gate: a private folder named after this process, so a kill -9
-    # leaves nothing that the next workspace open does not remove (workspace.recovery)
+    # raw records are staged before the gate, encrypted under a key held only in memory, in a private
+    # folder named after this process: a kill -9 leaves ciphertext that the next workspace open removes
     staging = make_staging_folder(request.datasets_root / STAGING_FOLDER, STAGING_PREFIX)
+    staged = SealedFile(staging / STAGED_FILE)
     try:
-        staged = staging / DATA_FILE
         collected = _stage(request, staged, progress)
+        crash_window("dataset.staging")  # every record staged (sealed), the gate not yet run
         where = ", ".join(str(p) for p in request.source.paths)
         if collected.problem_count and not request.skip_invalid:
             raise DataValidationFailed(where, collected.problems, collected.problem_count)
@@ -208,7 +213,8 @@ def import_dataset(
                 where=where,
                 fix="pass --reason 'why this data may keep personal data' (it goes to the audit log)",
             )
-        content_sha256 = sha256_file(staged)
+        assert staged.sha256 is not None  # written by _stage (or the gate's desensitized records)
+        content_sha256 = staged.sha256
         with Session(context.engine) as session:
             latest = latest_active(session, request.name)
             if latest is not None and latest.content_sha256 == content_sha256:
@@ -217,13 +223,14 @@ def import_dataset(
                 )
         return _store(context, request, staged, collected, verdict, content_sha256)
     finally:
+        staged.destroy()
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def _store(
     context: ImportContext,
     request: ImportRequest,
-    staged: Path,
+    staged: SealedFile,
     collected: _Pass,
     verdict: GateVerdict,
     content_sha256: str,
@@ -240,6 +247,7 @@ def _store(
         folder = version_folder(request.datasets_root, request.name, version)
         # until the row is committed, a marker says this process is placing vN (an orphan if it dies)
         marked.enter_context(commit_marker(folder.parent, version))
+        marked.callback(crash_window, "dataset.commit")  # runs after the commit, before the marker goes
         row = DatasetVersion(
             name=request.name,
             version=version,
@@ -287,18 +295,17 @@ def _store(
                 privacy=verdict.status,
                 skipped_invalid=collected.problem_count,
             )
+            crash_window("dataset.rename")
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # the transaction rolls back: leave no orphan files
             raise
     return ImportOutcome(view, True, collected.problem_count, collected.problems)
 
 
-def _place_files(staged: Path, folder: Path, view: VersionView) -> None:
+def _place_files(staged: SealedFile, folder: Path, view: VersionView) -> None:
     folder.mkdir(parents=True, mode=PRIVATE_DIR)
     os.chmod(folder.parent, PRIVATE_DIR)
-    target = folder / DATA_FILE
-    staged.replace(target)
-    os.chmod(target, PRIVATE_FILE)
+    staged.decrypt_to(folder / DATA_FILE)  # 0600; the records as the gate left them
     manifest = folder / MANIFEST_FILE
     manifest.write_text(json.dumps(view.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     os.chmod(manifest, PRIVATE_FILE)

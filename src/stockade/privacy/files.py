@@ -6,13 +6,11 @@ flight, and results are written in input order. Each worker builds its engine on
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,27 +18,12 @@ from stockade.privacy.engine import PrivacyEngine
 from stockade.privacy.lines import LINE_PROCESSORS
 from stockade.privacy.policy import PrivacyPolicy
 from stockade.privacy.report import ScanReport
-from stockade.storage.staging import open_private
+from stockade.storage.staging import die_with_parent, open_private
 
 CHUNK_BYTES = 4 * 1024 * 1024
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _worker_engine: PrivacyEngine | None = None
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Make this (worker) process die when its parent does, so a killed import leaves no worker holding
-    the database or staged files: ``PR_SET_PDEATHSIG`` (Linux), then a check that the parent is still
-    the one that started it (it may have died before the signal was armed)."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: the parent-pid check below still applies
-            pass
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def _init_worker(policy_json: dict[str, Any], secret: bytes, parent_pid: int) -> None:
@@ -60,54 +43,69 @@ def _process_chunk(kind: str, lines: list[str], transform: bool) -> tuple[list[s
     return [processor(line, _worker_engine, report, transform=transform) for line in lines], report.to_dict()
 
 
-def _chunks(path: Path) -> Iterator[list[str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        chunk: list[str] = []
-        size = 0
-        for line in handle:
-            chunk.append(line)
-            size += len(line)
-            if size >= CHUNK_BYTES:
-                yield chunk
-                chunk, size = [], 0
-        if chunk:
+def _chunks(lines: Iterable[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        chunk.append(line)
+        size += len(line)
+        if size >= CHUNK_BYTES:
             yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
-def default_workers(path: Path) -> int:
-    return max(1, os.cpu_count() or 1) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
+def default_workers(size: int) -> int:
+    """Every core for ``size`` bytes of input at or above :data:`PARALLEL_MIN_BYTES`, else one."""
+    return max(1, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
 
 
 def process_file(
     kind: str, source: Path, engine: PrivacyEngine, *, output: Path | None, workers: int | None = None
 ) -> ScanReport:
     """Scan ``source`` line by line; with ``output``, also write the desensitized file there."""
-    report = ScanReport()
-    workers = workers or default_workers(source)
-    transform = output is not None
     # the output may still hold personal data (a scan's staging): readable by its owner only
-    sink = open_private(output, "w", encoding="utf-8", newline="") if output else None
-    try:
-        if workers == 1:
-            processor = LINE_PROCESSORS[kind]
-            for chunk in _chunks(source):
-                lines = [processor(line, engine, report, transform=transform) for line in chunk]
-                if sink:
-                    sink.writelines(lines)
-        else:
-            _parallel(kind, source, engine, report, sink, workers, transform)
+    with ExitStack() as stack:
+        lines = stack.enter_context(source.open(encoding="utf-8", newline=""))
+        sink = (
+            stack.enter_context(open_private(output, "w", encoding="utf-8", newline="")) if output else None
+        )
+        report = process_lines(kind, lines, source.stat().st_size, engine, sink=sink, workers=workers)
         if sink:
             sink.flush()
             os.fsync(sink.fileno())
-    finally:
-        if sink:
-            sink.close()
+    return report
+
+
+def process_lines(
+    kind: str,
+    lines: Iterable[str],
+    size: int,
+    engine: PrivacyEngine,
+    *,
+    sink: TextIO | None,
+    workers: int | None = None,
+) -> ScanReport:
+    """Scan ``lines`` (``size`` bytes in all: it decides the default number of workers); with ``sink``,
+    also write the desensitized lines there, in order."""
+    report = ScanReport()
+    workers = workers or default_workers(size)
+    transform = sink is not None
+    if workers == 1:
+        processor = LINE_PROCESSORS[kind]
+        for chunk in _chunks(lines):
+            processed = [processor(line, engine, report, transform=transform) for line in chunk]
+            if sink:
+                sink.writelines(processed)
+    else:
+        _parallel(kind, lines, engine, report, sink, workers, transform)
     return report
 
 
 def _parallel(
     kind: str,
-    source: Path,
+    lines: Iterable[str],
     engine: PrivacyEngine,
     report: ScanReport,
     sink: TextIO | None,
@@ -119,7 +117,7 @@ def _parallel(
         workers, initializer=_init_worker, initargs=(policy_json, engine._secret, os.getpid())
     ) as pool:
         pending: deque[Future] = deque()
-        for chunk in _chunks(source):
+        for chunk in _chunks(lines):
             pending.append(pool.submit(_process_chunk, kind, chunk, transform))
             if len(pending) >= 2 * workers:
                 _drain_one(pending, report, sink)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from stockade.privacy.engine import PrivacyEngine
-from stockade.privacy.files import process_file
+from stockade.privacy.files import process_lines
 from stockade.privacy.report import ScanReport
-from stockade.privacy.verdict import GateVerdict
+from stockade.privacy.verdict import GateVerdict, StagedRecords
 
 
 def describe_engine(report: ScanReport, engine: PrivacyEngine) -> ScanReport:
@@ -28,14 +26,18 @@ class PolicyGate:
         self.engine = engine
         self.workers = workers
 
-    def inspect(self, staged: Path, *, dataset: str) -> GateVerdict:
+    def inspect(self, staged: StagedRecords, *, dataset: str) -> GateVerdict:
         mode = self.engine.policy.mode
-        if mode == "desensitize":
-            output = staged.with_name(staged.name + ".desensitized")
-            report = process_file("records", staged, self.engine, output=output, workers=self.workers)
-            output.replace(staged)
+        if mode == "desensitize":  # the desensitized records replace the staged ones
+            with staged.reader() as lines, staged.writer() as sink:
+                report = process_lines(
+                    "records", lines, staged.size, self.engine, sink=sink, workers=self.workers
+                )
         else:
-            report = process_file("records", staged, self.engine, output=None, workers=self.workers)
+            with staged.reader() as lines:
+                report = process_lines(
+                    "records", lines, staged.size, self.engine, sink=None, workers=self.workers
+                )
         describe_engine(report, self.engine)
         found = report.total > 0
         status = (

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stockade.storage.staging import crash_window
 from stockade.training.model_setup import trainable_parameters
 
 KEEP = 2
@@ -109,6 +110,7 @@ def save_checkpoint(
     tmp.mkdir()
     try:
         save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp / "trainable.safetensors"))
+        crash_window("train.checkpoint")
         if write_adapter is not None:
             write_adapter(tmp / "adapter")
         state = {"step": step, "rng": rng_state(), "data": data, **(training_state or {})}

@@ -12,6 +12,10 @@ Rank 0 alone writes: the run row and its audit events, metrics.jsonl, checkpoint
 loss curve; the others wait at a barrier after each save. One node, or several with a shared workspace
 folder (checkpoints are read back by every rank on resume).
 
+Under a launcher each rank dies with it (:func:`bind_to_launcher`, in :func:`setup`): torchrun starts its
+workers in sessions of their own, so without ``PR_SET_PDEATHSIG`` a launcher killed with kill -9 would
+leave its ranks running, holding GPUs and the run's files.
+
 Backends: NCCL on CUDA (one GPU per process, ``cuda:LOCAL_RANK``), gloo on CPU (the test suite runs
 two CPU processes over loopback).
 
@@ -25,10 +29,15 @@ full tensors on rank 0 (collectives every rank joins), so they are the same file
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from stockade.core import environment
+from stockade.storage.staging import die_with_parent
+
+# Set by torchrun and accelerate launch for each process they start (also for a single one).
+LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK")
 
 
 @dataclass(frozen=True)
@@ -69,10 +78,22 @@ def from_environment() -> DistContext:
     return DistContext(rank, world_size, local_rank, fsdp, SHARDING_STRATEGIES.get(strategy, True))
 
 
+def bind_to_launcher() -> bool:
+    """Started by a launcher (torchrun, accelerate launch): make this process die when the launcher does
+    (``PR_SET_PDEATHSIG``, see :func:`stockade.storage.staging.die_with_parent`). A process started any
+    other way is left alone (`nohup stockade train` must outlive its shell). True when armed."""
+    if not any(environment.read_variable(name) is not None for name in LAUNCHER_VARIABLES):
+        return False
+    die_with_parent(os.getppid())
+    return True
+
+
 def setup(dist: DistContext, timeout_s: int | None = None) -> None:
-    """Join the process group (a no-op for one process). torchrun provides MASTER_ADDR/PORT.
+    """Die with the launcher if there is one, then join the process group (a no-op for one process).
+    torchrun provides MASTER_ADDR/PORT.
 
     ``timeout_s`` (the spec's ``ddp_timeout``) bounds how long a rank waits for the others."""
+    bind_to_launcher()
     if not dist.enabled:
         return
     import torch

@@ -1,8 +1,9 @@
 """Scale-out: the command line that runs `stockade train` on several processes, GPUs or nodes.
 
 Nothing here starts a process: :func:`build_launch_command` returns an argv list for ``subprocess`` (or
-for the operator to copy into a job script). Two launchers are supported, both already shipped with the
-``train`` extra:
+for the operator to copy into a job script). Each process the launcher starts dies with it
+(``PR_SET_PDEATHSIG``, armed by :func:`stockade.training.distributed.bind_to_launcher`). Two launchers
+are supported, both already shipped with the ``train`` extra:
 
 * ``torchrun`` (``python -m torch.distributed.run``): DDP, or DeepSpeed through the trainer's
   ``deepspeed`` setting (passed on as ``--deepspeed FILE``), as LLaMA-Factory does with

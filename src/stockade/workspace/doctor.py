@@ -346,7 +346,7 @@ def _check_database(workspace: Workspace) -> list[Check]:
 
 
 def _check_leftovers(workspace: Workspace, engine: Any) -> Check:
-    """Staging folders, unregistered version folders and stuck runs that crashes left behind."""
+    """Staging folders, unregistered version and run folders and stuck runs that crashes left behind."""
     from stockade.workspace.recovery import find_leftovers
 
     leftovers = find_leftovers(workspace.root, engine)

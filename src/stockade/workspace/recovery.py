@@ -5,8 +5,12 @@ provably belongs to a process that is gone, and by `stockade doctor --repair` fo
   ``models/NAME/.staging-*``) → deleted, audited ``recovery.staging_removed`` (count and paths);
 * version folders ``models/NAME/vN`` / ``datasets/NAME/vN`` without a database row (a kill between the
   rename and the commit) → deleted, audited ``recovery.orphan_removed``;
+* run folders ``runs/ID`` without a database row (a kill while the run was being recorded) → deleted,
+  audited ``recovery.orphan_removed``;
 * training runs still ``running`` whose process is gone → ``failed`` with reason ``interrupted``,
-  audited ``recovery.run_interrupted`` (a run with no checkpoint can then be removed).
+  audited ``recovery.run_interrupted`` (a run with no checkpoint can then be removed); a checkpoint the
+  process was writing (``checkpoints/.tmp-step-N``) is removed, or, when it was complete and replacing
+  an older ``step-N`` (``.old-step-N``), put in place.
 
 Ownership comes from :mod:`stockade.storage.staging` (host and process id in the name or marker, and
 ``runs/ID/process.json``). What another host owns, or what predates those records, is only reported
@@ -92,6 +96,7 @@ def _registered(session: Session) -> set[str]:
     """Version folders the database knows, relative to the workspace."""
     folders = set(session.scalars(select(ModelVersion.path)))
     folders |= {str(Path(p).parent.as_posix()) for p in session.scalars(select(DatasetVersion.path))}
+    folders |= {Path(p).as_posix() for p in session.scalars(select(TrainingRun.path))}
     return folders
 
 
@@ -117,14 +122,29 @@ def _orphans(root: Path, registered: set[str]) -> list[Leftover]:
     return found
 
 
+def _process_owner(folder: Path) -> Owner | None:
+    try:
+        process = json.loads((folder / PROCESS_FILE).read_text(encoding="utf-8"))
+        return Owner(str(process["host"]), int(process["pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _orphan_runs(root: Path, registered: set[str]) -> list[Leftover]:
+    """Run folders without a row: the process died between creating the folder and inserting the row."""
+    found = []
+    for folder in _dirs(root / "runs"):
+        if folder.name.startswith(".") or _relative(root, folder) in registered:
+            continue
+        automatic, detail = _owned(_process_owner(folder))
+        found.append(Leftover("orphan", _relative(root, folder), automatic, f"not registered; {detail}"))
+    return found
+
+
 def _runs(root: Path, session: Session) -> list[Leftover]:
     found = []
     for row in session.scalars(select(TrainingRun).where(TrainingRun.status == "running")):
-        try:
-            process = json.loads((root / row.path / PROCESS_FILE).read_text(encoding="utf-8"))
-            owner: Owner | None = Owner(str(process["host"]), int(process["pid"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            owner = None
+        owner = _process_owner(root / row.path)
         automatic, detail = _owned(owner)
         if automatic or owner is None or not owner.here:
             found.append(Leftover("run", row.id, automatic, detail))
@@ -136,7 +156,7 @@ def find_leftovers(root: Path, engine: Any) -> list[Leftover]:
     with Session(engine) as session:
         registered = _registered(session)
         runs = _runs(root, session)
-    return _staging(root) + _orphans(root, registered) + runs
+    return _staging(root) + _orphans(root, registered) + _orphan_runs(root, registered) + runs
 
 
 def recover(context: Any, *, everything: bool = False) -> Recovery:
@@ -175,6 +195,28 @@ def _interrupt(context: Any, run_id: str) -> None:
         if row is None or row.status != "running":
             return
         row.status, row.reason, row.finished_at = "failed", "interrupted", utc_now()
+        checkpoints = _settle_checkpoints(context.workspace.root / row.path / "checkpoints")
         context.record(
-            "recovery.run_interrupted", run_id, session=session, result="error", reason="interrupted"
+            "recovery.run_interrupted",
+            run_id,
+            session=session,
+            result="error",
+            reason="interrupted",
+            **({"checkpoints": checkpoints} if checkpoints else {}),
         )
+
+
+def _settle_checkpoints(folder: Path) -> dict[str, list[str]]:
+    """The checkpoint a killed run was writing: completed if it had been written whole and was replacing
+    an older one of the same step (``.old-step-N`` beside ``.tmp-step-N``, no ``step-N``), else removed."""
+    done: dict[str, list[str]] = {"completed": [], "removed": []}
+    for old in sorted(folder.glob(".old-step-*")):
+        step = old.name.removeprefix(".old-")
+        written, final = folder / f".tmp-{step}", folder / step
+        if written.is_dir() and not final.exists():
+            written.rename(final)  # save_checkpoint renames the old away only once the new one is whole
+            done["completed"].append(step)
+    for leftover in sorted([*folder.glob(".tmp-*"), *folder.glob(".old-*")]):
+        shutil.rmtree(leftover, ignore_errors=True)
+        done["removed"].append(leftover.name)
+    return {key: names for key, names in done.items() if names}

@@ -23,7 +23,7 @@ from stockade.core.ids import new_id
 from stockade.models.store.manifest import Manifest
 from stockade.models.store.resolve import next_version_number
 from stockade.storage.model_tables import ModelVersion
-from stockade.storage.staging import commit_marker, make_staging_folder
+from stockade.storage.staging import commit_marker, crash_window, make_staging_folder
 
 STAGING_PREFIX = ".staging-"
 
@@ -122,8 +122,10 @@ def commit_version(
                     )
                 # until the row is committed, a marker says this process is placing vN (orphan if it dies)
                 marked.enter_context(commit_marker(staged.parent, version))
+                marked.callback(crash_window, "model.commit")  # after the commit, before the marker goes
                 os.rename(staged, final)  # atomic on one file system
                 moved, path = final, final.relative_to(root).as_posix()
+                crash_window("model.rename")
             elif in_place is not None:
                 path = str(in_place.resolve())
             else:
