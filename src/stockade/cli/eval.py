@@ -1,9 +1,11 @@
-"""`stockade eval MODEL@V --dataset NAME@V [--baseline MODEL@V]`: metrics and a side-by-side report."""
+"""`stockade eval MODEL@V --dataset NAME@V [--baseline MODEL@V] [--task NAME]`: metrics and a side-by-side
+report; `stockade eval MODEL@V --benchmark ceval --data DIR`: multiple-choice accuracy per subject."""
 
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -27,16 +29,67 @@ def _shown(value: float | None, percent: bool) -> str:
     return f"{100 * value:.2f}%" if percent else f"{value:.4f}"
 
 
+def _check_combination(
+    dataset: str | None,
+    benchmark: str | None,
+    data: Path | None,
+    task: str | None,
+    max_new_tokens: int | None,
+    shots: int | None,
+    split: str | None,
+) -> None:
+    if benchmark is None:
+        if dataset is None:
+            raise typer.BadParameter("give --dataset NAME@vN, or --benchmark NAME with --data DIR")
+        extra = [n for n, v in (("--data", data), ("--shots", shots), ("--split", split)) if v is not None]
+        if extra:
+            raise typer.BadParameter(f"{', '.join(extra)} only apply with --benchmark")
+        return
+    if dataset is not None:
+        raise typer.BadParameter("--dataset and --benchmark exclude each other: one evaluation at a time")
+    if data is None:
+        raise typer.BadParameter("--benchmark needs --data DIR (the benchmark's local files)")
+    extra = [n for n, v in (("--task", task), ("--max-new-tokens", max_new_tokens)) if v is not None]
+    if extra:
+        raise typer.BadParameter(f"{', '.join(extra)} do not apply to a multiple-choice --benchmark")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_(
         model: Annotated[str, typer.Argument(metavar="MODEL@V", help="The model version to evaluate.")],
-        dataset: Annotated[str, typer.Option(help="Held-out dataset version NAME@vN.")],
+        dataset: Annotated[str | None, typer.Option(help="Held-out dataset version NAME@vN.")] = None,
         baseline: Annotated[
             str | None, typer.Option(help="A version to compare with side by side (e.g. the base).")
         ] = None,
-        limit: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N records.")] = None,
-        max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest generated answer.")] = 128,
+        task: Annotated[
+            str | None,
+            typer.Option(
+                help="A task preset (stockade task list) whose metrics are added; its output format is "
+                "checked on the references."
+            ),
+        ] = None,
+        benchmark: Annotated[
+            str | None,
+            typer.Option(help="Multiple-choice benchmark: ceval, cmmlu or mmlu (files from --data)."),
+        ] = None,
+        data: Annotated[
+            Path | None, typer.Option(help="The benchmark's folder (dev/ and val/ or test/ inside).")
+        ] = None,
+        shots: Annotated[
+            int | None, typer.Option(min=0, help="Benchmark: few-shot examples from dev/ (default 5).")
+        ] = None,
+        split: Annotated[
+            str | None, typer.Option(help="Benchmark: the scored split folder (default: val/, else test/).")
+        ] = None,
+        limit: Annotated[
+            int | None,
+            typer.Option(min=1, help="Evaluate only the first N records (benchmark: N per subject)."),
+        ] = None,
+        max_new_tokens: Annotated[
+            int | None,
+            typer.Option(min=1, help="Longest generated answer (default: the task preset's, else 128)."),
+        ] = None,
         template: Annotated[
             str | None, typer.Option(help="Chat template (default: the one recorded with each version).")
         ] = None,
@@ -46,11 +99,15 @@ def register(app: typer.Typer) -> None:
         verify: Verify = VerifyMode.fast,
     ) -> None:
         """Greedy answers scored with character ROUGE-L, BLEU-4 (chars, jieba words) and exact match, plus
-        loss/perplexity; the report (JSON + self-contained HTML) is stored and audited."""
+        loss/perplexity and, with --task, the task's metrics; or with --benchmark, multiple-choice accuracy
+        by next-token likelihood of the option letters. The report (JSON + self-contained HTML) is stored
+        and audited."""
+        from stockade.evaluation.benchmark import evaluate_benchmark
         from stockade.evaluation.service import evaluate
         from stockade.governance.roles import require
         from stockade.workspace.service import open_workspace
 
+        _check_combination(dataset, benchmark, data, task, max_new_tokens, shots, split)
         with open_workspace(state.workspace) as context:
             require(context, "eval.run")
             with console.status("evaluating...") as status:
@@ -60,17 +117,35 @@ def register(app: typer.Typer) -> None:
                     done[0] += 1
                     status.update(f"evaluating... {done[0]} answers")
 
-                outcome = evaluate(
-                    context,
-                    model,
-                    dataset,
-                    baseline=baseline,
-                    limit=limit,
-                    max_new_tokens=max_new_tokens,
-                    template=template,
-                    progress=tick,
-                    verify=verify.value,
-                )
+                if benchmark is not None:
+                    assert data is not None
+                    outcome = evaluate_benchmark(
+                        context,
+                        model,
+                        benchmark,
+                        data,
+                        baseline=baseline,
+                        split=split,
+                        shots=5 if shots is None else shots,
+                        limit=limit,
+                        template=template,
+                        progress=tick,
+                        verify=verify.value,
+                    )
+                else:
+                    assert dataset is not None
+                    outcome = evaluate(
+                        context,
+                        model,
+                        dataset,
+                        baseline=baseline,
+                        limit=limit,
+                        max_new_tokens=max_new_tokens,
+                        template=template,
+                        progress=tick,
+                        verify=verify.value,
+                        task=task,
+                    )
         summary = outcome.summary
         if as_json:
             print_json(
@@ -82,9 +157,21 @@ def register(app: typer.Typer) -> None:
                 }
             )
             return
+        if benchmark is not None:
+            title = f"{outcome.id}: {summary['questions']} questions of {summary['benchmark']}"
+            rows: Any = (
+                ("accuracy", "accuracy (all questions)", True),
+                ("subject_average", "mean of subjects", True),
+            )
+        else:
+            from stockade.evaluation.task_metrics import LABELS as TASK_LABELS
+
+            title = f"{outcome.id}: {summary['examples']} examples of {dataset}"
+            task_rows = [(k, TASK_LABELS[k], True) for k in summary["candidate"] if k in TASK_LABELS]
+            rows = (*ROWS, *task_rows)
         columns = ["metric", model] + ([baseline, "change"] if baseline else [])
-        table = new_table(*columns, title=f"{outcome.id}: {summary['examples']} examples of {dataset}")
-        for key, label, percent in ROWS:
+        table = new_table(*columns, title=title)
+        for key, label, percent in rows:
             row = [label, _shown(summary["candidate"].get(key), percent)]
             if baseline:
                 delta = summary["delta"].get(key)

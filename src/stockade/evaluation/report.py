@@ -7,6 +7,8 @@ import math
 from html import escape
 from typing import Any
 
+from stockade.evaluation.task_metrics import LABELS as TASK_LABELS
+
 HEADLINE = ("rouge_l", "bleu4_char", "bleu4_word", "exact_match", "loss", "perplexity")
 LABELS = {
     "rouge_l": "ROUGE-L (characters)",
@@ -49,7 +51,7 @@ def deltas(candidate: dict[str, float], baseline: dict[str, float]) -> dict[str,
 def _number(name: str, value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{100 * value:.2f}%" if name in PERCENT else f"{value:.4f}"
+    return f"{100 * value:.2f}%" if name in PERCENT or name in TASK_LABELS else f"{value:.4f}"
 
 
 def _delta_cell(name: str, delta: float | None) -> str:
@@ -57,7 +59,7 @@ def _delta_cell(name: str, delta: float | None) -> str:
         return '<td class="num">–</td>'
     better = delta < 0 if name in LOWER_IS_BETTER else delta > 0
     css = "better" if better and delta else ("worse" if delta else "")
-    shown = f"{100 * delta:+.2f} pt" if name in PERCENT else f"{delta:+.4f}"
+    shown = f"{100 * delta:+.2f} pt" if name in PERCENT or name in TASK_LABELS else f"{delta:+.4f}"
     return f'<td class="num {css}">{escape(shown)}</td>'
 
 
@@ -68,8 +70,8 @@ def render_html(report: dict[str, Any]) -> str:
     if baseline:
         head += [escape(baseline["ref"]) + " (baseline)", "change"]
     rows = []
-    for name in HEADLINE:
-        row = f"<tr><td>{escape(LABELS[name])}</td>"
+    for name in (*HEADLINE, *report.get("task_metrics", ())):
+        row = f"<tr><td>{escape(LABELS.get(name) or TASK_LABELS[name])}</td>"
         row += f'<td class="num">{_number(name, candidate["metrics"].get(name))}</td>'
         if baseline:
             row += f'<td class="num">{_number(name, baseline["metrics"].get(name))}</td>'

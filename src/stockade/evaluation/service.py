@@ -22,13 +22,16 @@ from stockade.core.ids import new_id
 from stockade.data.versions import find_version
 from stockade.evaluation.report import deltas, render_html, summary_of
 from stockade.evaluation.runner import Example, load_model, read_examples, run_model
+from stockade.evaluation.task_metrics import check_references, task_scores
 from stockade.models.store.integrity import verify_before_use
 from stockade.models.store.resolve import model_path, resolve_model_version
 from stockade.models.store.safety import load_policy
 from stockade.storage.model_tables import EvalReport, ModelVersion
+from stockade.tasks.presets import load_preset
 
 REPORTS_FOLDER = "_eval"  # under models/; not a valid model name, so it never clashes with one
 EVALUABLE_PRIVACY = ("passed", "desensitized")  # reports show the records: no personal data in them
+DEFAULT_MAX_NEW_TOKENS = 128
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,18 @@ def evaluate(
     *,
     baseline: str | None = None,
     limit: int | None = None,
-    max_new_tokens: int = 128,
+    max_new_tokens: int | None = None,
     template: str | None = None,
     progress: Callable[[], None] | None = None,
     verify: str = "fast",
+    task: str | None = None,
 ) -> EvalOutcome:
+    """``task``: a preset name (stockade.tasks) whose metrics are added; ``max_new_tokens`` defaults to
+    the preset's, else 128."""
     root = context.workspace.root
+    preset = load_preset(task) if task else None
+    if max_new_tokens is None:
+        max_new_tokens = preset.eval.max_new_tokens if preset else DEFAULT_MAX_NEW_TOKENS
     with Session(context.engine) as session:
         data = find_version(session, dataset)
         data_ref = f"{data.name}@v{data.version}"
@@ -112,7 +121,10 @@ def evaluate(
     examples = read_examples(data_path, limit)
     if not examples:
         raise StockadeError(f"{data_ref} has no records to evaluate", fix="check --limit")
-    results = []
+    if preset:
+        last = [(e.index, e.reference, e.conversation.messages[-1].role) for e in examples]
+        check_references(preset, last, data_ref)
+    results, task_rows = [], []
     for target in targets:
         loaded, tokenizer = load_model(target.model_dir, target.adapter_dir, allow_pickle)
         results.append(
@@ -126,9 +138,20 @@ def evaluate(
             )
         )
         del loaded
+        if preset:
+            scores = task_scores(preset, results[-1].outputs, [e.reference.strip() for e in examples])
+            results[-1].metrics.update(scores.metrics)
+            task_rows.append(scores.per_example)
     report_id = new_id("eval-")
     report = _report(report_id, context.actor.name, targets, results, examples, data_ref, data_sha, limit)
-    report["settings"] = {"max_new_tokens": max_new_tokens, "limit": limit, "template": template}
+    report["settings"] = {
+        "max_new_tokens": max_new_tokens,
+        "limit": limit,
+        "template": template,
+        "task": task,
+    }
+    if preset:
+        _add_task(report, preset.metrics, task_rows)
     folder = context.workspace.folder("models") / REPORTS_FOLDER / report_id
     folder.mkdir(parents=True, mode=0o700)
     json_path, html_path = folder / "report.json", folder / "report.html"
@@ -159,6 +182,17 @@ def evaluate(
             summary=summary,
         )
     return EvalOutcome(report_id, json_path, html_path, summary)
+
+
+def _add_task(report: dict[str, Any], metrics: list[str], rows: list[list[dict[str, Any]]]) -> None:
+    """The task metrics' names, their change against the baseline, and each answer's parsed details."""
+    report["task_metrics"] = list(metrics)
+    if report["baseline"]:
+        candidate, baseline = report["candidate"]["metrics"], report["baseline"]["metrics"]
+        report["delta"].update({name: candidate[name] - baseline[name] for name in metrics})
+    for i, example in enumerate(report["examples"]):
+        for key, side in zip(("candidate", "baseline"), rows, strict=False):
+            example[key]["task"] = side[i]
 
 
 def _report(
