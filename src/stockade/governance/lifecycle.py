@@ -142,7 +142,7 @@ def _latest_report(session: Session, row: ModelVersion, report_id: str | None) -
     if report is None:
         raise LifecycleError(
             f"{ref_of(row)} has no evaluation report; a submission needs one",
-            fix=f"evaluate it first: `stockade eval {ref_of(row)} --data DATASET@vN`",
+            fix=f"evaluate it first: `stockade eval {ref_of(row)} --dataset DATASET@vN`",
         )
     return report
 
