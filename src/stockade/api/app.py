@@ -16,8 +16,10 @@ from stockade.api.errors import (
     handle_validation_error,
     render_refusal,
 )
+from stockade.api.prompt_limits import OversizedBodyGuard
 from stockade.api.routes import meta, openai, tgi
 from stockade.api.state import DEV_HEADER, ServerState
+from stockade.api.tokenizing import PromptWorkers
 from stockade.core.errors import StockadeError
 from stockade.security.principal import Authenticator
 from stockade.serving.metrics import ServingMetrics
@@ -37,12 +39,15 @@ def create_app(
     request_timeout: float | None = 300.0,
     pii_guard: PiiGuard | None = None,
     middleware: list[tuple[type, dict[str, Any]]] | None = None,
+    prompt_workers: PromptWorkers | None = None,
 ) -> FastAPI:
     """The serving API over ``engine``. ``authenticator`` is required: there is no way to switch it off.
 
     ``middleware``: ASGI middleware as (class, kwargs), each added around the previous ones (the security
     layer's allowlist, rate and body limits). ``dev``: every response carries ``X-Stockade-Dev-Mode``.
     ``pii_guard``: the privacy detectors over responses (and prompts); None means off (tests).
+    ``prompt_workers``: the threads that filter, template and tokenise prompts (default: 4, one per
+    credential at a time).
     """
     if authenticator is None:
         raise StockadeError(
@@ -66,6 +71,7 @@ def create_app(
         dev=dev,
         request_timeout=request_timeout,
         pii_guard=pii_guard or PiiGuard("off"),
+        prompt_workers=prompt_workers or PromptWorkers(),
     )
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
@@ -74,6 +80,8 @@ def create_app(
     app.include_router(meta.router)
     app.include_router(tgi.router)
     app.include_router(openai.router)
+    # innermost: behind the allowlist and the address rate limit, before the body is read
+    app.add_middleware(OversizedBodyGuard, served=app.state.served)
     for cls, kwargs in middleware or []:
         if getattr(cls, "renders_errors", False):  # its refusals in this API's error shapes
             kwargs = {"render_error": render_refusal, **kwargs}

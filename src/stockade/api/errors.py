@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from stockade.core.errors import StockadeError
 from stockade.security.principal import AccessDenied, AuthenticationFailed
@@ -22,6 +23,7 @@ OPENAI_TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    408: "timeout",
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
@@ -139,6 +141,10 @@ async def handle_http_exception(request: Request, exc: Exception) -> JSONRespons
     """FastAPI/Starlette's own errors (unknown route, wrong method, unreadable body), never ``{"detail"}``."""
     assert isinstance(exc, HTTPException)
     status = exc.status_code
+    if status == 400 and isinstance(exc.__cause__, ClientDisconnect):
+        # the body never came whole: the client went, or the connection guard cut a slow body (408 sent)
+        gone = ApiError(499, "the client closed the connection", "validation")
+        return await handle_api_error(request, gone)
     if status == 400 and exc.detail == "There was an error parsing the body":
         message = BODY_NOT_UTF8
     elif status == 404:

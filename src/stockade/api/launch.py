@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from stockade.api.app import create_app
+from stockade.api.connections import ConnectionLimits
 from stockade.api.server import PortUnavailable, bind_listener, drain_hook, uvicorn_server
 from stockade.serving.audit_writer import AuditWriter
 from stockade.serving.pii_guard import PiiGuard
@@ -94,6 +95,7 @@ def _serve_on(context: Any, spec: Any, listener: Any, guard: PiiGuard, announce:
         tls_cert=spec.tls_cert,
         tls_key=spec.tls_key,
         tls_client_ca=spec.tls_client_ca,
+        limits=ConnectionLimits.from_settings(context.workspace.settings.security),
     )
     details = {
         "host": spec.host,
@@ -125,6 +127,7 @@ def _serve_on(context: Any, spec: Any, listener: Any, guard: PiiGuard, announce:
         server.run(sockets=[listener])
     finally:
         engine.stop()
+        app.state.served.prompt_workers.close()
         audit.close()
         counters = engine.counters()
         context.record(

@@ -9,6 +9,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
+from stockade.api.connections import ConnectionLimits, guarded_h11
 from stockade.core.errors import StockadeError
 
 
@@ -66,11 +67,16 @@ def uvicorn_server(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     tls_client_ca: str | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> Any:
     """A uvicorn server whose first SIGTERM/SIGINT calls ``on_drain`` (refuse new work) and then lets
-    uvicorn stop listening, wait up to ``drain_timeout`` s for in-flight responses, and return."""
+    uvicorn stop listening, wait up to ``drain_timeout`` s for in-flight responses, and return.
+
+    ``limits``: head and body timeouts, keep-alive, the largest head and the connections per address
+    (:mod:`stockade.api.connections`; the defaults when None)."""
     import uvicorn
 
+    limits = limits or ConnectionLimits()
     options: dict[str, Any] = {}
     if tls_cert:
         options.update(ssl_certfile=tls_cert, ssl_keyfile=tls_key)
@@ -84,6 +90,9 @@ def uvicorn_server(
         log_level="warning",
         timeout_graceful_shutdown=max(1, int(drain_timeout)),
         server_header=False,
+        http=guarded_h11(limits, render_connection_refusal),
+        timeout_keep_alive=limits.keep_alive,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
         **options,
     )
 
@@ -103,6 +112,15 @@ def uvicorn_server(
                     captured[:] = [s for s in captured if s != signal.SIGTERM]
 
     return DrainingServer(config)
+
+
+def render_connection_refusal(path: str, status: int, message: str, code: str) -> dict:
+    """A refusal of :mod:`stockade.api.connections` (408, 429) in the error shape of ``path``'s routes."""
+    from stockade.api.errors import ApiError, error_body
+
+    return error_body(
+        ApiError(status, message, "overloaded" if status == 429 else "validation", code=code), path
+    )
 
 
 def answer_plain_http_with_400(config: Any) -> None:

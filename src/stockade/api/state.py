@@ -10,12 +10,17 @@ from typing import Any
 
 from fastapi import Request
 
+from stockade.api.tokenizing import PromptWorkers
 from stockade.security.principal import Authenticator
+from stockade.security.ratelimit import RefusalTally
 from stockade.serving.metrics import ServingMetrics
 from stockade.serving.pii_guard import PiiGuard
 from stockade.serving.protocol import Engine
 
 DEV_HEADER = ("X-Stockade-Dev-Mode", "unapproved-model")
+# refusals whose audit records are coalesced: 4xx, but not 451 (personal data blocked: each one is
+# recorded with the types found) nor 499 (the client left)
+COALESCED = frozenset(range(400, 499)) - {451}
 
 
 @dataclass
@@ -31,6 +36,8 @@ class ServerState:
     request_timeout: float | None = 300.0
     pii_guard: PiiGuard = field(default_factory=lambda: PiiGuard("off"))
     started: float = field(default_factory=time.time)
+    prompt_workers: PromptWorkers = field(default_factory=PromptWorkers)
+    refusals: RefusalTally = field(default_factory=RefusalTally)
 
     @property
     def tokenizer(self) -> Any:
@@ -52,7 +59,9 @@ class ServerState:
         generated_tokens: int = 0,
         end_user: str | None = None,
     ) -> None:
-        """Count a finished call and queue its audit record (never the prompt or output). ``end_user``
+        """Count a finished call and queue its audit record (never the prompt or output). A request refused
+        before generating (4xx) is recorded once a minute per address, credential, route and status, with
+        ``refusals``: how many it stands for (a flood of refusals cannot flood the audit log). ``end_user``
         (OpenAI's ``user``) is recorded as a SHA-256 prefix, so one end user's calls can be traced
         without the identifier itself (it may be personal data) entering the audit log."""
         if getattr(request.state, "accounted", False):
@@ -68,6 +77,14 @@ class ServerState:
                 self.metrics.personal_data.labels(type=kind, direction=direction).inc(count)
         if self.audit is None:
             return
+        refusals = 0
+        principal = getattr(request.state, "principal", None)
+        if status in COALESCED and not prompt_tokens and not generated_tokens:  # refused before generating
+            client = request.client.host if request.client else ""
+            caller = principal.credential_id if principal else None
+            refusals = self.refusals.due((client, caller, request.url.path, status))
+            if not refusals:
+                return  # counted; the next record of this refusal carries the count
         guard: dict[str, object] = {}
         if self.pii_guard.output != "off" or self.pii_guard.prompts != "off":
             # counts by type only: never the values
@@ -77,7 +94,6 @@ class ServerState:
                 "pii_output": dict(found["output"]),
                 "pii_prompt": dict(found["prompt"]),
             }
-        principal = getattr(request.state, "principal", None)
         started = getattr(request.state, "started", None)
         self.audit.record(
             "serve.request",
@@ -93,6 +109,7 @@ class ServerState:
             dev_mode=self.dev,
             **guard,
             **({"end_user": _digest(end_user)} if end_user else {}),
+            **({"refusals": refusals} if refusals else {}),
         )
 
 

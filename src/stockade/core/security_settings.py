@@ -56,6 +56,29 @@ class SecuritySettings(Spec):
     rate_per_credential: float = Field(10.0, gt=0, description="Requests per second per token or key.")
     burst_per_credential: int = Field(20, ge=1, description="Burst per token or key.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body (HTTP 413 above).")
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a request's line and headers may take to arrive (from the connection opening or "
+        "the previous response); HTTP 408 and the connection closed after.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request body may take to arrive after its headers (HTTP 408 after).",
+    )
+    keep_alive_seconds: int = Field(
+        5, ge=1, description="An idle keep-alive connection is closed after this."
+    )
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="Largest request line and headers together (HTTP 400 above)."
+    )
+    max_connections_per_address: int = Field(
+        32,
+        ge=0,
+        description="Open connections one client address may hold (HTTP 429 above); trusted_proxies are "
+        "exempt. 0: no cap.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS. Empty (default): CORS off."
     )

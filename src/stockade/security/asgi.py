@@ -4,23 +4,21 @@ It runs before routing and authentication, so a refused caller costs almost noth
 403 outside the allowlist, 429 over the address's rate, 413 over the body limit. The real
 client address (see ``allowlist``) replaces ``scope["client"]`` for everything behind it.
 Refusals are reported through ``record``; a flood from one address is reported once per
-``REPORT_EVERY`` seconds with a count, so it cannot flood the audit log. A refusal's body is written by
-``render_error`` (the API passes its own, so that every error of a route family has one shape: TGI
+``REPORT_EVERY`` seconds (a minute) with a count, so it cannot flood the audit log. A refusal's body is
+written by ``render_error`` (the API passes its own, so that every error of a route family has one shape: TGI
 ``{error, error_type}``, OpenAI ``{error: {message, type, param, code}}``).
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio
 
 from stockade.security.allowlist import AddressPolicy
-from stockade.security.ratelimit import TokenBuckets
+from stockade.security.ratelimit import REFUSAL_WINDOW, RefusalTally, TokenBuckets
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -37,7 +35,7 @@ def plain_error(path: str, status: int, message: str, reason: str) -> dict[str, 
     return {"error": {"message": message, "type": reason, "code": status}}
 
 
-REPORT_EVERY = 10.0
+REPORT_EVERY = REFUSAL_WINDOW
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -69,8 +67,7 @@ class SecurityMiddleware:
         self.max_body = max_body_bytes
         self.cors_origins = frozenset(cors_origins)
         self.record = record
-        self._reported: dict[tuple[str, str], tuple[float, int]] = {}
-        self._lock = threading.Lock()
+        self.refusals = RefusalTally(REPORT_EVERY)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -151,7 +148,7 @@ class SecurityMiddleware:
         retry_after: float | None = None,
     ) -> None:
         if self.record is not None:
-            count = self._due(address, reason)
+            count = self.refusals.due((address, reason))
             if count:
                 event = {
                     **details,
@@ -167,19 +164,6 @@ class SecurityMiddleware:
         path = str(scope.get("path", ""))
         body = json.dumps(self.render_error(path, status, message, reason), ensure_ascii=False).encode()
         await _respond(send, status, body, [(b"content-type", b"application/json; charset=utf-8"), *extra])
-
-    def _due(self, address: str, reason: str) -> int:
-        """The number of refusals to report now (0: reported recently, counted for later)."""
-        now = time.monotonic()
-        with self._lock:
-            last, pending = self._reported.get((address, reason), (-REPORT_EVERY, 0))
-            if now - last >= REPORT_EVERY:
-                if len(self._reported) > 10_000:
-                    self._reported.clear()
-                self._reported[(address, reason)] = (now, 0)
-                return pending + 1
-            self._reported[(address, reason)] = (last, pending + 1)
-            return 0
 
 
 def _headers(scope: Scope) -> dict[str, str]:

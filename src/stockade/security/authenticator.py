@@ -1,8 +1,10 @@
 """The API's authenticator: ``Authorization: Bearer <JWT or API key>`` to a ``Principal``.
 
 Every attempt is recorded in the audit log (success and failure; the credential's id, never
-the credential). An address with repeated credential failures is locked out for a while (403;
-``stockade security unlock --address A`` lifts it), and each credential has its own rate limit (429).
+the credential); refusals that repeat (a locked-out address, a caller over its rate, a request with no
+credential) are coalesced: one record per address and reason a minute, with a count. An address with
+repeated credential failures is locked out for a while (403; ``stockade security unlock --address A``
+lifts it), and each credential has its own rate limit (429).
 A request without any credential is refused (401, with how to get one) but never counts toward a lockout:
 a client that forgot its header is not an attacker guessing secrets.
 """
@@ -22,7 +24,7 @@ from stockade.security.asgi import SecurityMiddleware
 from stockade.security.jwt import JwtPolicy, Keyring, keyring_for, unverified_jti, verify_token
 from stockade.security.lockout import DatabaseLockouts, FailureTracker, LockedOut
 from stockade.security.principal import AuthenticationFailed, Principal
-from stockade.security.ratelimit import RateLimited, TokenBuckets
+from stockade.security.ratelimit import RateLimited, RefusalTally, TokenBuckets
 from stockade.security.service import now_utc
 from stockade.storage.database import make_session_factory
 from stockade.storage.governance_tables import User
@@ -51,6 +53,7 @@ class StockadeAuthenticator:
         self.keyring: Keyring = keyring_for(context.workspace.folder("pki"), self.settings.jwt_algorithm)
         self.failures = FailureTracker(self.settings, store=DatabaseLockouts(context.engine))
         self.buckets = TokenBuckets(self.settings.rate_per_credential, self.settings.burst_per_credential)
+        self.refusals = RefusalTally()
         self._sessions = make_session_factory(context.engine)
 
     def authenticate(self, authorization: str | None, client_address: str) -> Principal:
@@ -58,7 +61,7 @@ class StockadeAuthenticator:
         try:
             self.failures.ensure_not_locked(address_key)
         except LockedOut as locked:
-            self._record("auth.failure", client_address, None, "locked_out", denied=True)
+            self._record_refusal("auth.failure", client_address, None, "locked_out")
             raise locked
         kind, credential_id = "none", None
         try:
@@ -85,7 +88,10 @@ class StockadeAuthenticator:
                 principal = self._jwt(token)
         except AuthenticationFailed as failure:
             # only a credential that fails counts toward the lockout, never a missing one
-            locked = failure.reason != "missing" and self.failures.failure(address_key)
+            if failure.reason == "missing":  # not an attack on a secret: coalesced like other refusals
+                self._record_refusal("auth.failure", client_address, None, "missing", kind=kind)
+                raise
+            locked = self.failures.failure(address_key)
             self._record(
                 "auth.failure", client_address, credential_id, failure.reason, kind=kind, denied=True
             )
@@ -95,7 +101,7 @@ class StockadeAuthenticator:
         self.failures.success(address_key)
         wait = self.buckets.take(principal.credential_id)
         if wait:
-            self._record("auth.rate_limited", client_address, principal.credential_id, "rate", denied=True)
+            self._record_refusal("auth.rate_limited", client_address, principal.credential_id, "rate")
             raise RateLimited("too many requests for this credential", retry_after=wait)
         self._record(
             "auth.success", client_address, principal.credential_id, None, kind=kind, principal=principal
@@ -142,6 +148,15 @@ class StockadeAuthenticator:
             raise AuthenticationFailed("the user is disabled", reason="user_disabled", fix="ask an admin")
         return row
 
+    def _record_refusal(
+        self, action: str, address: str, credential_id: str | None, reason: str, *, kind: str | None = None
+    ) -> None:
+        """A refusal that repeats (a locked-out address, a caller over its rate, no credential): one record
+        per address, credential and reason a minute, with ``refusals``: how many it stands for."""
+        count = self.refusals.due((action, address, credential_id, reason))
+        if count:
+            self._record(action, address, credential_id, reason, kind=kind, denied=True, refusals=count)
+
     def _record(
         self,
         action: str,
@@ -152,8 +167,11 @@ class StockadeAuthenticator:
         kind: str | None = None,
         denied: bool = False,
         principal: Principal | None = None,
+        refusals: int | None = None,
     ) -> None:
         details: dict[str, Any] = {"address": address}
+        if refusals is not None:
+            details["refusals"] = refusals
         if kind:
             details["credential"] = kind
         self.context.audit.append(

@@ -18,11 +18,13 @@ from fastapi.responses import StreamingResponse
 from stockade.api.deps import Caller, Served
 from stockade.api.disconnect import ClientGone, until_disconnect
 from stockade.api.errors import ApiError, error_body, from_exception, refuse
+from stockade.api.prompt_limits import check_prompt_bytes
 from stockade.api.routes.generation import Generation
 from stockade.api.routes.tgi import SSE_HEADERS
 from stockade.api.schemas import ChatRequest
 from stockade.api.state import ServerState
 from stockade.core.ids import new_id
+from stockade.security.principal import Principal
 from stockade.serving.errors import PersonalDataBlocked
 from stockade.serving.params import GenerationParams
 from stockade.serving.pii_guard import WITHHELD_TOKEN_ID
@@ -57,7 +59,7 @@ def _refuse_unserved(body: ChatRequest) -> None:
         raise refuse("top_logprobs", "needs logprobs: true (as in OpenAI's API)")
 
 
-def _start(body: ChatRequest, request: Request, state: ServerState) -> Generation:
+async def _start(body: ChatRequest, request: Request, state: ServerState, caller: Principal) -> Generation:
     _refuse_unserved(body)
     if body.model and body.model != state.model_id:
         raise ApiError(
@@ -66,15 +68,21 @@ def _start(body: ChatRequest, request: Request, state: ServerState) -> Generatio
             "validation",
             code="model_not_found",
         )
+    texts = [m.text() for m in body.messages]
+    check_prompt_bytes(texts, state.engine.info.context, "messages")  # before any tokenising
     found = state.personal_data(request)["prompt"]
-    messages = [
-        {
-            "role": "system" if m.role == "developer" else m.role,
-            "content": state.pii_guard.filter_prompt(m.text(), found),
-        }
-        for m in body.messages
-    ]
-    prompt_ids = chat_prompt_ids(state.tokenizer, state.template, messages)
+
+    def prepare() -> list[int]:  # in a worker thread: never on the event loop
+        messages = [
+            {
+                "role": "system" if m.role == "developer" else m.role,
+                "content": state.pii_guard.filter_prompt(text, found),
+            }
+            for m, text in zip(body.messages, texts, strict=True)
+        ]
+        return chat_prompt_ids(state.tokenizer, state.template, messages)
+
+    prompt_ids = await state.prompt_workers.run(caller.credential_id, prepare)
     room = state.engine.info.context - len(prompt_ids)
     params = GenerationParams(
         max_new_tokens=body.max_completion_tokens or body.max_tokens or max(1, room),
@@ -116,8 +124,8 @@ def _usage(generation: Generation) -> dict[str, int]:
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(body: ChatRequest, request: Request, state: Served, _: Caller) -> Any:
-    generation = _start(body, request, state)
+async def chat_completions(body: ChatRequest, request: Request, state: Served, caller: Caller) -> Any:
+    generation = await _start(body, request, state, caller)
     ident, created = new_id("chatcmpl-"), int(time.time())
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -20,9 +20,11 @@ from stockade import __version__
 from stockade.api.deps import Caller, Served
 from stockade.api.disconnect import ClientGone, until_disconnect
 from stockade.api.errors import error_body, from_exception, refuse
+from stockade.api.prompt_limits import check_prompt_bytes, tail_within_limit
 from stockade.api.routes.generation import Generation
 from stockade.api.schemas import TgiParameters, TgiRequest
 from stockade.api.state import ServerState
+from stockade.security.principal import Principal
 from stockade.serving.params import MAX_STOP_SEQUENCES, GenerationParams
 from stockade.serving.pii_guard import WITHHELD_TOKEN_ID
 from stockade.serving.prompts import last_tokens, templated_prompt_ids
@@ -73,16 +75,27 @@ def _refuse_unserved(parameters: TgiParameters, state: ServerState, *, stream: b
         )
 
 
-def _start(body: TgiRequest, request: Request, state: ServerState, *, stream: bool) -> Generation:
+async def _start(
+    body: TgiRequest, request: Request, state: ServerState, caller: Principal, *, stream: bool
+) -> Generation:
     _refuse_unserved(body.parameters, state, stream=stream)
+    context, inputs = state.engine.info.context, body.inputs
+    if body.parameters.truncate is None:  # before any tokenising
+        check_prompt_bytes([inputs], context, "inputs")
+    else:  # only the last tokens count: the rest is never tokenised
+        inputs = tail_within_limit(inputs, context)
     found = state.personal_data(request)
-    inputs = state.pii_guard.filter_prompt(body.inputs, found["prompt"])
-    echo = ""
-    if body.parameters.return_full_text:  # the inputs sent back are part of the response
-        echo = state.pii_guard.filter_echo(body.inputs, found["output"])
-    if body.parameters.truncate is not None:  # the last N tokens of inputs, then the template around them
-        inputs = last_tokens(state.tokenizer, inputs, body.parameters.truncate)
-    prompt_ids = templated_prompt_ids(state.tokenizer, state.template, inputs)
+
+    def prepare() -> tuple[list[int], str]:  # in a worker thread: never on the event loop
+        text = state.pii_guard.filter_prompt(inputs, found["prompt"])
+        echo = ""
+        if body.parameters.return_full_text:  # the inputs sent back are part of the response
+            echo = state.pii_guard.filter_echo(body.inputs, found["output"])
+        if body.parameters.truncate is not None:  # the last N tokens of inputs, then the template
+            text = last_tokens(state.tokenizer, text, body.parameters.truncate)
+        return templated_prompt_ids(state.tokenizer, state.template, text), echo
+
+    prompt_ids, echo = await state.prompt_workers.run(caller.credential_id, prepare)
     return Generation(state, request, prompt_ids, _params(body.parameters), include_stop=True, echo=echo)
 
 
@@ -122,9 +135,9 @@ def _token_event(index: int, chunk: Chunk) -> str:
 
 
 @router.post("/generate")
-async def generate(body: TgiRequest, request: Request, state: Served, _: Caller) -> Any:
+async def generate(body: TgiRequest, request: Request, state: Served, caller: Caller) -> Any:
     """Generate text for ``inputs``; with ``parameters.details`` also tokens and the finish reason."""
-    generation = _start(body, request, state, stream=False)
+    generation = await _start(body, request, state, caller, stream=False)
     try:
         tokens = await until_disconnect(request, generation.collect())
     except ClientGone:
@@ -146,9 +159,11 @@ async def generate(body: TgiRequest, request: Request, state: Served, _: Caller)
 
 
 @router.post("/generate_stream")
-async def generate_stream(body: TgiRequest, request: Request, state: Served, _: Caller) -> StreamingResponse:
+async def generate_stream(
+    body: TgiRequest, request: Request, state: Served, caller: Caller
+) -> StreamingResponse:
     """Server-sent events, one per token; the last carries ``generated_text`` and ``details``."""
-    generation = _start(body, request, state, stream=True)
+    generation = await _start(body, request, state, caller, stream=True)
     events = _events(generation, bool(body.parameters.top_n_tokens))
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
