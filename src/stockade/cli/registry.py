@@ -60,14 +60,32 @@ def show(reference: RefArgument) -> None:
         print_json(version_history(context, reference))
 
 
-def _transition(reference: str, action: str, reason: str, eval_report: str | None = None) -> None:
+def _transition(
+    reference: str,
+    action: str,
+    reason: str,
+    eval_report: str | None = None,
+    override_gate: str | None = None,
+) -> None:
     from stockade.governance.lifecycle import ACTIONS, transition
     from stockade.governance.roles import require
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
         require(context, ACTIONS[action][1])
-        result = transition(context, reference, action, reason=reason, eval_report=eval_report)
+        result = transition(
+            context, reference, action, reason=reason, eval_report=eval_report, override_gate=override_gate
+        )
+    for gate in result.gates:
+        style = "green" if gate.passed else "red"
+        console.print(f"[{style}]{escape(gate.line())}[/]")
+    if action == "submit" and any(not gate.passed for gate in result.gates):
+        console.print(
+            "[yellow]a release gate fails: approval will be refused unless a reviewer gives "
+            "--override-gate (audited)[/]"
+        )
+    if result.gate_overridden:
+        console.print("[yellow]release gate overridden (audited as model.gate_override)[/]")
     if action == "approve" and result.stage == "submitted":
         console.print(
             f"{result.ref}: approval {result.approvals} of {result.approvals_needed} recorded; "
@@ -85,14 +103,30 @@ def submit(
         str | None, typer.Option(help="The evaluation report id; default: the version's latest.")
     ] = None,
 ) -> None:
-    """Submit a draft (or rejected) version for approval, with its evaluation report."""
+    """Submit a draft (or rejected) version for approval, with its evaluation report.
+
+    Checks the release gates of stockade.yaml (governance.gates) against the stored reports and
+    records each gate's pass/fail with its numbers; a failing gate does not stop the submission."""
     _transition(reference, "submit", reason, eval_report)
 
 
 @app.command()
-def approve(reference: RefArgument, reason: ReasonOption) -> None:
-    """Approve a submitted version. Never your own: makers (trainer, exporter, submitter) cannot."""
-    _transition(reference, "approve", reason)
+def approve(
+    reference: RefArgument,
+    reason: ReasonOption,
+    override_gate: Annotated[
+        str | None,
+        typer.Option(
+            "--override-gate",
+            help="Approve although a release gate fails, with the reason (audited as model.gate_override). "
+            "Refused when every gate passes.",
+        ),
+    ] = None,
+) -> None:
+    """Approve a submitted version. Never your own: makers (trainer, exporter, submitter) cannot.
+
+    Refused while a release gate (governance.gates in stockade.yaml) fails, unless --override-gate."""
+    _transition(reference, "approve", reason, override_gate=override_gate)
 
 
 @app.command()

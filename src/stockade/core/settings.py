@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from stockade.core.security_settings import SecuritySettings
 from stockade.core.specs.base import Spec
@@ -19,6 +19,89 @@ class AuditSettings(Spec):
     )
 
 
+class GateEvaluation(Spec):
+    """One evaluation a release gate requires, with the scores it must reach."""
+
+    dataset: str | None = Field(
+        None,
+        description="Dataset NAME (any version) or NAME@vN the version must be evaluated on "
+        "(`stockade eval REF --dataset ...`).",
+    )
+    benchmark: str | None = Field(
+        None, description="Benchmark the version must be evaluated on: ceval, cmmlu or mmlu (`--benchmark`)."
+    )
+    task: str | None = Field(
+        None, description="Task preset whose metrics the dataset report must carry (`--task NAME`)."
+    )
+    min: dict[str, float] = Field(
+        default_factory=dict,
+        description="Metric name -> lowest accepted candidate score (rates are fractions, 0.8 = 80%).",
+    )
+    max_regression: dict[str, float] = Field(
+        default_factory=dict,
+        description="Metric name -> largest accepted drop against the report's baseline (loss, "
+        "perplexity: largest rise); the report must have been made with `--baseline`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> GateEvaluation:
+        if self.dataset and self.benchmark:
+            raise ValueError("give `dataset` or `benchmark`, not both (one report each)")
+        if not (self.dataset or self.benchmark or self.task):
+            raise ValueError("name the required evaluation: `dataset`, `benchmark` or `task`")
+        if self.benchmark and self.task:
+            raise ValueError("`task` applies to dataset evaluations, not to a benchmark")
+        lower_better = sorted({"loss", "perplexity"} & set(self.min))
+        if lower_better:
+            raise ValueError(f"`min` of {', '.join(lower_better)} (lower is better): use `max_regression`")
+        negative = sorted(name for name, value in self.max_regression.items() if value < 0)
+        if negative:
+            raise ValueError(f"`max_regression` must be 0 or more ({', '.join(negative)})")
+        return self
+
+
+class PiiGate(Spec):
+    """The personal-data check of generated answers stored in the required dataset reports."""
+
+    sample: int = Field(
+        200, ge=1, description="Answers drawn from each required dataset report (seeded by the report id)."
+    )
+    max_spans: int = Field(
+        0,
+        ge=0,
+        description="Personal-data spans the privacy detectors may find in the drawn answers, in all.",
+    )
+
+
+class StageGate(Spec):
+    """What a version must show before it is approved for one stage."""
+
+    evaluations: list[GateEvaluation] = Field(
+        default_factory=list,
+        description="Required evaluations (`dataset`/`benchmark`/`task`, `min`, `max_regression`).",
+    )
+    pii: PiiGate | None = Field(
+        None,
+        description="Check sampled stored answers for personal data (`sample`, `max_spans`); off when empty.",
+    )
+
+    @model_validator(mode="after")
+    def _pii_has_answers(self) -> StageGate:
+        if self.pii and not any(e.dataset or e.task for e in self.evaluations):
+            raise ValueError("`pii` checks the answers of a required dataset evaluation; require one")
+        return self
+
+
+class GateSettings(Spec):
+    staging: StageGate = Field(
+        default_factory=StageGate, description="Gate of every version submitted for approval."
+    )
+    production: StageGate = Field(
+        default_factory=StageGate,
+        description="Gate a version tagged `production` must pass as well (besides `staging`).",
+    )
+
+
 class GovernanceSettings(Spec):
     approvals_required: int = Field(
         1, ge=1, le=10, description="Distinct reviewers who must approve a submitted model version."
@@ -28,6 +111,12 @@ class GovernanceSettings(Spec):
     )
     session_hours: float = Field(
         12.0, gt=0, le=720, description="Hours a `stockade login` session lasts before it expires."
+    )
+    gates: GateSettings = Field(
+        default_factory=GateSettings,
+        description="Release gates per stage (`staging`, `production`): required evaluations, minimum "
+        "scores, largest regression, personal data in answers. Approving a version that fails one needs "
+        "`--override-gate`. See docs/governance.md.",
     )
 
 

@@ -9,12 +9,17 @@ never approve it — admins included. A submission needs ``governance.approvals_
 approvers (``governance.production_approvals`` for a version tagged ``production``). Each
 transition first locks the version's row (an UPDATE), so concurrent approvers from several
 processes are counted exactly once each.
+
+Release gates (gates.py, ``governance.gates`` in stockade.yaml) are checked against the version's
+stored evaluation reports at ``submit`` (recorded and shown, never blocking the submission) and again
+at ``approve``: an approval while a gate fails is refused unless the approver — never a maker — gives
+``override_gate`` (a reason), audited as ``model.gate_override``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
@@ -22,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from stockade.audit.log import utc_now
 from stockade.core.errors import StockadeError
+from stockade.governance.gates import GateResult, check_gates, failing
 from stockade.governance.roles import PermissionDenied, require
 from stockade.storage.database import make_session_factory
 from stockade.storage.governance_tables import ModelApproval, ModelTransition
@@ -60,6 +66,22 @@ class SelfApproval(PermissionDenied):
         self.ref, self.audit_reason = ref, f"maker-checker: {name} {made}"
 
 
+class GateFailed(StockadeError):
+    """Approving a version whose release gate fails, without ``--override-gate`` (exit code 3)."""
+
+    exit_code = 3
+
+    def __init__(self, ref: str, results: list[GateResult]) -> None:
+        lines = "; ".join(result.line() for result in results)
+        super().__init__(
+            f"{ref} fails its release gate: {lines}",
+            fix="evaluate or retrain it and resubmit, or (a reviewer who did not make it) approve with "
+            '--override-gate "why it may ship anyway"',
+        )
+        self.ref, self.results = ref, results
+        self.audit_reason = "release gate failed: " + ", ".join(f"{r.stage}: {r.gate}" for r in results)
+
+
 class NotServable(StockadeError):
     """Serving a version that is not approved, outside dev mode (exit code 3, HTTP 403)."""
 
@@ -74,6 +96,8 @@ class TransitionResult:
     stage: str
     approvals: int = 0
     approvals_needed: int = 0
+    gates: list[GateResult] = field(default_factory=list)
+    gate_overridden: bool = False
 
 
 def ref_of(row: ModelVersion) -> str:
@@ -168,18 +192,35 @@ def _add_transition(
 
 
 def transition(
-    context: WorkspaceContext, reference: str, action: str, *, reason: str, eval_report: str | None = None
+    context: WorkspaceContext,
+    reference: str,
+    action: str,
+    *,
+    reason: str,
+    eval_report: str | None = None,
+    override_gate: str | None = None,
 ) -> TransitionResult:
-    """Apply ``action`` (submit, approve, reject, deploy, retire) to a version, with a reason."""
+    """Apply ``action`` (submit, approve, reject, deploy, retire) to a version, with a reason.
+
+    ``override_gate`` (approve only): why the version may be approved although a release gate fails."""
     starts, permission = ACTIONS[action]
     require(context, permission)
     reason = (reason or "").strip()
     if not reason:
         raise LifecycleError(f"`{action}` needs a reason", where="--reason", fix='add --reason "why"')
+    if override_gate is not None:
+        override_gate = override_gate.strip()
+        if action != "approve":
+            raise LifecycleError(f"`{action}` takes no gate override", where="--override-gate")
+        if not override_gate:
+            raise LifecycleError(
+                "a gate override needs a reason", where="--override-gate", fix='--override-gate "why"'
+            )
     try:
-        return _apply(context, reference, action, starts, reason, eval_report)
-    except SelfApproval as refused:  # recorded once the version's lock is released
-        context.record("model.approve", refused.ref, result="denied", reason=refused.audit_reason)
+        return _apply(context, reference, action, starts, reason, eval_report, override_gate)
+    except (SelfApproval, GateFailed) as refused:  # recorded once the version's lock is released
+        extra = {"gates": [r.as_dict() for r in refused.results]} if isinstance(refused, GateFailed) else {}
+        context.record("model.approve", refused.ref, result="denied", reason=refused.audit_reason, **extra)
         raise
 
 
@@ -190,6 +231,7 @@ def _apply(
     starts: tuple[str, ...],
     reason: str,
     eval_report: str | None,
+    override_gate: str | None = None,
 ) -> TransitionResult:
     with make_session_factory(context.engine).begin() as session:
         context.audit.lock(session)
@@ -203,24 +245,49 @@ def _apply(
             )
         result = TransitionResult(ref, action, before, before)
         if action == "approve":
-            return _approve(context, session, row, reason, result)
-        extra = {}
+            return _approve(context, session, row, reason, result, override_gate)
+        extra: dict = {}
+        gates: dict = {}
         if action == "submit":
             extra["eval_report_id"] = _latest_report(session, row, eval_report).id
+            result.gates = check_gates(context, session, row)
+            if result.gates:
+                gates = {
+                    "gates": [r.as_dict() for r in result.gates],
+                    "gates_passed": not failing(result.gates),
+                }
         to_stage = {"submit": "submitted", "reject": "rejected", "deploy": "deployed", "retire": "retired"}
         _add_transition(context, session, row, to_stage[action], reason, **extra)
         result.stage = row.stage
-        context.record(f"model.{action}", ref, reason=reason, session=session, stage_before=before, **extra)
+        context.record(
+            f"model.{action}", ref, reason=reason, session=session, stage_before=before, **extra, **gates
+        )
         return result
 
 
 def _approve(
-    context: WorkspaceContext, session: Session, row: ModelVersion, reason: str, result: TransitionResult
+    context: WorkspaceContext,
+    session: Session,
+    row: ModelVersion,
+    reason: str,
+    result: TransitionResult,
+    override_gate: str | None = None,
 ) -> TransitionResult:
     ref, name = result.ref, context.actor.name
     made = makers(session, row)
-    if name in made:
+    if name in made:  # before the gates: a maker may not override them either
         raise SelfApproval(ref, name, made[name])
+    result.gates = check_gates(context, session, row)
+    failed = failing(result.gates)
+    if failed and override_gate is None:
+        raise GateFailed(ref, failed)
+    if override_gate is not None and not failed:
+        raise LifecycleError(
+            f"--override-gate given, but {ref} passes "
+            + ("every release gate" if result.gates else "(no release gate is configured)"),
+            where="--override-gate",
+            fix="approve without --override-gate",
+        )
     submission = _current_submission(session, row)
     assert submission is not None
     already = select(ModelApproval.id).where(
@@ -244,6 +311,18 @@ def _approve(
     if result.approvals >= result.approvals_needed:
         _add_transition(context, session, row, "approved", reason)
     result.stage = row.stage
+    gates = {"gates": [r.as_dict() for r in result.gates]} if result.gates else {}
+    if failed:
+        result.gate_overridden = True
+        context.record(
+            "model.gate_override",
+            ref,
+            reason=override_gate,
+            session=session,
+            approval_reason=reason,
+            makers=sorted(made),
+            failed=[r.as_dict() for r in failed],
+        )
     context.record(
         "model.approve",
         ref,
@@ -252,6 +331,8 @@ def _approve(
         approvals=result.approvals,
         approvals_needed=result.approvals_needed,
         stage=row.stage,
+        gate_override=bool(failed),
+        **gates,
     )
     return result
 

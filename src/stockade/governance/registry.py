@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from stockade.governance.gates import check_gates
 from stockade.governance.lifecycle import approvals_needed, makers
 from stockade.governance.roles import require
 from stockade.storage.database import make_session_factory
@@ -39,7 +40,8 @@ def list_registry(context: WorkspaceContext, stage: str | None = None) -> list[d
 
 
 def version_history(context: WorkspaceContext, reference: str) -> dict[str, Any]:
-    """A version's stage, approvals of its current submission, transitions and eval reports."""
+    """A version's stage, approvals of its current submission, transitions, eval reports and how its
+    release gates stand now (empty when stockade.yaml sets none)."""
     from stockade.models.store.resolve import find_model_version
 
     require(context, "registry.read")
@@ -78,4 +80,5 @@ def version_history(context: WorkspaceContext, reference: str) -> dict[str, Any]
                 for t in transitions
             ],
             "eval_reports": [{"id": r.id, "dataset": r.dataset, "at": r.created_at} for r in reports],
+            "gates": [result.as_dict() for result in check_gates(context, session, row)],
         }

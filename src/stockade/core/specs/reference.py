@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from stockade.core.security_settings import SecuritySettings
-from stockade.core.settings import AuditSettings, GovernanceSettings, Settings
+from stockade.core.settings import (
+    AuditSettings,
+    GateEvaluation,
+    GateSettings,
+    GovernanceSettings,
+    PiiGate,
+    Settings,
+    StageGate,
+)
 from stockade.core.specs.base import Spec
 from stockade.core.specs.serve import ExportSpec, ServeSpec
 from stockade.core.specs.train import TrainSpec
@@ -12,6 +20,14 @@ SECTIONS: tuple[tuple[str, type[Spec], str], ...] = (
     ("Workspace settings (`stockade.yaml`)", Settings, "Loaded once per command from the workspace."),
     ("`audit:` in `stockade.yaml`", AuditSettings, "Nested under `audit:`."),
     ("`governance:` in `stockade.yaml`", GovernanceSettings, "Nested under `governance:`."),
+    (
+        "`governance.gates:` in `stockade.yaml`",
+        GateSettings,
+        "Release gates per stage; see docs/governance.md.",
+    ),
+    ("A stage's gate (`governance.gates.staging:`, `.production:`)", StageGate, "Empty: no gate."),
+    ("One required evaluation (an item of `evaluations:`)", GateEvaluation, "Metric names as in the report."),
+    ("`pii:` of a stage's gate", PiiGate, "Uses the privacy detectors on the stored answers."),
     ("`security:` in `stockade.yaml`", SecuritySettings, "Nested under `security:`."),
     (
         "Training (`stockade train CONFIG.yaml`)",
