@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from stockade.cli.output import console, escape, new_table, print_json
 from stockade.cli.state import state
+from stockade.core.errors import StockadeError
 
 app = typer.Typer(
     help="The model store: import local model folders with a SHA-256 manifest, list, show, verify, remove.",
@@ -61,17 +63,44 @@ def import_(
         bool, typer.Option("--copy/--no-copy", help="Copy into the workspace's models/NAME/vN (default).")
     ] = True,
     tag: Annotated[list[str] | None, typer.Option(help="A tag to record (repeatable).")] = None,
+    trusted_key: Annotated[
+        Path | None,
+        typer.Option(help="For a model bundle (`stockade bundle model`): the organisation's public key."),
+    ] = None,
+    allow_unsigned: Annotated[
+        bool,
+        typer.Option("--allow-unsigned", help="For a model bundle: check file hashes only, no signature."),
+    ] = False,
 ) -> None:
     """Check the folder is a complete, safely loadable model, hash every file, detect the architecture
-    and register it as NAME@vN."""
+    and register it as NAME@vN. A model bundle is verified (signature, every file) before copying."""
     from stockade.governance.roles import require
     from stockade.models.store.service import import_model
+    from stockade.operations.model_bundle import is_model_bundle, open_model_bundle
     from stockade.workspace.service import open_workspace
 
+    expected = None
+    if is_model_bundle(Path(path).expanduser()):
+        bundle = open_model_bundle(
+            Path(path).expanduser(), trusted_key=trusted_key, allow_unsigned=allow_unsigned
+        )
+        path, expected = str(bundle.model_folder), bundle.manifest_sha256
+        signer = bundle.signed_by or "(not checked: --allow-unsigned)"
+        console.print(f"bundle verified: {bundle.files} files, signed by {signer}")
+    elif trusted_key is not None or allow_unsigned:
+        raise StockadeError(
+            "--trusted-key and --allow-unsigned apply to model bundles only; this folder has no "
+            "bundle manifest",
+            where=path,
+            fix="drop them to import a plain model folder, or give the folder `stockade bundle model` wrote",
+        )
     with open_workspace(state.workspace) as context:
         require(context, "model.import")
         with byte_progress() as progress:
-            outcome = import_model(context, path, name, copy=copy, tags=tag or [], progress=progress)
+            outcome = import_model(
+                context, path, name, copy=copy, tags=tag or [], progress=progress,
+                expected_manifest_sha256=expected,
+            )  # fmt: skip
     view = outcome.view
     if not outcome.created:
         console.print(f"unchanged: identical to {view.ref} (manifest sha256 {view.manifest_sha256[:16]}…)")

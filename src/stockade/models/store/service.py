@@ -27,6 +27,7 @@ from stockade.models.store.resolve import find_by_manifest, find_model_version, 
 from stockade.models.store.safety import check_folder, load_policy
 from stockade.models.store.versions import ModelView, NewVersion, commit_version, discard, new_staging_folder
 from stockade.storage.model_tables import ModelVersion
+from stockade.storage.staging import crash_window
 
 # (phase, total bytes) → a callback advanced with the bytes just processed
 ProgressFactory = Callable[[str, int], Progress]
@@ -59,8 +60,11 @@ def import_model(
     copy: bool = True,
     tags: list[str] | None = None,
     progress: ProgressFactory | None = None,
+    expected_manifest_sha256: str | None = None,
 ) -> ImportOutcome:
-    """Check, hash and register the model folder ``source`` as ``name@vN`` (copied into the workspace)."""
+    """Check, hash and register the model folder ``source`` as ``name@vN`` (copied into the workspace).
+
+    ``expected_manifest_sha256`` (a verified model bundle's) refuses files that hash otherwise."""
     _check_name(name)
     progress = progress or _no_progress
     given = str(source)  # as typed: Path() would fold the '//' of a URL
@@ -78,6 +82,13 @@ def import_model(
     code = check_folder(info, load_policy(context.workspace.root))
     total = folder_bytes(source)
     manifest = build_manifest(source, progress("hashing", total))
+    if expected_manifest_sha256 is not None and manifest.sha256 != expected_manifest_sha256:
+        raise StockadeError(
+            f"the model files hash to {manifest.sha256[:16]}…, not to the bundle's "
+            f"{expected_manifest_sha256[:16]}… (changed after it was verified)",
+            where=str(source),
+            fix="copy the bundle again and import it while nothing writes to it; nothing was registered",
+        )
     with Session(context.engine) as session:
         same = find_by_manifest(session, manifest.sha256, name)
         if same is not None:
@@ -133,6 +144,7 @@ def _copy_files(source: Path, target: Path, manifest: Manifest, advance: Progres
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source / entry.path, destination)
         advance(entry.bytes)
+        crash_window("model.staging")
 
 
 def list_models(context: Any, name: str | None = None) -> list[ModelView]:
