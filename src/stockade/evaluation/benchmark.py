@@ -4,7 +4,6 @@ and audited like a dataset evaluation (``models/_eval/<id>/report.json`` + ``rep
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -13,14 +12,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from stockade.audit.log import utc_now
-from stockade.core.hashing import canonical_json, sha256_file
 from stockade.core.ids import new_id
 from stockade.evaluation.choice import Benchmark, ChoiceResult, read_benchmark, run_choices
 from stockade.evaluation.report import CSS
 from stockade.evaluation.runner import load_model
-from stockade.evaluation.service import REPORTS_FOLDER, EvalOutcome, _target
+from stockade.evaluation.service import EvalOutcome, _target, store_report
 from stockade.models.store.safety import load_policy
-from stockade.storage.model_tables import EvalReport
 
 
 def evaluate_benchmark(
@@ -87,35 +84,10 @@ def evaluate_benchmark(
     }
     if baseline:
         summary["baseline"], summary["delta"] = report["baseline"]["metrics"], report["delta"]
-    folder = context.workspace.folder("models") / REPORTS_FOLDER / report_id
-    folder.mkdir(parents=True, mode=0o700)
-    json_path, html_path = folder / "report.json", folder / "report.html"
-    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    html_path.write_text(render_benchmark_html(report, bench), encoding="utf-8")
-    with Session(context.engine) as session, session.begin():
-        session.add(
-            EvalReport(
-                id=report_id,
-                model_version_id=targets[0].id,
-                dataset=data_ref,
-                baseline_version_id=targets[1].id if baseline else None,
-                created_at=report["created_at"],
-                created_by=context.actor.name,
-                path=json_path.relative_to(root).as_posix(),
-                sha256=sha256_file(json_path),
-                summary=canonical_json(summary),
-            )
-        )
-        context.record(
-            "eval.benchmark",
-            targets[0].ref,
-            session=session,
-            report=report_id,
-            benchmark=data_ref,
-            baseline=targets[1].ref if baseline else None,
-            summary=summary,
-        )
-    return EvalOutcome(report_id, json_path, html_path, summary)
+    return store_report(
+        context, report_id, report, render_benchmark_html(report, bench), targets, baseline, data_ref,
+        summary, action="eval.benchmark", benchmark=data_ref,
+    )  # fmt: skip
 
 
 def _questions(results: list[ChoiceResult]) -> list[dict[str, Any]]:

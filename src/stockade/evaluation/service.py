@@ -152,12 +152,34 @@ def evaluate(
     }
     if preset:
         _add_task(report, preset.metrics, task_rows)
+    summary = summary_of(report)
+    return store_report(
+        context, report_id, report, render_html(report), targets, baseline, data_ref, summary,
+        action="eval.report", dataset=data_ref,
+    )  # fmt: skip
+
+
+def store_report(
+    context: Any,
+    report_id: str,
+    report: dict[str, Any],
+    html: str,
+    targets: list[ModelVersion],
+    baseline: bool,
+    data_ref: str,
+    summary: dict[str, Any],
+    *,
+    action: str,
+    **audit: Any,
+) -> EvalOutcome:
+    """Write a report's JSON and HTML under models/_eval/ID, its row (with the JSON's SHA-256, which
+    release gates check) and the audit record ``action`` in one transaction."""
+    root = context.workspace.root
     folder = context.workspace.folder("models") / REPORTS_FOLDER / report_id
     folder.mkdir(parents=True, mode=0o700)
     json_path, html_path = folder / "report.json", folder / "report.html"
     json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    html_path.write_text(render_html(report), encoding="utf-8")
-    summary = summary_of(report)
+    html_path.write_text(html, encoding="utf-8")
     with Session(context.engine) as session, session.begin():
         session.add(
             EvalReport(
@@ -173,13 +195,13 @@ def evaluate(
             )
         )
         context.record(
-            "eval.report",
+            action,
             targets[0].ref,
             session=session,
             report=report_id,
-            dataset=data_ref,
             baseline=targets[1].ref if baseline else None,
             summary=summary,
+            **audit,
         )
     return EvalOutcome(report_id, json_path, html_path, summary)
 
