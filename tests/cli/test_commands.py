@@ -185,14 +185,11 @@ def test_train_help_lists_spec_keys() -> None:
 @pytest.mark.parametrize(
     ("args", "pointer"),
     [
-        (["bundle"], "pip wheel"),
-        (["estimate"], "--dry-run"),
         (["webui"], "--save-config"),
         # issue 15 item 3: every form, as the deployment guide types it, not typer's "No such option"
         (["webui", "--port", "7860"], "--save-config"),
         (["webui", "--host", "127.0.0.1", "--port=7860", "extra"], "stockade train"),
-        (["estimate", "examples/train_lora.yaml"], "--dry-run"),
-        (["bundle", "create", "--out", "x.tar"], "--find-links"),
+        (["webui", "launch", "--share"], "--save-config"),
     ],
 )
 def test_pending_commands_say_so_in_every_form(args: list[str], pointer: str) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from stockade.core.workspace import Workspace
+from stockade.governance.sessions import session_file
 from tests.conftest import run_cli
 from tests.governance.conftest import add_version
 
@@ -72,6 +74,6 @@ def test_init_prints_the_generated_password_once_and_logs_in(tmp_path: Path) -> 
     ],
 )
 def test_every_workspace_command_refuses_nobody(workspace_dir: Path, command: tuple[str, ...]) -> None:
-    (workspace_dir / "session.token").unlink()  # as after `stockade logout`
+    session_file(Workspace(workspace_dir)).unlink()  # as after `stockade logout`
     result = run_cli("-w", str(workspace_dir), *command)
     assert result.returncode == 3 and "not logged in" in result.stderr, result.stderr

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from stockade.core.workspace import Workspace
 from stockade.governance.roles import PERMISSIONS, ROLES, PermissionDenied, has_permission, require
+from stockade.governance.sessions import session_file
 from tests.governance.conftest import as_user
 
 # role -> permissions it must have, permissions it must not have
@@ -65,7 +67,7 @@ def test_several_roles_combine(workspace_dir: Path) -> None:
 
 
 def test_nobody_logged_in_is_told_to_log_in(workspace_dir: Path) -> None:
-    (workspace_dir / "session.token").unlink()
+    session_file(Workspace(workspace_dir)).unlink()
     from stockade.workspace.service import open_workspace
 
     with open_workspace(workspace_dir) as context:

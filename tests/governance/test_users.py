@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from stockade.core.errors import StockadeError
-from stockade.governance.sessions import SESSION_FILE, LoginFailed, login, logout
+from stockade.core.workspace import Workspace
+from stockade.governance.sessions import LoginFailed, login, logout, session_file
 from stockade.governance.users import UserError, add_user, change_password, list_users, set_roles, set_status
 from stockade.security.passwords import WeakPassword, hash_password, verify_password
 from stockade.workspace.service import initialize_workspace, open_workspace
@@ -28,11 +29,11 @@ def test_init_creates_a_logged_in_first_admin_once(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     first = initialize_workspace(root, admin_name="chief", admin_password="a long admin password")
     assert first.admin.name == "chief" and first.admin.generated_password is None
-    assert stat.S_IMODE((root / SESSION_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE(session_file(Workspace(root)).stat().st_mode) == 0o600
     with open_workspace(root) as context:
         assert (context.actor.name, context.actor.role) == ("chief", "admin")
     assert initialize_workspace(root).admin is None  # users exist: nothing new
-    token = (root / SESSION_FILE).read_text().strip()
+    token = session_file(Workspace(root)).read_text().strip()
     stored = _rows(root, "SELECT token_sha256 FROM user_sessions")
     assert len(stored) == 1 and token not in stored[0][0]  # only the hash is stored
 

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from stockade.core.workspace import Workspace
+from stockade.governance.sessions import session_file
 from stockade.storage.model_tables import ModelVersion
 from stockade.storage.tables import AuditRecord, DatasetVersion
 from tests.conftest import run_cli
@@ -271,7 +273,7 @@ def test_backup_needs_an_admin_and_is_audited(backed_up, tmp_path: Path) -> None
     root, _ = backed_up
     _, passphrase = secret_files(tmp_path)
     out = tmp_path / "b.tar"
-    token = root / "session.token"
+    token = session_file(Workspace(root))
     saved = token.read_bytes()
     token.unlink()
     try:
@@ -294,7 +296,7 @@ def test_backup_needs_an_admin_and_is_audited(backed_up, tmp_path: Path) -> None
     assert inside.returncode == 1 and "inside the workspace" in inside.stderr
     assert _audit_count(root) > 0
     with tarfile.open(backed_up[1]) as tar:
-        assert "workspace/session.token" not in tar.getnames()
+        assert not [name for name in tar.getnames() if name.startswith("workspace/session")]
 
 
 def test_a_short_passphrase_is_refused(backed_up, tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from stockade.core.workspace import Workspace
+from stockade.governance.sessions import session_file
 from stockade.security.authenticator import StockadeAuthenticator
 from stockade.security.lockout import LockedOut
 from stockade.security.principal import AuthenticationFailed
@@ -90,14 +92,14 @@ def test_user_unlock_lifts_a_login_lockout(workspace_dir: Path, tmp_path: Path) 
     wrong, right = tmp_path / "wrong", tmp_path / "right"
     wrong.write_text("a wrong password\n")
     right.write_text("the right password\n")
-    admin_session = (workspace_dir / "session.token").read_bytes()
+    admin_session = session_file(Workspace(workspace_dir)).read_bytes()
     for _ in range(2):
         assert cli(workspace_dir, "login", "bob", "--password-file", str(wrong)).returncode != 0
     locked = cli(workspace_dir, "login", "bob", "--password-file", str(right))
     assert (
         locked.returncode == 3 and "stockade user unlock bob" in locked.stderr and "s left" in locked.stderr
     )
-    (workspace_dir / "session.token").write_bytes(admin_session)
+    session_file(Workspace(workspace_dir)).write_bytes(admin_session)
     unlocked = cli(workspace_dir, "user", "unlock", "bob", "--reason", "called the help desk")
     assert unlocked.returncode == 0 and "unlocked bob" in unlocked.stdout, unlocked.stderr
     assert cli(workspace_dir, "login", "bob", "--password-file", str(right)).returncode == 0

@@ -9,9 +9,11 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from stockade.cli import (
     audit,
@@ -29,17 +31,66 @@ from stockade.cli import (
     user,
     workspace,
 )
+from stockade.cli import bundle as bundle_group
+from stockade.cli import estimate as estimate_command
 from stockade.cli import eval as eval_command
 from stockade.cli import export as export_command
 from stockade.cli import model as model_group
 from stockade.cli import security as security_group
-from stockade.cli.output import errors, print_error, tolerate_unencodable_output
+from stockade.cli import task as task_group
+from stockade.cli import upgrade as upgrade_command
+from stockade.cli.output import (
+    errors,
+    print_error,
+    show_acting_user,
+    stop_showing_acting_user,
+    tolerate_unencodable_output,
+)
 from stockade.cli.state import state
 from stockade.core import environment, offline
 from stockade.core.errors import StockadeError
 
+# `stockade --help` groups the commands in the deployment guide's order (docs/deployment-guide.md).
+# Names registered later by other modules belong here too; tests/cli/test_help_panels.py checks that
+# every registered command has a panel and that the panels keep this order.
+GUIDE_PANELS: dict[str, tuple[str, ...]] = {
+    "1. Install and environment": ("init", "doctor", "version", "bundle", "upgrade", "model"),
+    "2. Data": ("data", "task"),
+    "3. Train": ("train", "runs", "webui", "estimate"),
+    "4. Evaluate and export": ("eval", "export"),
+    "5. Users and approval": ("user", "login", "logout", "whoami", "registry"),
+    "6. Serve and access control": ("serve", "chat", "token", "pki", "security"),
+    "7. Operate and audit": ("monitor", "logs", "jobs", "audit", "backup", "dev"),
+}
+PANEL_OF = {name: panel for panel, names in GUIDE_PANELS.items() for name in names}
+PANEL_RANK = {panel: rank for rank, panel in enumerate(GUIDE_PANELS)}
+GUIDE_POSITION = {name: position for position, name in enumerate(PANEL_OF)}
+
+
+class GuideOrderedGroup(TyperGroup):
+    """The root command: each sub-command gets its panel from GUIDE_PANELS when the command tree is
+    built (after every module registered its commands, whatever the line order), and help lists the
+    panels in the guide's order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, command in self.commands.items():
+            if not getattr(command, "rich_help_panel", None) and name in PANEL_OF:  # unset: a falsy default
+                command.rich_help_panel = PANEL_OF[name]  # type: ignore[attr-defined]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+
+        def rank(name: str) -> int:
+            panel = getattr(self.commands.get(name), "rich_help_panel", None)
+            return PANEL_RANK.get(str(panel), len(PANEL_RANK)) if panel else -1
+
+        return sorted(names, key=lambda name: (rank(name), GUIDE_POSITION.get(name, 0), names.index(name)))
+
+
 app = typer.Typer(
     name="stockade",
+    cls=GuideOrderedGroup,
     help="Stockade: fine-tune and serve LLMs inside a closed network. Offline, audited, approved.",
     no_args_is_help=True,
     add_completion=False,
@@ -50,6 +101,7 @@ app = typer.Typer(
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     workspace_dir: Annotated[
         Path | None,
         typer.Option(
@@ -60,6 +112,9 @@ def root(
 ) -> None:
     state.workspace = workspace_dir
     state.debug = debug or environment.read_variable("STOCKADE_DEBUG") == "1"
+    if not ctx.resilient_parsing and not {"-h", "--help"} & set(sys.argv[1:]):  # help stays instant
+        show_acting_user()
+        ctx.call_on_close(stop_showing_acting_user)
 
 
 workspace.register(app)
@@ -72,6 +127,7 @@ app.add_typer(dev.app, name="dev")
 app.add_typer(model_group.app, name="model")
 export_command.register(app)
 eval_command.register(app)
+estimate_command.register(app)
 login.register(app)
 app.add_typer(user.app, name="user")
 app.add_typer(registry.app, name="registry")
@@ -79,6 +135,9 @@ app.add_typer(token.app, name="token")
 app.add_typer(pki.app, name="pki")
 app.add_typer(security_group.app, name="security")
 app.add_typer(backup.app, name="backup")
+app.add_typer(bundle_group.app, name="bundle")
+app.add_typer(task_group.app, name="task")
+upgrade_command.register(app)
 placeholders.register(app)
 
 

@@ -51,7 +51,8 @@ def login(
     name: Annotated[str, typer.Argument(help="User name.")],
     password_file: PasswordFileOption = None,
 ) -> None:
-    """Log in: later commands in this workspace act as NAME, with NAME's roles, until logout or expiry."""
+    """Log in: later commands in this terminal (or $STOCKADE_SESSION) act as NAME, with NAME's roles,
+    until logout or expiry; other terminals keep their own user."""
     from stockade.governance.sessions import login as start
     from stockade.workspace.service import open_workspace
 
@@ -65,7 +66,7 @@ def login(
 
 
 def logout() -> None:
-    """End this workspace's session; later commands act as nobody until the next login."""
+    """End this terminal's (or $STOCKADE_SESSION's) session: commands here act as nobody until a login."""
     from stockade.governance.sessions import logout as end
     from stockade.workspace.service import open_workspace
 
@@ -77,13 +78,22 @@ def logout() -> None:
 def whoami(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show the acting user and roles (the OS user without roles when nobody is logged in)."""
     from stockade.governance.roles import actor_roles
+    from stockade.governance.sessions import session_key
     from stockade.workspace.service import open_workspace
 
     with open_workspace(state.workspace) as context:
         actor = context.actor
     roles = list(actor_roles(actor))
     if as_json:
-        print_json({"name": actor.name, "roles": roles, "source": actor.source, "logged_in": bool(roles)})
+        print_json(
+            {
+                "name": actor.name,
+                "roles": roles,
+                "source": actor.source,
+                "logged_in": bool(roles),
+                "session": session_key(),
+            }
+        )
     elif roles:
         console.print(f"{escape(actor.name)} (roles: {', '.join(roles)})")
     else:

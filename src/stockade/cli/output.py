@@ -11,6 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from stockade.cli.state import state
+
 ENCODE_ERRORS = "stockade-replace"
 UNENCODABLE_WARNING = (
     "warning: this terminal's encoding ({encoding}) cannot show some characters; they are printed as '?'. "
@@ -86,3 +88,31 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
+
+
+def acting_user_line(name: str, role: str | None) -> str:
+    """The one line a state-changing command prints about who it acts as."""
+    return f"as {name} (roles: {role})" if role else f"as {name} (OS user, not logged in)"
+
+
+def _on_audit_record(_mapper: Any, _connection: Any, record: Any) -> None:
+    if state.show_actor and not state.actor_shown:
+        state.actor_shown = True
+        errors.print(escape(acting_user_line(record.actor, record.role)), soft_wrap=True)
+
+
+def show_acting_user() -> None:
+    """From now until the command ends, its first audit record prints "as NAME (roles: ...)" on
+    stderr. Every state change writes an audit record (services do, with the acting user), so every
+    state-changing command — and every refusal that is audited — says once whom it acted as."""
+    from sqlalchemy import event
+
+    from stockade.storage.tables import AuditRecord
+
+    state.show_actor, state.actor_shown = True, False
+    if not event.contains(AuditRecord, "after_insert", _on_audit_record):
+        event.listen(AuditRecord, "after_insert", _on_audit_record)
+
+
+def stop_showing_acting_user() -> None:
+    state.show_actor = False

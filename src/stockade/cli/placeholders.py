@@ -1,7 +1,7 @@
 """Commands whose engines arrive with later work: they exist, say so, point to what works, and exit 2.
 
 Every form answers the same way — bare, with options (`webui --port 7860`), arguments
-(`estimate FILE`) or sub-commands (`bundle create ...`) — instead of a raw "No such option".
+(`webui FILE`) or sub-commands (`webui launch ...`) — instead of a raw "No such option".
 """
 
 from __future__ import annotations
@@ -26,19 +26,6 @@ PENDING = {
         "--save-config /abs/path/finance_cfg.yaml` trains and saves the resolved settings (LLaMA-Factory "
         "keys), `stockade train /abs/path/finance_cfg.yaml` runs them again (`stockade train --help` "
         "lists every key), and `stockade chat` talks to a model",
-    ),
-    "estimate": Pending(
-        "Estimate memory and time of a training run from config.json.",
-        "`stockade train CONFIG.yaml --dry-run` checks and resolves a training config without loading "
-        "weights; for memory, start with a short run (--max_steps 5) and watch nvidia-smi",
-    ),
-    "bundle": Pending(
-        "Offline install bundles (wheels, models) for air-gapped servers.",
-        "on a connected machine, in a Stockade checkout, "
-        "`pip wheel -w wheels torch==2.13.0 '.[train,serve]'`; carry the folder in, then "
-        "`pip install --no-index --find-links wheels torch==2.13.0 'stockade[train,serve]'`; "
-        "bring models in with `stockade model import FOLDER --name NAME` and move workspaces with "
-        "`stockade backup`",
     ),
 }
 

@@ -1,4 +1,5 @@
-"""Options given before the command (``stockade --workspace W --debug CMD``)."""
+"""Options given before the command (``stockade --workspace W --debug CMD``), and what this
+invocation has printed about itself."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 class CliState:
     workspace: Path | None = None
     debug: bool = False
+    show_actor: bool = False  # print "as NAME" at this invocation's first audit record
+    actor_shown: bool = False
 
 
 state = CliState()

@@ -1,13 +1,21 @@
 """CLI login sessions: ``stockade login`` stores a random token in the workspace (0600); the
 database keeps only its SHA-256, when it expires and when it ended. The acting user of every later
-command is the session's user, with its roles."""
+command is the session's user, with its roles.
+
+A workspace holds one session per OS user and terminal, not one for everybody: the token file is
+``sessions/<key>.token``, keyed by the uid and either the ``STOCKADE_SESSION`` variable (a name the
+caller chooses), the terminal the process runs in (its device and when it was opened), or, without a
+terminal (cron, CI, ``setsid … </dev/null >log``), the uid alone. ``login bob`` in one terminal leaves the
+other terminals' acting users as they were (docs/governance.md)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
@@ -15,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from stockade.audit.log import utc_now
 from stockade.core import environment
+from stockade.core.errors import ConfigError
 from stockade.core.hashing import sha256_bytes
 from stockade.core.ids import new_id
-from stockade.core.workspace import SECRET_FILE_MODE, Workspace
+from stockade.core.workspace import DIRECTORY_MODE, SECRET_FILE_MODE, Workspace
 from stockade.security.lockout import register_success
 from stockade.security.principal import AuthenticationFailed
 from stockade.storage.database import make_session_factory
@@ -26,7 +35,66 @@ from stockade.storage.governance_tables import User, UserSession
 if TYPE_CHECKING:
     from stockade.workspace.service import Actor, WorkspaceContext
 
-SESSION_FILE = "session.token"
+SESSIONS_FOLDER = "sessions"  # never archived by `backup` (operations.backup skips it)
+SESSION_VARIABLE = "STOCKADE_SESSION"
+LEGACY_SESSION_FILE = "session.token"  # the old one-per-workspace file: not read; removed at login/logout
+_SESSION_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
+
+
+def _controlling_terminal_device() -> int:
+    """The device number of this process's controlling terminal (Linux /proc), 0 when it has none."""
+    try:
+        return int(Path("/proc/self/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[4])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _terminal() -> str | None:
+    """``<major>.<minor>-<opened>`` of the terminal this process runs in, or ``None`` without one.
+
+    The terminal is the controlling one, else the first of stdin, stdout and stderr that is a terminal:
+    processes that a launcher starts in a new session (torchrun's workers) but that still write to the
+    terminal belong to it. ``opened`` is the change time of the terminal's device node, set when the
+    terminal was allocated and unchanged by its input and output, so a later terminal that reuses the
+    number starts logged out."""
+    terminals = {os.fstat(fd).st_rdev: fd for fd in (2, 1, 0) if os.isatty(fd)}
+    device = _controlling_terminal_device() or next(iter(terminals), 0)
+    if not device:
+        return None
+    major, minor = os.major(device), os.minor(device)
+    try:
+        if device in terminals:
+            opened = os.fstat(terminals[device]).st_ctime_ns
+        elif 136 <= major <= 143:  # a Unix98 pseudo-terminal: /dev/pts/N
+            opened = os.stat(f"/dev/pts/{(major - 136) * 256 + minor}").st_ctime_ns
+        else:
+            opened = 0
+    except OSError:
+        opened = 0
+    return f"{major}.{minor}-{opened}"
+
+
+def session_key() -> str:
+    """Which session this process belongs to: ``u<uid>-named-<NAME>`` ($STOCKADE_SESSION),
+    ``u<uid>-tty-<major>.<minor>-<opened>`` (a terminal) or ``u<uid>-default`` (no terminal)."""
+    uid = os.getuid()
+    named = (environment.read_variable(SESSION_VARIABLE) or "").strip()
+    if named:
+        if not _SESSION_NAME.fullmatch(named):
+            raise ConfigError(
+                f"{named!r} is not a session name",
+                where=f"environment variable {SESSION_VARIABLE}",
+                fix="use 1 to 64 letters, digits, '_', '-' or '.' (not starting with '.'), "
+                f"or unset {SESSION_VARIABLE} to use this terminal's session",
+            )
+        return f"u{uid}-named-{named}"
+    terminal = _terminal()
+    return f"u{uid}-tty-{terminal}" if terminal else f"u{uid}-default"
+
+
+def session_file(workspace: Workspace) -> Path:
+    """The token file of this process's session (see ``session_key``)."""
+    return workspace.root / SESSIONS_FOLDER / f"{session_key()}.token"
 
 
 class LoginFailed(AuthenticationFailed):
@@ -38,20 +106,22 @@ def _token_hash(token: str) -> str:
 
 
 def _write_token(workspace: Workspace, token: str) -> None:
-    """Replace the token file atomically; it is never wider than 0600."""
-    path = workspace.root / SESSION_FILE
-    temporary = path.with_name(f".{SESSION_FILE}.{os.getpid()}")
+    """Replace this session's token file atomically; it is never wider than 0600."""
+    path = session_file(workspace)
+    path.parent.mkdir(mode=DIRECTORY_MODE, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, SECRET_FILE_MODE)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(token + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+    (workspace.root / LEGACY_SESSION_FILE).unlink(missing_ok=True)
 
 
 def _read_token(workspace: Workspace) -> str | None:
     try:
-        return (workspace.root / SESSION_FILE).read_text(encoding="ascii").strip() or None
+        return session_file(workspace).read_text(encoding="ascii").strip() or None
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -130,7 +200,8 @@ def login(context: WorkspaceContext, name: str, password: str) -> Actor:
 
 
 def logout(context: WorkspaceContext) -> bool:
-    """End this workspace's session and remove the token file. False when nobody was logged in."""
+    """End this process's session (this terminal's, or $STOCKADE_SESSION's) and remove its token file.
+    False when nobody was logged in there; other sessions of the workspace stay as they are."""
     token = _read_token(context.workspace)
     ended = False
     if token is not None:
@@ -140,7 +211,8 @@ def logout(context: WorkspaceContext) -> bool:
                 row.ended_at = utc_now()
                 context.record("user.logout", context.actor.name, session=session)
                 ended = True
-        (context.workspace.root / SESSION_FILE).unlink(missing_ok=True)
+        session_file(context.workspace).unlink(missing_ok=True)
+    (context.workspace.root / LEGACY_SESSION_FILE).unlink(missing_ok=True)
     return ended
 
 
@@ -158,7 +230,8 @@ def session_user(session: Session, token: str) -> User | None:
 
 
 def logged_in_actor(workspace: Workspace, engine: Engine) -> Actor | None:
-    """The acting user of this workspace's session file, or ``None`` (nobody, expired, disabled)."""
+    """The acting user of this process's session in the workspace, or ``None`` (nobody, expired,
+    ended, disabled)."""
     token = _read_token(workspace)
     if token is None:
         return None

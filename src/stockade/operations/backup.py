@@ -37,8 +37,9 @@ SKIPPED_ROOT_FILES = {
     f"{DATABASE_FILE}-wal",
     f"{DATABASE_FILE}-shm",
     f"{DATABASE_FILE}-journal",
-    "session.token",  # governance.sessions.SESSION_FILE (L3; not imported from L2)
+    "session.token",  # governance.sessions.LEGACY_SESSION_FILE (L3; not imported from L2)
 }
+SKIPPED_ROOT_FOLDERS = {"sessions"}  # governance.sessions.SESSIONS_FOLDER: login tokens, per terminal
 STORE_FOLDERS = ("datasets", "models", "runs")  # their files are archived only when a row owns them
 DATABASE_URL_LINE = re.compile(r"^database_url:.*$", re.MULTILINE)
 
@@ -93,7 +94,7 @@ def plan_files(root: Path, facts: Facts, include_weights: bool) -> _Plan:
             continue
         if not path.is_file():
             continue
-        if len(parts) == 1 and relative in SKIPPED_ROOT_FILES:
+        if (len(parts) == 1 and relative in SKIPPED_ROOT_FILES) or parts[0] in SKIPPED_ROOT_FOLDERS:
             continue
         if parts[0] == KEYS_FOLDER:
             plan.keys.append((relative, path))
