@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -9,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from stockade import __version__
+from stockade.api.access_log import AccessLog
 from stockade.api.errors import (
     ApiError,
     handle_api_error,
@@ -40,6 +42,7 @@ def create_app(
     pii_guard: PiiGuard | None = None,
     middleware: list[tuple[type, dict[str, Any]]] | None = None,
     prompt_workers: PromptWorkers | None = None,
+    access_log: logging.Logger | None = None,
 ) -> FastAPI:
     """The serving API over ``engine``. ``authenticator`` is required: there is no way to switch it off.
 
@@ -48,6 +51,8 @@ def create_app(
     ``pii_guard``: the privacy detectors over responses (and prompts); None means off (tests).
     ``prompt_workers``: the threads that filter, template and tokenise prompts (default: 4, one per
     credential at a time).
+    ``access_log``: where each request's access line goes (:mod:`stockade.api.access_log`); None writes
+    none. Every response carries ``X-Request-Id`` either way.
     """
     if authenticator is None:
         raise StockadeError(
@@ -88,6 +93,8 @@ def create_app(
         app.add_middleware(cls, **kwargs)
     if dev:  # outermost, so that the security layer's own refusals carry it too
         app.add_middleware(DevModeHeader)
+    # outermost of all: every request, refused or not, gets an id and an access line
+    app.add_middleware(AccessLog, logger=access_log)
     return app
 
 

@@ -36,8 +36,11 @@ def serve(
     announce: Any = print,
     pii_filter: str | None = None,
     pii_filter_prompts: str = "off",
+    log_format: str = "json",
 ) -> None:
     """Blocks until SIGTERM/SIGINT, then drains. ``context``: an open WorkspaceContext.
+
+    ``log_format``: json | text, the format of the access log in the workspace's ``logs/`` folder.
 
     ``pii_filter``: mask | block | off for responses; None takes the workspace's ``serve_pii_filter``.
     ``pii_filter_prompts``: the same for prompts.
@@ -46,7 +49,7 @@ def serve(
     spec = with_tls_paths(context, spec)
     listener = _listen(context, spec)  # before loading anything: a taken port fails in a second
     try:
-        _serve_on(context, spec, listener, guard, announce)
+        _serve_on(context, spec, listener, guard, announce, log_format)
     finally:
         listener.close()
 
@@ -67,7 +70,10 @@ def _listen(context: Any, spec: Any) -> Any:
         raise
 
 
-def _serve_on(context: Any, spec: Any, listener: Any, guard: PiiGuard, announce: Any) -> None:
+def _serve_on(
+    context: Any, spec: Any, listener: Any, guard: PiiGuard, announce: Any, log_format: str = "json"
+) -> None:
+    from stockade.api.access_log import access_logger, close_logger
     from stockade.security.authenticator import build_authenticator, build_middleware
 
     port = listener.getsockname()[1]  # the port asked for; the one chosen for --port 0
@@ -75,6 +81,7 @@ def _serve_on(context: Any, spec: Any, listener: Any, guard: PiiGuard, announce:
     engine = build_engine(target, spec)
     template = chat_template(target, engine.tokenizer)
     audit = AuditWriter(context)
+    access = access_logger(context.workspace.folder("logs"), log_format)  # type: ignore[arg-type]
     app = create_app(
         engine,
         authenticator=build_authenticator(context, spec),
@@ -85,6 +92,7 @@ def _serve_on(context: Any, spec: Any, listener: Any, guard: PiiGuard, announce:
         request_timeout=spec.request_timeout,
         pii_guard=guard,
         middleware=build_middleware(context),
+        access_log=access,
     )
     server = uvicorn_server(
         app,
@@ -129,6 +137,7 @@ def _serve_on(context: Any, spec: Any, listener: Any, guard: PiiGuard, announce:
         engine.stop()
         app.state.served.prompt_workers.close()
         audit.close()
+        close_logger(access)
         counters = engine.counters()
         context.record(
             "serve.stop",

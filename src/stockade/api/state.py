@@ -67,6 +67,8 @@ class ServerState:
         if getattr(request.state, "accounted", False):
             return
         request.state.accounted = True
+        request.state.status = status  # for the access line (a stream's status once it has ended)
+        request.state.tokens = (prompt_tokens, generated_tokens)
         route = request.url.path
         self.metrics.requests.labels(route=route, status=str(status)).inc()
         if status >= 400:
@@ -106,6 +108,7 @@ class ServerState:
             prompt_tokens=prompt_tokens,
             generated_tokens=generated_tokens,
             latency_ms=round((time.monotonic() - started) * 1000, 1) if started else None,
+            request_id=getattr(request.state, "request_id", None),
             dev_mode=self.dev,
             **guard,
             **({"end_user": _digest(end_user)} if end_user else {}),

@@ -35,7 +35,9 @@ from stockade.cli import bundle as bundle_group
 from stockade.cli import estimate as estimate_command
 from stockade.cli import eval as eval_command
 from stockade.cli import export as export_command
+from stockade.cli import logs as logs_group
 from stockade.cli import model as model_group
+from stockade.cli import monitor as monitor_command
 from stockade.cli import security as security_group
 from stockade.cli import task as task_group
 from stockade.cli import upgrade as upgrade_command
@@ -128,6 +130,8 @@ app.add_typer(model_group.app, name="model")
 export_command.register(app)
 eval_command.register(app)
 estimate_command.register(app)
+monitor_command.register(app)
+app.add_typer(logs_group.app, name="logs")
 login.register(app)
 app.add_typer(user.app, name="user")
 app.add_typer(registry.app, name="registry")

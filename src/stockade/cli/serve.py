@@ -42,6 +42,21 @@ PiiFilterPrompts = Annotated[
 ]
 
 
+class LogFormat(str, Enum):
+    json = "json"
+    text = "text"
+
+
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        help="Format of the access log (one line per request: time, request id, credential, route, status, "
+        "latency, tokens; never prompts or outputs) in the workspace's logs/server-access.log.",
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(ServeSpec))
     def serve(
@@ -50,6 +65,7 @@ def register(app: typer.Typer) -> None:
         dev: Dev = False,
         pii_filter: PiiFilterOption = None,
         pii_filter_prompts: PiiFilterPrompts = PiiFilter.off,
+        log_format: LogFormatOption = LogFormat.json,
     ) -> None:
         """Serve a model over HTTP: stockade serve [CONFIG.yaml] --model NAME@vN [--port 5000 ...].
 
@@ -75,4 +91,5 @@ def register(app: typer.Typer) -> None:
                 announce=lambda line: console.print(escape(line)),
                 pii_filter=pii_filter.value if pii_filter else None,
                 pii_filter_prompts=pii_filter_prompts.value,
+                log_format=log_format.value,
             )

@@ -75,6 +75,14 @@ def doctor(
             "stuck running (audited as recovery.*); leftovers of processes still running are kept.",
         ),
     ] = False,
+    for_spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--for",
+            help="A training spec (CONFIG.yaml): also say whether this machine can run it (the estimated "
+            "peak memory against the free GPU memory, or RAM on CPU, and the smallest change that fits).",
+        ),
+    ] = None,
 ) -> None:
     """Check Python, libraries, GPU, disk, locale, the offline guard, the workspace and its database."""
     from stockade.workspace.doctor import exit_code, run_doctor
@@ -91,6 +99,8 @@ def doctor(
                 f"version or run folder(s) removed, {len(done.runs)} run(s) marked failed (interrupted)"
             )
     checks = run_doctor(state.workspace)
+    if for_spec is not None:
+        checks.append(_fit_check(for_spec))
     if as_json:
         print_json([check.as_dict() for check in checks])
     else:
@@ -101,6 +111,35 @@ def doctor(
             )
         console.print(table)
     raise typer.Exit(exit_code(checks))
+
+
+def _fit_check(config: Path):  # type: ignore[no-untyped-def]
+    """The ``--for`` row: the spec loaded as `stockade train` loads it, its base model found (a folder, or
+    a registered version in the workspace), then the estimator's verdict."""
+    from stockade.cli.spec_options import spec_from_args
+    from stockade.core.errors import ConfigError, StockadeError
+    from stockade.core.references import parse_model_reference
+    from stockade.core.specs import TrainSpec
+    from stockade.workspace.doctor import Check, check_training_spec
+
+    spec, _ = spec_from_args(TrainSpec, [str(config)])
+    try:
+        if not spec.model:
+            raise ConfigError(f"{config} names no model", where="--for", fix="set model_name_or_path in it")
+        reference = parse_model_reference(spec.model, where=f"model in {config}")
+        if reference.kind == "path" and reference.path is not None:
+            model_dir = reference.path
+        else:
+            from stockade.governance.roles import require
+            from stockade.resources.plan import registered_model_folder
+            from stockade.workspace.service import open_workspace
+
+            with open_workspace(state.workspace) as context:
+                require(context, "model.read")
+                model_dir = registered_model_folder(context.engine, context.workspace.root, spec.model)
+    except StockadeError as exc:
+        return Check("resources", f"fits {config.name}", "fail", exc.what, exc.fix or "")
+    return check_training_spec(spec, model_dir)
 
 
 def version(as_json: JsonOption = False) -> None:

@@ -364,6 +364,44 @@ def _check_leftovers(workspace: Workspace, engine: Any) -> Check:
     )
 
 
+def check_training_spec(spec: Any, model_dir: Path, *, free: int | None = None) -> Check:
+    """Whether this machine can run ``spec`` (``stockade doctor --for CONFIG.yaml``): the estimator's peak
+    (stockade.resources, as `stockade train` checks it before loading weights) against the free memory of
+    this machine's first GPU, or its available RAM on CPU; on failure the smallest change that fits.
+    ``free``: the free bytes to check against (default: measured now)."""
+    from stockade.core.errors import ConfigError
+    from stockade.resources.estimate import GIB, estimate_training
+    from stockade.resources.fit import available_memory, first_fitting
+    from stockade.resources.plan import device_of, setup_for_spec
+    from stockade.resources.shape import read_shape
+
+    name = f"fits {model_dir.name}"
+    try:
+        device = device_of(0)
+        shape = read_shape(model_dir)
+        setup = setup_for_spec(spec, model_dir, device)
+        estimate = estimate_training(shape, setup)
+    except ConfigError as exc:
+        return Check("resources", name, "warn", f"not estimated: {exc.what}", exc.fix or "")
+    free = available_memory(device) if free is None else free
+    place = "free on GPU 0" if setup.device == "cuda" else "of RAM available (CPU run)"
+    detail = (
+        f"peak {estimate.peak_device / GIB:.2f} GiB ({setup.method}, batch {setup.batch_size}, cutoff "
+        f"{setup.cutoff}, recompute {'on' if setup.recompute else 'off'}); {free / GIB:.2f} GiB {place}"
+    )
+    if estimate.peak_device <= free:
+        return Check("resources", name, "pass", detail)
+    change = first_fitting(shape, setup, free)
+    if change is None:
+        fix = "no single change fits this machine: use a smaller model, or a machine with more memory"
+    else:
+        fits = estimate_training(shape, change.setup).peak_device
+        fix = f"set {change.description} (estimated {fits / GIB:.2f} GiB)"
+    return Check(
+        "resources", name, "fail", f"does not fit: {detail}", f"{fix}; `stockade estimate` shows why"
+    )
+
+
 CHECKS: tuple[Callable[[], list[Check]], ...] = (
     check_python,
     check_libraries,
@@ -385,4 +423,4 @@ def exit_code(checks: list[Check]) -> int:
     return 1 if any(check.status == "fail" for check in checks) else 0
 
 
-__all__ = ["Check", "exit_code", "run_doctor"]
+__all__ = ["Check", "check_training_spec", "exit_code", "run_doctor"]
