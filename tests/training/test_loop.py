@@ -209,7 +209,8 @@ def test_resume_reaches_the_same_loss_and_weights(tiny, examples, tmp_path: Path
 
 
 def test_metrics_and_loss_png(tiny, examples, tmp_path: Path) -> None:
-    spec = _spec(max_steps=12, per_device_train_batch_size=8, learning_rate=5e-3, eval_steps=6)
+    # one example per row, so that an epoch is 4 batches of 8 (packing fills rows instead)
+    spec = _spec(max_steps=12, per_device_train_batch_size=8, learning_rate=5e-3, eval_steps=6, packing=False)
     result = run_training(_inputs(tiny, examples[:32], tmp_path / "run", spec, eval=examples[32:]))
     records = read_metrics(result.metrics_path)
     assert [r["step"] for r in records] == list(range(1, 13))

@@ -95,7 +95,21 @@ def test_run_records_lineage_metrics_and_audit(trained: dict) -> None:
     lineage = json.loads((run_dir / "lineage.json").read_text(encoding="utf-8"))
     assert lineage["datasets"][0]["privacy"] == "passed" and lineage["template"] == "qwen"
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert {"step", "loss", "lr", "grad_norm", "tokens_per_s", "peak_memory_mb"} <= set(metrics[0])
+    assert {
+        "step",
+        "loss",
+        "lr",
+        "grad_norm",
+        "tokens_per_s",
+        "real_tokens",
+        "elapsed_s",
+        "peak_memory_mb",
+    } <= set(metrics[0])
+    # the recipe the run followed, with its reasons (CPU: no recompute; the config turned it off anyway)
+    assert lineage["recipe"]["recipe.packing"].startswith("off: one example per row (default on CPU")
+    assert lineage["recipe"]["recipe.gradient_checkpointing"].startswith("off (gradient_checkpointing: false")
+    # the tokenized data is cached in the workspace for the next run
+    assert len(list((trained["workspace"] / "cache" / "tokenized").glob("*.bin"))) == 1
     assert metrics[-1]["loss"] < metrics[0]["loss"]
     assert (run_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
@@ -216,6 +230,12 @@ def test_dry_run_resolves_the_model_datasets_template_and_output_dir(setup: dict
     assert f"output_dir: {tmp_path / 'saves' / 'sft'}" in result.stdout
     assert "#   datasets: finance@v1" in result.stdout and "#   template: qwen" in result.stdout
     assert f"#   model: {setup['model']}" in result.stdout
+    assert "#   recipe.packing: off: one example per row (default on CPU" in result.stdout
+    assert "#   recipe.cross_entropy: chunked" in result.stdout
+    assert "#   recipe.precision: fp32 (CPU)" in result.stdout
+    assert (
+        "#   recipe.gradient_checkpointing: off (gradient_checkpointing: false in the spec)" in result.stdout
+    )
     assert not (tmp_path / "saves").exists()  # nothing written
 
 

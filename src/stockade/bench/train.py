@@ -1,345 +1,272 @@
-"""Training throughput: Stockade's LoRA path against LLaMA-Factory's default, in the same run.
+"""Training benchmark through `stockade train` itself, optionally against LLaMA-Factory's own CLI.
 
-    python -m stockade.bench.train --shape qwen2.5-7b --steps 20 --device cuda
-    python -m stockade.bench.train --shape tiny --steps 3 --device cpu
+    python -m stockade.bench.train --repeats 3                                    # stockade, tiny model
+    python -m stockade.bench.train --llamafactory /tmp/lf-venv/bin/llamafactory-cli --repeats 3 \\
+        --md /tmp/bench/train-cpu.md                                              # vs LLaMA-Factory
+    python -m stockade.bench.train --model /srv/models/Qwen2.5-7B --data data.json --cutoff-len 2048
 
-The model is built from a config alone with random weights (no hub, no download): ``qwen2.5-7b`` has the
-real Qwen2.5-7B shape (bf16 on GPU), ``tiny`` is a 2-layer Qwen2 for CPU. The data is random tokens with
-a realistic SFT length mix: log-normal, median 270 tokens, capped at 1024 (seeded), the first ~30 % of
-each example masked as prompt. LoRA r=8 on every linear layer in both runs.
+There is no training loop here: every timed run is the real ``stockade train CONFIG.yaml`` in a
+subprocess, in a fresh workspace made by ``stockade init`` (dev mode, so a model folder trains), on a
+dataset imported through the privacy gate (``stockade data import``). The peer is the real
+``llamafactory-cli train CONFIG.yaml`` (its own venv), on the same model folder, the same alpaca file (a
+``dataset_info.json`` beside it), the same keys: both configs are written from one dict of
+LLaMA-Factory keys (:func:`common_keys`) and differ only where the tools name the data and output.
+Runs alternate (stockade, peer, stockade, ...), ``--repeats`` each.
 
-* **baseline**: what LLaMA-Factory does by default: batches of 4 padded to the longest, gradient
-  checkpointing on, SDPA attention, bf16 on GPU (fp32 on CPU), the model's own cross-entropy over the
-  full logits (upcast to fp32).
-* **stockade**: examples packed into rows of ``cutoff_len`` tokens with per-example position ids and a
-  block-causal mask (:mod:`stockade.data.packing`), gradient checkpointing off when memory allows,
-  chunked cross-entropy over hidden states x lm_head weight that never holds the full logits (or
-  liger-kernel's fused linear cross-entropy when installed, on CUDA), optional ``torch.compile`` of the
-  decoder layers and liger kernels.
+Reported per tool (median and min..max over the repeats):
 
-Reported for each: real (non-padding) tokens/s, peak memory (``torch.cuda.max_memory_allocated``, or
-the process's peak RSS sampled during the phase on CPU), MFU, final loss; and Stockade/baseline ratios.
-
-MFU convention: FLOPs = 4 x N x real tokens, N = parameters of the base model's matmuls (embedding table
-excluded, lm_head included): forward 2N, backward through the activations 2N, no weight gradients for the
-frozen base (LoRA's own are negligible); attention score FLOPs and gradient-checkpointing recompute are
-not counted (so recompute lowers MFU). Peak: 989 TFLOPS, the dense bf16 peak of H100 SXM (H200 is the
-same); 312 for A100; ``--peak-tflops`` overrides; no MFU on CPU.
-
-Imports: only torch, transformers, peft (and liger-kernel when present), the standard library and
-Stockade modules that need nothing else - the GPU machine has nothing more.
+* **wall**: the whole process, start to exit (imports, model load, tokenization, training, saving).
+* **steady-state real tokens/s**: non-padding tokens of the steps after the first ``--warmup-steps``,
+  over the time between that step's log line and the last one; the same definition for both, from
+  each tool's per-step log (stockade: ``metrics.jsonl``'s ``real_tokens`` and ``elapsed_s``;
+  LLaMA-Factory: ``trainer_log.jsonl``'s ``total_tokens`` and ``throughput`` with
+  ``include_num_input_tokens_seen: non_padding``).
+* stockade's peak memory (``metrics.jsonl``) and final loss; the peer's final loss.
+* **MFU** on a GPU with a known peak: FLOPs = 4 x N x real tokens/s (N = matmul parameters without the
+  embedding table: forward 2N + activation gradients 2N; frozen base, no weight gradients; attention
+  scores and recompute not counted), over the dense bf16 peak (H100/H200: 989 TFLOPS).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import json
-import math
 import os
-import random
-import resource
+import platform
+import shutil
+import statistics
+import subprocess
 import sys
-import threading
+import tempfile
 import time
-import types
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from stockade.core import offline
+import yaml
 
-IGNORE_INDEX = -100
-SHAPES: dict[str, dict[str, Any]] = {
-    "qwen2.5-7b": {
-        "hidden_size": 3584,
-        "num_hidden_layers": 28,
-        "num_attention_heads": 28,
-        "num_key_value_heads": 4,
-        "intermediate_size": 18944,
-        "vocab_size": 152064,
-        "max_position_embeddings": 32768,
-        "tie_word_embeddings": False,
-    },
-    "tiny": {
-        "hidden_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "intermediate_size": 352,
-        "vocab_size": 8192,
-        "max_position_embeddings": 2048,
-        "tie_word_embeddings": False,
-    },
-}
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_DATA = REPO / "tests/fixtures/llamafactory-data/alpaca_en_demo.json"
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "H800": 989.0, "A100": 312.0, "A800": 312.0}
 MFU_CONVENTION = (
-    "FLOPs = 4 * N * real_tokens (N = base matmul params, embedding excluded, lm_head included; "
-    "forward 2N + activation-gradient backward 2N, frozen base has no weight gradients; attention "
-    "scores and checkpointing recompute not counted); peak = dense bf16 (H100/H200 SXM: 989 TFLOPS)"
+    "FLOPs = 4 * N * real_tokens (N = matmul params, embedding excluded, lm_head included; forward 2N + "
+    "activation-gradient backward 2N; attention scores and recompute not counted); peak = dense bf16"
 )
 
 
 @dataclass
-class Example:
-    input_ids: list[int]
-    labels: list[int]
+class Measured:
+    tool: str
+    wall_s: float
+    tokens_per_s: float | None
+    final_loss: float | None
+    steps: int
+    peak_memory_mb: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Phase:
-    name: str
-    settings: dict[str, Any]
-    tokens: int = 0
-    slots: int = 0  # token positions computed, padding included
-    steps: int = 0
-    seconds: float = 0.0
-    losses: list[float] = field(default_factory=list)
-    peak_bytes: int = 0
+def common_keys(args: argparse.Namespace, model: Path) -> dict[str, Any]:
+    """The LLaMA-Factory keys both tools get (LLaMA-Factory's example LoRA SFT recipe, sized by args)."""
+    keys: dict[str, Any] = {
+        "model_name_or_path": str(model),
+        "stage": "sft",
+        "do_train": True,
+        "finetuning_type": "lora",
+        "lora_rank": 8,
+        "lora_target": "all",
+        "template": args.template,
+        "cutoff_len": args.cutoff_len,
+        "max_samples": args.max_samples,
+        "per_device_train_batch_size": args.batch_size,
+        "gradient_accumulation_steps": args.accumulation,
+        "learning_rate": 1.0e-4,
+        "num_train_epochs": args.epochs,
+        "lr_scheduler_type": "cosine",
+        "warmup_ratio": 0.1,
+        "logging_steps": 1,
+        "save_steps": 100000,
+        "plot_loss": False,
+        "report_to": "none",
+        "seed": 42,
+    }
+    if args.max_steps:
+        keys["max_steps"] = args.max_steps
+    for item in args.set:
+        key, _, value = item.partition("=")
+        keys[key] = yaml.safe_load(value)
+    return keys
 
 
-def import_packing() -> types.ModuleType:
-    """:mod:`stockade.data.packing`, also where pydantic is missing (the bare GPU machine).
-
-    packing itself needs only the stdlib and torch; its ``IGNORE_INDEX`` import pulls in the tokenizer
-    module and with it pydantic. Without pydantic a stand-in for that one constant is used.
-    """
-    try:
-        from stockade.data import packing
-    except ImportError:
-        shim = types.ModuleType("stockade.data.tokenization")
-        shim.IGNORE_INDEX = IGNORE_INDEX  # type: ignore[attr-defined]
-        sys.modules["stockade.data.tokenization"] = shim
-        from stockade.data import packing
-    return packing
-
-
-def make_examples(
-    count: int, vocab: int, *, seed: int, median: int = 270, sigma: float = 0.8, cap: int = 1024
-):
-    """``count`` random examples, lengths log-normal (median ``median``), 16..``cap`` tokens."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible benchmark data, not a secret
-    examples = []
-    for _ in range(count):
-        length = max(16, min(cap, round(rng.lognormvariate(math.log(median), sigma))))
-        ids = [rng.randrange(4, vocab) for _ in range(length)]
-        prompt = max(1, int(0.3 * length))
-        examples.append(Example(ids, [IGNORE_INDEX] * prompt + ids[prompt:]))
-    return examples
-
-
-def build_model(shape: str, device: Any, dtype: Any) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM, Qwen2Config
-
-    config = Qwen2Config(**SHAPES[shape], use_cache=False)
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
-    model.requires_grad_(False)
-    return model
-
-
-def add_lora(model: Any, seed: int) -> Any:
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    torch.manual_seed(seed)
-    config = LoraConfig(
-        r=8, lora_alpha=16, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"
+def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: int) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-    return get_peft_model(model, config)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return wall, done.stdout
 
 
-def set_checkpointing(model: Any, on: bool) -> None:
-    """Gradient (activation) checkpointing on or off; transformers 5.x renamed the methods."""
-    kwargs = {"use_reentrant": False}
-    if hasattr(model, "activation_checkpointing_enable"):
-        if on:
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-        else:
-            model.activation_checkpointing_disable()
-    elif on:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
-    else:
-        model.gradient_checkpointing_disable()
+def steady_tokens_per_s(points: list[tuple[float, float]], warmup: int) -> float | None:
+    """``points``: (elapsed seconds, cumulative real tokens) after each step; tokens/s after ``warmup``."""
+    if len(points) <= warmup + 1:
+        return None
+    (t0, n0), (t1, n1) = points[warmup], points[-1]
+    return (n1 - n0) / (t1 - t0) if t1 > t0 else None
 
 
-def matmul_params(model: Any) -> int:
-    """Parameters that take part in matmuls: everything but the input embedding table (lm_head counted)."""
-    embed = model.get_input_embeddings().weight
-    return sum(p.numel() for p in model.parameters() if p is not embed and p.dim() >= 2)
+class Stockade:
+    name = "stockade train"
+
+    def __init__(self, root: Path, args: argparse.Namespace, env: dict[str, str]) -> None:
+        self.root, self.args, self.env = root, args, env
+        self.cli = [sys.executable, "-m", "stockade"]
+        self.workspace = root / "ws"
+
+    def setup(self, data: Path) -> None:
+        self._cli("init", str(self.workspace))
+        settings = self.workspace / "stockade.yaml"
+        settings.write_text(settings.read_text().replace("dev_mode: false", "dev_mode: true"))
+        self._cli("-w", str(self.workspace), "data", "import", str(data), "--name", "bench")
+
+    def build_tiny_model(self, out: Path, arch: str) -> None:
+        self._cli("-w", str(self.workspace), "dev", "tiny-model", "--arch", arch, "--out", str(out))
+
+    def _cli(self, *args: str) -> str:
+        return _run([*self.cli, *args], self.root, self.env, self.args.timeout)[1]
+
+    def command(self, keys: dict[str, Any], index: int) -> list[str]:
+        config = self.root / f"stockade-{index}.yaml"
+        config.write_text(yaml.safe_dump({**keys, "dataset": "bench"}), encoding="utf-8")
+        return [*self.cli, "-w", str(self.workspace), "train", str(config), "--json-progress"]
+
+    def measure(self, keys: dict[str, Any], index: int) -> Measured:
+        wall, out = _run(self.command(keys, index), self.root, self.env, self.args.timeout)
+        events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        finish = next(e for e in events if e.get("event") == "finish")
+        run_dir = self.workspace / "runs" / finish["run"]
+        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        records = [r for r in records if "real_tokens" in r]
+        points, total = [], 0
+        for record in records:
+            total += record["real_tokens"]
+            points.append((record["elapsed_s"], total))
+        lineage = json.loads((run_dir / "lineage.json").read_text())
+        return Measured(
+            self.name,
+            wall,
+            steady_tokens_per_s(points, self.args.warmup_steps),
+            finish.get("final_loss"),
+            finish.get("steps", 0),
+            max((r.get("peak_memory_mb") or 0 for r in records), default=None),
+            {"tokens": finish.get("tokens"), "recipe": lineage.get("recipe", {})},
+        )
 
 
-def chunked_cross_entropy(hidden: Any, weight: Any, labels: Any, chunk: int = 1024) -> Any:
-    """Mean shifted cross-entropy of ``hidden @ weight.T`` without the full logits.
+class LlamaFactory:
+    name = "llamafactory-cli train"
 
-    Each chunk of ``chunk`` tokens is computed under activation checkpointing: its fp32 logits live only
-    while that chunk's loss (forward) or gradient (backward) is computed.
-    """
-    import torch
-    from torch.utils.checkpoint import checkpoint
-
-    hidden = hidden[:, :-1].reshape(-1, hidden.shape[-1])
-    targets = labels[:, 1:].reshape(-1)
-    keep = targets != IGNORE_INDEX
-    hidden, targets = hidden[keep], targets[keep]
-    count = targets.numel()
-    if count == 0:
-        return hidden.sum() * 0.0
-
-    def piece(h: Any, w: Any, t: Any) -> Any:
-        logits = (h @ w.T).float()
-        return torch.nn.functional.cross_entropy(logits, t, reduction="sum")
-
-    total = hidden.new_zeros((), dtype=torch.float32)
-    for start in range(0, count, chunk):
-        end = start + chunk
-        total = total + checkpoint(piece, hidden[start:end], weight, targets[start:end], use_reentrant=False)
-    return total / count
-
-
-class PeakMemory:
-    """Peak memory of one phase: CUDA allocator peak, or the process RSS sampled every 5 ms on CPU."""
-
-    def __init__(self, device: Any) -> None:
-        self.cuda = device.type == "cuda"
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> PeakMemory:
-        import torch
-
-        if self.cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        else:
-            self.peak = _rss()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, _rss())
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        if self.cuda:
-            torch.cuda.synchronize()
-            self.peak = torch.cuda.max_memory_allocated()
-        else:
-            self._stop.set()
-            if self._thread:
-                self._thread.join()
-            self.peak = max(self.peak, _rss())
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _sync(device: Any) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def baseline_batches(
-    examples: list[Example], batch_size: int, pad_id: int
-) -> Iterator[tuple[dict[str, Any], int]]:
-    """(tensors, real tokens) per batch of ``batch_size`` examples, right-padded to the longest."""
-    import torch
-
-    for start in range(0, len(examples), batch_size):
-        batch = examples[start : start + batch_size]
-        width = max(len(e.input_ids) for e in batch)
-        ids = [e.input_ids + [pad_id] * (width - len(e.input_ids)) for e in batch]
-        labels = [e.labels + [IGNORE_INDEX] * (width - len(e.labels)) for e in batch]
-        mask = [[1] * len(e.input_ids) + [0] * (width - len(e.input_ids)) for e in batch]
-        tensors = {
-            "input_ids": torch.tensor(ids),
-            "labels": torch.tensor(labels),
-            "attention_mask": torch.tensor(mask),
+    def __init__(self, root: Path, args: argparse.Namespace, cli: str) -> None:
+        self.root, self.args, self.cli = root, args, cli
+        self.env = {
+            **os.environ,
+            "DISABLE_VERSION_CHECK": "1",
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
         }
-        yield tensors, sum(len(e.input_ids) for e in batch)
+        self.env.pop("PYTHONPATH", None)
+
+    def setup(self, data: Path) -> None:
+        folder = self.root / "lf-data"
+        folder.mkdir()
+        shutil.copy(data, folder / "bench.json")
+        (folder / "dataset_info.json").write_text(json.dumps({"bench": {"file_name": "bench.json"}}))
+
+    def command(self, keys: dict[str, Any], index: int) -> list[str]:
+        out = self.root / f"lf-out-{index}"
+        config = self.root / f"lf-{index}.yaml"
+        lf = {
+            **keys,
+            "dataset": "bench",
+            "dataset_dir": str(self.root / "lf-data"),
+            "output_dir": str(out),
+            "overwrite_output_dir": True,
+            "include_num_input_tokens_seen": "non_padding",
+            "preprocessing_num_workers": 1,
+        }
+        config.write_text(yaml.safe_dump(lf), encoding="utf-8")
+        return [self.cli, "train", str(config)]
+
+    def measure(self, keys: dict[str, Any], index: int) -> Measured:
+        wall, _ = _run(self.command(keys, index), self.root, self.env, self.args.timeout)
+        out = self.root / f"lf-out-{index}"
+        logs = [json.loads(line) for line in (out / "trainer_log.jsonl").read_text().splitlines()]
+        logs = [r for r in logs if r.get("total_tokens") and r.get("throughput")]
+        points = [(r["total_tokens"] / r["throughput"], float(r["total_tokens"])) for r in logs]
+        losses = [r["loss"] for r in logs if r.get("loss") is not None]
+        return Measured(
+            self.name,
+            wall,
+            steady_tokens_per_s(points, self.args.warmup_steps),
+            losses[-1] if losses else None,
+            logs[-1]["current_steps"] if logs else 0,
+            extra={"tokens": logs[-1]["total_tokens"] if logs else None},
+        )
 
 
-def packed_batches(
-    examples: list[Example], packing: Any, *, cutoff_len: int, rows: int, mode: str, dtype: Any, pad_id: int
-) -> Iterator[tuple[dict[str, Any], int]]:
-    packed = packing.pack_examples(examples, cutoff_len)
-    for start in range(0, len(packed), rows):
-        chunk = packed[start : start + rows]
-        tensors = packing.collate_packed(chunk, pad_token_id=pad_id, mode=mode, dtype=dtype)
-        yield tensors, sum(len(row) for row in chunk)
+def _version(python: str, *names: str) -> dict[str, str]:
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for n in sys.argv[1:]:\n"
+        "    try: out[n] = m.version(n)\n"
+        "    except m.PackageNotFoundError: out[n] = None\n"
+        "print(json.dumps(out))"
+    )
+    done = subprocess.run([python, "-c", code, *names], capture_output=True, text=True, check=False)
+    return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
-def run_phase(phase: Phase, model: Any, batches: list[Any], warmup: int, loss_fn: Any, device: Any) -> None:
-    """Train on ``batches`` of (tensors, real tokens); the first ``warmup`` are not timed."""
-    import torch
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-4)
-    model.train()
-    with PeakMemory(device) as memory:
-        started = time.perf_counter()
-        for index, (cpu_batch, real) in enumerate(batches):
-            if index == warmup:
-                _sync(device)
-                started = time.perf_counter()
-            batch = {k: v.to(device, non_blocking=True) for k, v in cpu_batch.items()}
-            loss = loss_fn(model, batch)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if index >= warmup:
-                phase.steps += 1
-                phase.tokens += real
-                phase.slots += cpu_batch["input_ids"].numel()
-                phase.losses.append(float(loss.detach()))
-        _sync(device)
-        phase.seconds = time.perf_counter() - started
-    phase.peak_bytes = memory.peak
-    del optimizer
-
-
-def report(phase: Phase, flops_per_token: float, peak_flops: float | None) -> dict[str, Any]:
-    tps = phase.tokens / phase.seconds if phase.seconds else 0.0
-    mfu = (flops_per_token * tps / peak_flops) if peak_flops else None
-    final = phase.losses[-1] if phase.losses else float("nan")
+def _summary(values: list[float | None]) -> dict[str, float | None]:
+    real = [v for v in values if v is not None]
+    if not real:
+        return {"median": None, "min": None, "max": None}
     return {
-        "settings": phase.settings,
-        "steps": phase.steps,
-        "real_tokens": phase.tokens,
-        "token_slots": phase.slots,
-        "padding_fraction": round(1 - phase.tokens / phase.slots, 4) if phase.slots else None,
-        "seconds": round(phase.seconds, 3),
-        "tokens_per_s": round(tps, 1),
-        "peak_memory_bytes": phase.peak_bytes,
-        "peak_memory_gib": round(phase.peak_bytes / 2**30, 3),
-        "mfu": round(mfu, 4) if mfu is not None else None,
-        "loss": final,
-        "loss_finite": math.isfinite(final),
+        "median": round(statistics.median(real), 3),
+        "min": round(min(real), 3),
+        "max": round(max(real), 3),
     }
 
 
-def peak_tflops(device: Any, override: float | None) -> tuple[float | None, str]:
-    import torch
+def matmul_params(model: Path) -> int | None:
+    """Parameters of the model's matmuls from its safetensors headers (embedding table excluded)."""
+    total, found = 0, False
+    for path in sorted(model.glob("*.safetensors")):
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(size))
+        for name, info in header.items():
+            if name == "__metadata__" or "embed_tokens" in name or len(info.get("shape", [])) < 2:
+                continue
+            found = True
+            count = 1
+            for dim in info["shape"]:
+                count *= dim
+            total += count
+    return total if found else None
 
+
+def peak_tflops(override: float | None) -> tuple[float | None, str]:
     if override:
         return override, "--peak-tflops"
-    if device.type != "cuda":
+    try:
+        import torch
+    except ImportError:
+        return None, "no torch"
+    if not torch.cuda.is_available():
         return None, "cpu: no MFU"
-    name = torch.cuda.get_device_name(device)
+    name = torch.cuda.get_device_name(0)
     for key, value in PEAK_TFLOPS.items():
         if key in name:
             return value, name
@@ -350,208 +277,144 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m stockade.bench.train", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="tiny")
-    parser.add_argument("--steps", type=int, default=10, help="timed baseline steps (batches of 4)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps before each measurement")
-    parser.add_argument("--device", choices=["cuda", "cpu"], default=None, help="default: cuda if available")
-    parser.add_argument("--batch-size", type=int, default=4, help="baseline examples per step")
-    parser.add_argument("--cutoff-len", type=int, default=1024, help="packed row length (and length cap)")
-    parser.add_argument("--pack-rows", type=int, default=2, help="packed rows per Stockade step")
-    parser.add_argument("--ce-chunk", type=int, default=1024, help="tokens per chunked cross-entropy piece")
+    parser.add_argument("--model", type=Path, default=None, help="a model folder (default: a tiny qwen2)")
     parser.add_argument(
-        "--stockade-checkpointing",
-        choices=["auto", "on", "off"],
-        default="auto",
-        help="gradient checkpointing for Stockade: auto = off on CPU and on GPUs with >= 40 GiB",
+        "--tiny-arch", default="qwen2", help="`stockade dev tiny-model --arch` when no --model"
     )
-    parser.add_argument("--compile", action="store_true", help="torch.compile the decoder layers (Stockade)")
-    parser.add_argument("--liger", action="store_true", help="liger-kernel ops and fused CE, if installed")
+    parser.add_argument(
+        "--data", type=Path, default=None, help=f"an alpaca JSON file (default: {DEFAULT_DATA})"
+    )
+    parser.add_argument("--template", default="qwen")
+    parser.add_argument("--cutoff-len", type=int, default=1024)
+    parser.add_argument("--max-samples", type=int, default=1000)
+    parser.add_argument(
+        "--batch-size", type=int, default=1, help="per_device_train_batch_size (LF example: 1)"
+    )
+    parser.add_argument(
+        "--accumulation", type=int, default=8, help="gradient_accumulation_steps (LF example: 8)"
+    )
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: whole epochs)")
+    parser.add_argument("--warmup-steps", type=int, default=2, help="steps left out of steady-state tokens/s")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="one more key, both tools"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each tool, interleaved")
+    parser.add_argument("--llamafactory", default=None, help="path of llamafactory-cli (its own venv)")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for both tools")
     parser.add_argument("--peak-tflops", type=float, default=None, help="accelerator peak for MFU")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    parser.add_argument("--json-out", default=None, help="also write the JSON here")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds one run may take")
+    parser.add_argument("--work", type=Path, default=None, help="keep the workspace and logs here")
+    parser.add_argument("--json-out", type=Path, default=None)
+    parser.add_argument("--md", type=Path, default=None, help="append the Markdown rows to this file")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    offline.activate()
     args = parse_args(argv)
-    import torch
-
+    root = args.work or Path(tempfile.mkdtemp(prefix="stockade-bench-train-"))
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ}
     if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    packing = import_packing()
-    vocab = SHAPES[args.shape]["vocab_size"]
-    pad_id = 0
-    per_phase = args.batch_size * (args.steps + args.warmup)
-    examples = make_examples(per_phase, vocab, seed=args.seed, cap=args.cutoff_len)
-    warm, timed = examples[: args.batch_size * args.warmup], examples[args.batch_size * args.warmup :]
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    data = args.data or DEFAULT_DATA
+    ours = Stockade(root, args, env)
+    ours.setup(data)
+    model = args.model
+    if model is None:
+        model = root / "model"
+        ours.build_tiny_model(model, args.tiny_arch)
+    keys = common_keys(args, model)
+    tools: list[Any] = [ours]
+    if args.llamafactory:
+        peer = LlamaFactory(root, args, args.llamafactory)
+        if args.threads:
+            peer.env["OMP_NUM_THREADS"] = str(args.threads)
+        peer.setup(data)
+        tools.append(peer)
+    runs: dict[str, list[Measured]] = {tool.name: [] for tool in tools}
+    for index in range(args.repeats):
+        for tool in tools:
+            measured = tool.measure(keys, index)
+            runs[tool.name].append(measured)
+            print(json.dumps({"run": index, **measured.__dict__}, default=str), flush=True)
 
-    model = build_model(args.shape, device, dtype)
+    peak, peak_source = peak_tflops(args.peak_tflops)
     n_matmul = matmul_params(model)
-    peak, peak_source = peak_tflops(device, args.peak_tflops)
-    peak_flops = peak * 1e12 if peak else None
-    flops_per_token = 4.0 * n_matmul
-
-    # (a) baseline: padded batches, gradient checkpointing, the model's own full-logits loss.
-    set_checkpointing(model, True)
-    lora_model = add_lora(model, args.seed)
-    base_batches = list(baseline_batches(warm, args.batch_size, pad_id)) + list(
-        baseline_batches(timed, args.batch_size, pad_id)
-    )
-    baseline = Phase(
-        "baseline",
-        {
-            "batch": f"{args.batch_size} examples padded to the longest",
-            "gradient_checkpointing": True,
-            "attention": "sdpa",
-            "dtype": str(dtype).removeprefix("torch."),
-            "loss": "model(labels=...) full logits, fp32",
-        },
-    )
-    warm_base = len(list(baseline_batches(warm, args.batch_size, pad_id)))
-    run_phase(baseline, lora_model, base_batches, warm_base, lambda m, b: m(**b).loss, device)
-    model = lora_model.unload()  # drop the adapters: the same base for Stockade
-    del lora_model, base_batches
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-    # (b) Stockade: packed rows, block-causal mask, chunked CE, no checkpointing when memory allows.
-    checkpointing = args.stockade_checkpointing == "on" or (
-        args.stockade_checkpointing == "auto"
-        and device.type == "cuda"
-        and torch.cuda.get_device_properties(device).total_memory < 40 * 2**30
-    )
-    set_checkpointing(model, checkpointing)
-    mode = packing.configure_model_for_packing(model)
-    liger = _apply_liger(model, device) if args.liger else "off"
-    stockade_model = add_lora(model, args.seed)
-    causal_lm = stockade_model.get_base_model()
-    if args.compile:  # after the adapters are in place, so that they are traced too
-        for layer in causal_lm.model.layers:
-            layer.compile()
-    fused = _liger_fused_ce() if args.liger and liger == "on" else None
-
-    def stockade_loss(m: Any, batch: dict[str, Any]) -> Any:
-        labels = batch.pop("labels")
-        hidden = causal_lm.model(**batch).last_hidden_state
-        if fused is not None:
-            h = hidden[:, :-1].reshape(-1, hidden.shape[-1])
-            return fused(causal_lm.lm_head.weight, h, labels[:, 1:].reshape(-1))
-        return chunked_cross_entropy(hidden, causal_lm.lm_head.weight, labels, args.ce_chunk)
-
-    def packed(part: list[Example]) -> list[tuple[dict[str, Any], int]]:
-        return list(
-            packed_batches(
-                part,
-                packing,
-                cutoff_len=args.cutoff_len,
-                rows=args.pack_rows,
-                mode=mode,
-                dtype=dtype,
-                pad_id=pad_id,
-            )
-        )
-
-    warm_packed, timed_packed = packed(warm), packed(timed)
-    ours = Phase(
-        "stockade",
-        {
-            "batch": f"packed rows of {args.cutoff_len} tokens, {args.pack_rows} rows per step",
-            "packing_mode": mode,
-            "gradient_checkpointing": checkpointing,
-            "attention": "sdpa, block-causal" if mode == "mask" else "varlen (position ids)",
-            "dtype": str(dtype).removeprefix("torch."),
-            "loss": "liger fused linear CE" if fused is not None else f"chunked CE ({args.ce_chunk} tokens)",
-            "compile": args.compile,
-            "liger": liger,
-        },
-    )
-    run_phase(ours, stockade_model, warm_packed + timed_packed, len(warm_packed), stockade_loss, device)
-
-    base_report = report(baseline, flops_per_token, peak_flops)
-    our_report = report(ours, flops_per_token, peak_flops)
-    result = {
+    result: dict[str, Any] = {
         "benchmark": "train",
-        "shape": args.shape,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "dtype": str(dtype).removeprefix("torch."),
-        "torch": torch.__version__,
-        "matmul_params": n_matmul,
-        "examples_timed": len(timed),
-        "length_mix": {
-            "distribution": "log-normal, median 270, sigma 0.8, 16..cap",
-            "cap": args.cutoff_len,
-            "mean": round(sum(len(e.input_ids) for e in timed) / max(1, len(timed)), 1),
-            "seed": args.seed,
-        },
-        "lora": {"r": 8, "alpha": 16, "target": "all-linear"},
+        "model": str(model),
+        "data": str(data),
+        "keys": keys,
+        "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs)",
+        "threads": args.threads,
+        "versions": {"stockade venv": _version(sys.executable, "torch", "transformers", "peft", "stockade")},
         "mfu_convention": MFU_CONVENTION,
         "peak_tflops": peak,
         "peak_source": peak_source,
-        "baseline": base_report,
-        "stockade": our_report,
-        "ratio": {
-            "tokens_per_s": _ratio(our_report["tokens_per_s"], base_report["tokens_per_s"]),
-            "peak_memory": _ratio(our_report["peak_memory_bytes"], base_report["peak_memory_bytes"]),
-        },
+        "matmul_params": n_matmul,
+        "tools": {},
     }
-    text = json.dumps(result, indent=2)
+    if args.llamafactory:
+        python = str(Path(args.llamafactory).with_name("python"))
+        result["versions"]["llamafactory venv"] = _version(
+            python, "llamafactory", "torch", "transformers", "peft"
+        )
+        result["commands"] = {t.name: " ".join(t.command(keys, 0)) for t in tools}
+    else:
+        result["commands"] = {ours.name: " ".join(ours.command(keys, 0))}
+    for name, measured in runs.items():
+        tps = _summary([m.tokens_per_s for m in measured])
+        mfu = None
+        if peak and n_matmul and tps["median"]:
+            mfu = round(4 * n_matmul * tps["median"] / (peak * 1e12), 4)
+        result["tools"][name] = {
+            "wall_s": _summary([m.wall_s for m in measured]),
+            "tokens_per_s": tps,
+            "final_loss": [m.final_loss for m in measured],
+            "steps": [m.steps for m in measured],
+            "peak_memory_mb": _summary([m.peak_memory_mb for m in measured]),
+            "mfu": mfu,
+            "runs": [m.__dict__ for m in measured],
+        }
+    if args.llamafactory:
+        a, b = result["tools"][ours.name], result["tools"][LlamaFactory.name]
+        result["ratio"] = {
+            "wall (stockade / llamafactory)": _ratio(a["wall_s"]["median"], b["wall_s"]["median"]),
+            "tokens_per_s (stockade / llamafactory)": _ratio(
+                a["tokens_per_s"]["median"], b["tokens_per_s"]["median"]
+            ),
+        }
+    text = json.dumps(result, indent=2, default=str)
     print(text)
-    print(summary_line(result))
     if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as out:
-            out.write(text + "\n")
+        args.json_out.write_text(text + "\n", encoding="utf-8")
+    if args.md:
+        args.md.parent.mkdir(parents=True, exist_ok=True)
+        with args.md.open("a", encoding="utf-8") as out:
+            out.write(markdown(result) + "\n")
     return result
 
 
-def summary_line(result: dict[str, Any]) -> str:
-    base, ours = result["baseline"], result["stockade"]
-    mfu = ""
-    if ours["mfu"] is not None:
-        mfu = f", MFU {ours['mfu']:.1%} vs {base['mfu']:.1%}"
-    return (
-        f"train bench {result['shape']} on {result['device']}: stockade/baseline "
-        f"{result['ratio']['tokens_per_s']}x real tokens/s ({ours['tokens_per_s']:.0f} vs "
-        f"{base['tokens_per_s']:.0f}), peak memory {result['ratio']['peak_memory']}x "
-        f"({ours['peak_memory_gib']:.2f} vs {base['peak_memory_gib']:.2f} GiB){mfu}"
-    )
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
 
 
-def _ratio(a: float, b: float) -> float | None:
-    return round(a / b, 3) if b else None
-
-
-def _apply_liger(model: Any, device: Any) -> str:
-    if device.type != "cuda":
-        return "off (needs CUDA)"
-    try:
-        from liger_kernel.transformers import apply_liger_kernel_to_qwen2
-    except ImportError:
-        return "off (liger-kernel not installed)"
-    try:
-        apply_liger_kernel_to_qwen2(
-            rope=True,
-            rms_norm=True,
-            swiglu=True,
-            cross_entropy=False,
-            fused_linear_cross_entropy=False,
-            model=model,
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "| tool | wall s (median, min..max) | steady real tokens/s (median, min..max) | steps | final loss |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, tool in result["tools"].items():
+        wall, tps = tool["wall_s"], tool["tokens_per_s"]
+        losses = ", ".join(f"{x:.4f}" for x in tool["final_loss"] if x is not None)
+        lines.append(
+            f"| `{name}` | {wall['median']} ({wall['min']}..{wall['max']}) | {tps['median']} "
+            f"({tps['min']}..{tps['max']}) | {tool['steps']} | {losses} |"
         )
-    except Exception as error:  # an incompatible liger version must not sink the benchmark
-        return f"off ({type(error).__name__}: {error})"
-    return "on"
-
-
-def _liger_fused_ce() -> Any:
-    with contextlib.suppress(ImportError):
-        from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
-
-        return LigerFusedLinearCrossEntropyLoss(ignore_index=IGNORE_INDEX)
-    return None
+    for key, value in result.get("ratio", {}).items():
+        lines.append(f"\n{key}: **{value}**")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

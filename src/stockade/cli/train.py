@@ -63,12 +63,21 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Save the resolved spec as YAML (a relative path: from the current folder)."),
         ] = None,
         verify: Verify = VerifyMode.fast,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force",
+                help="Start even if the memory estimate says the run will not fit (see `stockade estimate`).",
+            ),
+        ] = False,
     ) -> None:
         """Fine-tune: stockade train [CONFIG.yaml] [--key value ...] (LLaMA-Factory keys accepted)."""
         from stockade.training.service import dry_run as resolve_dry_run
         from stockade.training.service import resume_training, start_training
         from stockade.workspace.service import open_workspace
 
+        if force and (resume or dry_run):
+            raise typer.BadParameter("--force starts a new run; it does nothing with --resume or --dry-run")
         if resume:
             if ctx.args or dry_run:
                 raise typer.BadParameter(
@@ -109,7 +118,7 @@ def register(app: typer.Typer) -> None:
                         else (lambda run_id: console.print(f"run [bold]{run_id}[/] started"))
                     )
                     outcome = start_training(
-                        context, spec, progress=callback, on_start=announce, verify=verify.value
+                        context, spec, progress=callback, on_start=announce, verify=verify.value, force=force
                     )
             finally:
                 finish()

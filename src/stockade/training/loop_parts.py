@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ class RunParts:
     metrics: Any
     dist: Any
     step_started_epochs: int
+    started: float  # time.monotonic() when this process started stepping
 
     def _order(self, epoch: int) -> list[list[int]]:
         if epoch not in self._orders:
@@ -74,7 +76,12 @@ class RunParts:
 
         context = torch.autocast("cuda", dtype=self.loaded.compute_dtype) if self.autocast else nullcontext()
         with context:
-            return self.forward_model(**batch).loss.float()
+            if self.loaded.head is None:  # the model's own loss over the full logits
+                return self.forward_model(**batch).loss.float()
+            # lm_head is the identity: the forward returns hidden states, the loss never holds the logits
+            inputs = {key: value for key, value in batch.items() if key != "labels"}
+            hidden = self.forward_model(**inputs).logits
+            return self.loaded.hidden_loss(hidden, self.loaded.head.weight, batch["labels"]).float()
 
     def _epoch_float(self) -> float:
         return round(self.epoch + self.position / self.n_batches, 4)
@@ -125,6 +132,8 @@ class RunParts:
             "lr": lr,
             "grad_norm": round(grad_norm, 6),
             "tokens_per_s": round(real / seconds, 1) if seconds > 0 else 0.0,
+            "real_tokens": real,  # since the last line, padding not counted
+            "elapsed_s": round(time.monotonic() - self.started, 3),  # since this process's first step
             "peak_memory_mb": peak_memory_mb(),
         }
         if eval_loss is not None:

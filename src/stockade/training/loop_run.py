@@ -30,11 +30,15 @@ class Run(RunParts):
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(self.spec.seed)
-        self.loaded = load_for_training(Path(inputs.model_dir), self.spec, self.dist.local_rank)
+        self.loaded = load_for_training(
+            Path(inputs.model_dir), self.spec, self.dist.local_rank, fsdp=self.dist.fsdp
+        )
         self.model = self.loaded.model
         spec = self.spec
         self.rows = (
-            pack_examples(inputs.train, spec.cutoff_len) if spec.packing else single_sequences(inputs.train)
+            pack_examples(inputs.train, spec.cutoff_len)
+            if self.loaded.recipe.packing
+            else single_sequences(inputs.train)
         )
         self.eval_rows = single_sequences(inputs.eval)
         self.lengths = [len(row) for row in self.rows]
@@ -86,7 +90,7 @@ class Run(RunParts):
 
     def run(self) -> TrainResult:
 
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         session_start_step = self.step
         while self.step < self.total:
             tick = time.monotonic()

@@ -8,6 +8,8 @@
 
 Trainable parameters are kept in float32 (the master weights); the frozen base is loaded in the compute
 dtype and the loop runs the forward pass under autocast when that is bf16/fp16.
+
+Packing, activation recompute and the cross-entropy follow :func:`stockade.training.recipe.decide`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from stockade.core.errors import ConfigError, DependencyMissing
 from stockade.core.specs.train import TrainSpec
 from stockade.data.packing import PackingMode, configure_model_for_packing
+from stockade.training.recipe import Recipe, decide, device_facts, read_model_config
 
 FREEZE_TRAINABLE_LAYERS = 2
 
@@ -30,6 +33,9 @@ class LoadedModel:
     compute_dtype: Any  # the autocast dtype (float32: no autocast)
     packing_mode: PackingMode
     is_peft: bool
+    recipe: Recipe | None = None
+    head: Any = None  # a LogitFreeHead when the loss is taken from hidden states (chunked, liger)
+    hidden_loss: Any = None  # (hidden, weight, labels) -> mean loss, with ``head``
 
 
 def resolve_dtype(precision: str) -> Any:
@@ -54,11 +60,16 @@ def _check_bitsandbytes() -> None:
         ) from error
 
 
-def load_for_training(model_dir: Path, spec: TrainSpec, local_rank: int = 0) -> LoadedModel:
+def load_for_training(
+    model_dir: Path, spec: TrainSpec, local_rank: int = 0, *, fsdp: bool = False
+) -> LoadedModel:
     """The model on its device (``cuda:local_rank``, else CPU) with only ``spec.finetuning_type``'s
-    parameters trainable."""
+    parameters trainable, set up as the recipe says (recompute, loss head)."""
     import torch
     from transformers import AutoModelForCausalLM
+
+    recipe = decide(spec, read_model_config(model_dir), device_facts(local_rank), fsdp=fsdp)
+    recompute = recipe.gradient_checkpointing
 
     quantized = spec.finetuning_type == "qlora" or spec.load_in_4bit
     if quantized:
@@ -89,14 +100,14 @@ def load_for_training(model_dir: Path, spec: TrainSpec, local_rank: int = 0) -> 
     if not quantized:
         model.to(device)
     model.config.use_cache = False
-    packing_mode = configure_model_for_packing(model) if spec.packing else "mask"
+    packing_mode = configure_model_for_packing(model) if recipe.packing else "mask"
 
     is_peft = spec.finetuning_type in ("lora", "qlora")
     if quantized:
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=spec.gradient_checkpointing)
-    elif spec.gradient_checkpointing:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=recompute)
+    elif recompute:
         kwargs = {"use_reentrant": False}
         if hasattr(model, "activation_checkpointing_enable"):  # transformers 5's name; the old one warns
             model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
@@ -109,7 +120,7 @@ def load_for_training(model_dir: Path, spec: TrainSpec, local_rank: int = 0) -> 
         model = PeftModel.from_pretrained(model, spec.adapter_name_or_path, is_trainable=True)
     elif is_peft:
         model = _apply_lora(model, spec)
-        if spec.gradient_checkpointing:
+        if recompute:
             model.enable_input_require_grads()
     elif spec.finetuning_type == "freeze":
         _freeze_all_but_last_layers(model, FREEZE_TRAINABLE_LAYERS)
@@ -120,7 +131,18 @@ def load_for_training(model_dir: Path, spec: TrainSpec, local_rank: int = 0) -> 
         if parameter.requires_grad and parameter.dtype != torch.float32:
             parameter.data = parameter.data.float()
     model.train()
-    return LoadedModel(model, device, compute, packing_mode, is_peft)
+    head, hidden_loss = _loss_head(model, recipe.cross_entropy)
+    return LoadedModel(model, device, compute, packing_mode, is_peft, recipe, head, hidden_loss)
+
+
+def _loss_head(model: Any, kind: str) -> tuple[Any, Any]:
+    """For the chunked (or liger) loss: lm_head made the identity, and the loss over its weight."""
+    if kind == "full":
+        return None, None
+    from stockade.training.loss import LogitFreeHead, chunked_cross_entropy, liger_cross_entropy
+
+    hidden_loss = (liger_cross_entropy() if kind == "liger" else None) or chunked_cross_entropy
+    return LogitFreeHead(model), hidden_loss
 
 
 def _apply_lora(model: Any, spec: TrainSpec) -> Any:

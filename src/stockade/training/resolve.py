@@ -153,48 +153,77 @@ def load_tokenizer_and_template(plan: TrainPlan) -> tuple[Any, Any]:
     return tokenizer, resolve_template(plan.spec.template, tokenizer)
 
 
-def encode_datasets(plan: TrainPlan) -> EncodedData:
-    """Tokenize every record with the template and label masking; split validation by seed."""
-    from stockade.data.records import Conversation
-    from stockade.data.tokenization import EncodedExample, encode_conversation
+def encode_datasets(plan: TrainPlan, cache_dir: Path | None = None) -> EncodedData:
+    """Tokenize every record with the template and label masking; split validation by seed.
+
+    With ``cache_dir``, each dataset version's tokens are kept there (:mod:`.token_cache`, keyed by the
+    dataset, the model's manifest, template, cutoff and ``max_samples``): a second run with the same
+    setting loads them instead of tokenizing, and does not load the tokenizer at all.
+    """
+    from stockade.training import token_cache
 
     spec = plan.spec
-    tokenizer, template = load_tokenizer_and_template(plan)
-    skipped: Counter[str] = Counter()
-    counted = [0]
+    loaded: list[Any] = []  # (tokenizer, template), loaded on the first cache miss
+
+    def tokenizer_and_template() -> tuple[Any, Any]:
+        if not loaded:
+            loaded.extend(load_tokenizer_and_template(plan))
+        return loaded[0], loaded[1]
+
+    def encode_one(dataset: ResolvedDataset) -> token_cache.Encoded:
+        from stockade.data.records import Conversation
+        from stockade.data.tokenization import EncodedExample, encode_conversation
+
+        tokenizer, template = tokenizer_and_template()
+        out, skipped, records = [], Counter[str](), 0
+        with dataset.path.open(encoding="utf-8") as handle:
+            for index, line in enumerate(handle):
+                if spec.max_samples is not None and index >= spec.max_samples:
+                    break
+                records += 1
+                encoded = encode_conversation(
+                    Conversation.model_validate(json.loads(line)),
+                    tokenizer,
+                    template,
+                    cutoff_len=spec.cutoff_len,
+                )
+                if isinstance(encoded, EncodedExample):
+                    out.append(encoded)
+                else:
+                    skipped[encoded.reason] += 1
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        return token_cache.Encoded(out, records, dict(skipped), template.name, int(pad))
+
+    parts: list[token_cache.Encoded] = []
 
     def encode(datasets: list[ResolvedDataset]) -> list[Any]:
         out = []
         for dataset in datasets:
-            with dataset.path.open(encoding="utf-8") as handle:
-                for index, line in enumerate(handle):
-                    if spec.max_samples is not None and index >= spec.max_samples:
-                        break
-                    counted[0] += 1
-                    encoded = encode_conversation(
-                        Conversation.model_validate(json.loads(line)),
-                        tokenizer,
-                        template,
-                        cutoff_len=spec.cutoff_len,
-                    )
-                    if isinstance(encoded, EncodedExample):
-                        out.append(encoded)
-                    else:
-                        skipped[encoded.reason] += 1
+            key = token_cache.cache_key(
+                dataset.content_sha256,
+                plan.model_manifest_sha256,
+                spec.template,
+                spec.cutoff_len,
+                spec.max_samples,
+            )
+            part, _ = token_cache.cached(cache_dir, key, lambda d=dataset: encode_one(d))
+            parts.append(part)
+            out.extend(part.examples)
         return out
 
     examples = encode(plan.datasets)
-    records = counted[0]
+    records = sum(p.records for p in parts)
+    skipped: Counter[str] = Counter()
+    for part in parts:
+        skipped.update(part.skipped)
     if not examples:
         raise StockadeError(
             "no example left to train on after tokenization", fix="raise cutoff_len or check data"
         )
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad, template_name = parts[0].pad_token_id, parts[0].template
     if plan.eval_datasets:  # held-out versions replace the val_size split
         held = encode(plan.eval_datasets)
-        return EncodedData(examples, held, int(pad), template.name, records, dict(skipped))
+        return EncodedData(examples, held, pad, template_name, records, dict(skipped))
     random.Random(spec.seed).shuffle(examples)  # noqa: S311 - a reproducible split, not security
     held_out = int(len(examples) * spec.val_size)
-    return EncodedData(
-        examples[held_out:], examples[:held_out], int(pad), template.name, records, dict(skipped)
-    )
+    return EncodedData(examples[held_out:], examples[:held_out], pad, template_name, records, dict(skipped))

@@ -25,15 +25,19 @@ from stockade.core.errors import StockadeError
 from stockade.core.hashing import canonical_json
 from stockade.core.references import parse_model_reference
 from stockade.core.specs import TrainSpec, load_spec
+from stockade.resources import fit
+from stockade.storage.staging import crash_window
 from stockade.storage.tables import TrainingRun
 from stockade.training import distributed
 from stockade.training.distributed import DistContext
 from stockade.training.options import copy_atomically, output_dir_of, prepare_spec
+from stockade.training.recipe import decide, device_facts, read_model_config
 from stockade.training.resolve import TrainPlan, encode_datasets, load_tokenizer_and_template, resolve_plan
 from stockade.training.runs import RunView, get_run, new_run_id, record_process
 
 SPEC_FILE = "spec.yaml"
 LINEAGE_FILE = "lineage.json"
+TOKEN_CACHE = ("cache", "tokenized")  # under the workspace root: see stockade.training.token_cache
 LIBRARIES = ("torch", "transformers", "peft", "accelerate", "tokenizers", "bitsandbytes", "stockade")
 
 
@@ -96,13 +100,16 @@ def start_training(
     progress: Callable[[Any], None] | None = None,
     on_start: Callable[[str], None] | None = None,
     verify: str = "fast",
+    force: bool = False,
 ) -> TrainOutcome:
-    """Train ``spec`` as a new run in the workspace (one rank of several under torchrun)."""
+    """Train ``spec`` as a new run in the workspace (one rank of several under torchrun). A run whose
+    memory estimate exceeds the free memory is refused before any weight loads, unless ``force``."""
     workspace = context.workspace
     spec, start_adapter, plan = resolve_training(context, spec, verify)
     dist = distributed.from_environment()
+    fit.check_training_fit(spec, plan.model_dir, force=force, dist=dist)
     distributed.setup(dist, spec.ddp_timeout)
-    data = encode_datasets(plan)
+    data = encode_datasets(plan, token_cache_dir(workspace))
     run_id = distributed.broadcast(dist, new_run_id() if dist.is_main else None)
     run_dir = workspace.folder("runs") / run_id
     if not dist.is_main:
@@ -128,6 +135,9 @@ def start_training(
             "eval": len(data.eval),
             "skipped": data.skipped,
         },
+        "recipe": decide(
+            spec, read_model_config(plan.model_dir), device_facts(dist.local_rank), fsdp=dist.fsdp
+        ).facts(),
         "environment": environment(),
         "user": context.actor.name,
     }
@@ -164,6 +174,7 @@ def start_training(
     distributed.barrier(dist)
     if on_start:
         on_start(run_id)
+    crash_window("train.started")  # recorded as running, no checkpoint yet
     return _run(context, run_id, run_dir, plan.model_dir, spec, data, None, progress, dist)
 
 
@@ -186,7 +197,7 @@ def resume_training(
     if checkpoint is None:
         raise StockadeError(f"{run_id} has no checkpoint yet", fix="start it again with `stockade train`")
     plan = _resolve_plan(context, spec, verify)
-    data = encode_datasets(plan)
+    data = encode_datasets(plan, token_cache_dir(workspace))
     if dist.is_main:
         record_process(run_dir)
         _set_status(context, run_id, "train.resume", "running", reason=f"from {checkpoint.name}")
@@ -267,6 +278,8 @@ def dry_run(context: Any, spec: TrainSpec, verify: str = "fast") -> tuple[TrainS
     (as the real run does before tokenizing); no weights load, nothing is written."""
     spec, start_adapter, plan = resolve_training(context, spec, verify)
     _, template = load_tokenizer_and_template(plan)
+    dist = distributed.from_environment()
+    recipe = decide(spec, read_model_config(plan.model_dir), device_facts(dist.local_rank), fsdp=dist.fsdp)
     return spec, {
         "model": str(plan.model_dir),
         "model_manifest_sha256": plan.model_manifest_sha256,
@@ -275,7 +288,13 @@ def dry_run(context: Any, spec: TrainSpec, verify: str = "fast") -> tuple[TrainS
         "template": template.name,
         "start_adapter": start_adapter["path"] if start_adapter else None,
         "output_dir": spec.output_dir,
+        **recipe.facts(),
     }
+
+
+def token_cache_dir(workspace: Any) -> Path:
+    """Where tokenized datasets are cached (:mod:`stockade.training.token_cache`)."""
+    return workspace.root.joinpath(*TOKEN_CACHE)
 
 
 def _resolve_plan(context: Any, spec: TrainSpec, verify: str) -> Any:

@@ -60,7 +60,13 @@ class TrainSpec(Spec):
     cutoff_len: int = Field(2048, ge=8, description="Maximum tokens per example after templating.")
     max_samples: int | None = Field(None, ge=1, description="Use at most this many records per dataset.")
     val_size: float = Field(0.0, ge=0, lt=1, description="Fraction held out for validation.")
-    packing: bool = Field(False, description="Pack several short examples into one sequence.")
+    packing: bool | None = Field(
+        None,
+        description="Pack examples into rows of cutoff_len tokens with a block-causal mask (each attends "
+        "only to itself): the same per-example loss as unpacked, without padding. Unset: on a GPU, off on "
+        "CPU (where a packed row's dense attention costs more than padding saves). false: one example per "
+        "row, LLaMA-Factory's default.",
+    )
     preprocessing_num_workers: int | None = Field(
         None,
         ge=1,
@@ -114,7 +120,18 @@ class TrainSpec(Spec):
     )
     bf16: bool | None = Field(None, description="LLaMA-Factory switch; true means precision: bf16.")
     fp16: bool | None = Field(None, description="LLaMA-Factory switch; true means precision: fp16.")
-    gradient_checkpointing: bool = Field(True, description="Trade compute for activation memory.")
+    gradient_checkpointing: bool | None = Field(
+        None,
+        description="Recompute activations in the backward pass (less memory, ~30 % more compute). Unset: "
+        "on only when a memory estimate says the run would not fit without it (never on CPU); true is "
+        "LLaMA-Factory's default. `stockade train --dry-run` prints the decision and why.",
+    )
+    cross_entropy: Literal["chunked", "full"] = Field(
+        "chunked",
+        description="chunked: the loss is computed in pieces of 1024 tokens and never holds the full "
+        "logits (liger-kernel's fused kernel on CUDA when installed); same value as full. full: the "
+        "model's own loss over the full logits (LLaMA-Factory's).",
+    )
     seed: int = Field(42, description="Random seed (data order, init of adapters).")
     ddp_timeout: int | None = Field(
         None, ge=1, description="Seconds a rank waits for the others in a collective (torchrun runs)."

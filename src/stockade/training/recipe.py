@@ -1,0 +1,238 @@
+"""How `stockade train` trains: the fastest recipe that changes no result, each choice with its reason.
+
+:func:`decide` turns a spec, the model's ``config.json`` and the device into a :class:`Recipe`. The loop
+follows it and ``stockade train --dry-run`` prints it. Every speed choice keeps the loss the same:
+
+* **packing** (spec ``packing``; unset: on a GPU, off on CPU): examples share rows of ``cutoff_len``
+  tokens with a block-causal mask and per-example position ids, so each attends only to itself and the
+  loss is the per-example loss, without padding (tests/training/test_recipe.py trains the same data
+  both ways). On CPU the block-causal attention of a packed row is computed densely (quadratic in the
+  row's width), which measured slower than one example per row (bench/train.py), so CPU runs do not
+  pack unless asked.
+* **cross-entropy** (spec ``cross_entropy``, default ``chunked``): the shifted loss over hidden states x
+  lm_head in pieces of :data:`CE_CHUNK` tokens, never the full logits (liger-kernel's fused kernel on
+  CUDA when it is installed), equal to the model's own loss to float tolerance. Used for the model types
+  in :data:`CHUNKED_CE_MODEL_TYPES` (their lm_head output is the logits, unscaled), never under FSDP (the
+  head's weight is sharded) nor with an adapter on lm_head; the model's own loss otherwise, and the
+  reason is printed.
+* **precision**: bf16 autocast on a GPU that has it (``precision: auto``), fp32 on CPU.
+* **activation recompute** (spec ``gradient_checkpointing``, unset by default): off on CPU; on a GPU, on
+  only when :func:`memory_estimate` says the run would not fit in 90 % of the GPU's memory without it.
+* **attention**: the model's default implementation (sdpa on current transformers); packed rows use a
+  4D block-causal mask with sdpa/eager, position-id resets with flash-attention.
+
+Imports nothing heavy: torch is asked for the device only by :func:`device_facts`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stockade.core.specs.train import TrainSpec
+from stockade.training.loss import CE_CHUNK
+
+# Causal-LM classes whose forward is ``logits = self.lm_head(hidden)`` with no scaling or soft-capping
+# (checked against transformers' modeling files); others keep the model's own loss.
+CHUNKED_CE_MODEL_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3", "glm4", "phi3", "gemma"})
+MEMORY_BUDGET = 0.9  # share of the GPU's memory a run may plan to use
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class Choice:
+    key: str
+    value: str
+    why: str
+
+    def line(self) -> str:
+        return f"{self.value} ({self.why})"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    packing: bool
+    cross_entropy: str  # "chunked" | "liger" | "full"
+    gradient_checkpointing: bool
+    choices: list[Choice] = field(default_factory=list)
+
+    def facts(self) -> dict[str, str]:
+        """``{"recipe.KEY": "VALUE (why)"}`` for ``--dry-run`` and the run's lineage."""
+        return {f"recipe.{c.key}": c.line() for c in self.choices}
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    kind: str  # "cuda" | "cpu"
+    name: str
+    total_memory: int | None  # bytes, CUDA only
+    bf16: bool = False
+
+
+def device_facts(local_rank: int = 0) -> DeviceFacts:
+    import torch
+
+    if not torch.cuda.is_available():
+        return DeviceFacts("cpu", "cpu", None)
+    bf16 = torch.cuda.is_bf16_supported()
+    try:
+        props = torch.cuda.get_device_properties(local_rank)
+    except (RuntimeError, AssertionError):  # no driver to ask (CUDA faked by a memory measurement)
+        return DeviceFacts("cuda", "cuda", None, bf16)
+    return DeviceFacts("cuda", props.name, int(props.total_memory), bf16)
+
+
+def read_model_config(model_dir: Path) -> dict[str, Any]:
+    """The model folder's ``config.json`` (an empty dict when there is none)."""
+    path = Path(model_dir) / "config.json"
+    if not path.is_file():
+        return {}
+    config = json.loads(path.read_text(encoding="utf-8"))
+    return config.get("text_config", config) if isinstance(config.get("text_config"), dict) else config
+
+
+def _liger_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("liger_kernel") is not None
+
+
+def decide(
+    spec: TrainSpec,
+    model_config: dict[str, Any],
+    device: DeviceFacts,
+    *,
+    fsdp: bool = False,
+    liger_installed: bool | None = None,
+) -> Recipe:
+    """The recipe for ``spec`` on ``device``; each :class:`Choice` says why."""
+    choices: list[Choice] = []
+    packing = spec.packing if spec.packing is not None else device.kind == "cuda"
+    if spec.packing is not None:
+        why = f"packing: {str(spec.packing).lower()} in the spec"
+    elif packing:
+        why = (
+            "default on a GPU; each example attends only to itself, so the loss is the per-example loss, "
+            "with no padding; packing: false for one example per row"
+        )
+    else:
+        why = (
+            "default on CPU: a packed row's block-causal attention is computed densely, which costs more "
+            "than the padding it saves (measured: bench/train.py); packing: true to pack"
+        )
+    if packing:
+        choices.append(Choice("packing", f"on: rows of {spec.cutoff_len} tokens, block-causal", why))
+    else:
+        choices.append(Choice("packing", "off: one example per row", why))
+
+    dtype = _compute_dtype(spec.precision, device)
+    if device.kind == "cuda" and dtype != "fp32":
+        why = "precision: auto on a GPU" if spec.precision == "auto" else f"precision: {spec.precision}"
+        choices.append(Choice("precision", f"{dtype} autocast, fp32 trainable weights", why))
+    else:
+        why = "CPU" if device.kind == "cpu" else f"precision: {spec.precision}"
+        choices.append(Choice("precision", "fp32", why))
+    choices.append(
+        Choice(
+            "attention",
+            "the model's default (sdpa)",
+            "packed rows: 4D block-causal mask with sdpa/eager, position-id resets with flash-attention"
+            if packing
+            else "no packing: padded rows with a padding mask",
+        )
+    )
+
+    loss, loss_why = _cross_entropy(spec, model_config, device, fsdp, liger_installed)
+    label = {
+        "chunked": f"chunked, {CE_CHUNK} tokens a piece (never the full logits)",
+        "liger": "liger-kernel fused linear cross-entropy (never the full logits)",
+        "full": "the model's own loss over the full logits",
+    }[loss]
+    choices.append(Choice("cross_entropy", label, loss_why))
+
+    estimate = memory_estimate(spec, model_config, dtype, loss)
+    if spec.gradient_checkpointing is not None:
+        recompute = spec.gradient_checkpointing
+        why = f"gradient_checkpointing: {str(recompute).lower()} in the spec"
+    elif device.kind != "cuda":
+        recompute, why = False, "CPU: memory is not the limit, recompute only costs time"
+    elif device.total_memory is None or not model_config:
+        recompute, why = True, "no memory estimate (model config or GPU size unknown): the safe choice"
+    else:
+        budget = int(device.total_memory * MEMORY_BUDGET)
+        without, with_ = estimate["without_recompute"], estimate["with_recompute"]
+        recompute = without > budget
+        verdict = "does not fit" if recompute else "fits"
+        why = (
+            f"estimated {without / GIB:.1f} GiB without recompute ({with_ / GIB:.1f} GiB with), "
+            f"{verdict} in {MEMORY_BUDGET:.0%} of {device.total_memory / GIB:.0f} GiB ({device.name})"
+        )
+    choices.append(Choice("gradient_checkpointing", "on" if recompute else "off", why))
+    return Recipe(packing, loss, recompute, choices)
+
+
+def _compute_dtype(precision: str, device: DeviceFacts) -> str:
+    if precision != "auto":
+        return precision
+    if device.kind != "cuda":
+        return "fp32"
+    return "bf16" if device.bf16 else "fp16"
+
+
+def _cross_entropy(
+    spec: TrainSpec, config: dict[str, Any], device: DeviceFacts, fsdp: bool, liger: bool | None
+) -> tuple[str, str]:
+    if spec.cross_entropy == "full":
+        return "full", "cross_entropy: full in the spec"
+    model_type = config.get("model_type")
+    if model_type not in CHUNKED_CE_MODEL_TYPES:
+        return "full", f"model type {model_type!r} is not one whose logits are lm_head's plain output"
+    if fsdp:
+        return "full", "FSDP shards lm_head's weight, which the chunked loss reads outside the forward"
+    if any(t.lower() == "lm_head" for t in spec.lora_target):
+        return "full", "lm_head has an adapter (lora_target), which the chunked loss would skip"
+    if device.kind == "cuda" and (liger if liger is not None else _liger_installed()):
+        return "liger", "default; liger-kernel is installed and this is a GPU; same value as the full loss"
+    return "chunked", "default; the same value as the full loss (tested), without the logits' memory"
+
+
+def memory_estimate(spec: TrainSpec, config: dict[str, Any], dtype: str, loss: str) -> dict[str, int]:
+    """Bytes a training step needs on one GPU, with and without activation recompute (a rough upper bound).
+
+    weights (compute dtype, 4-bit for qlora) + trainable state (fp32 weight, gradient, two AdamW moments:
+    16 bytes a parameter) + activations of a full micro-batch (``per_device_train_batch_size x
+    cutoff_len`` tokens; per token and layer ``bytes x (12 hidden + 4 intermediate)`` kept for backward,
+    or only the layer input with recompute plus one layer's worth) + logits (fp32 logits and their
+    gradient for the full loss; one chunk for the chunked one) + 1 GiB of workspace.
+    """
+    hidden = int(config.get("hidden_size") or 0)
+    layers = int(config.get("num_hidden_layers") or 0)
+    inter = int(config.get("intermediate_size") or 4 * hidden)
+    vocab = int(config.get("vocab_size") or 0)
+    heads = int(config.get("num_attention_heads") or 1)
+    kv = int(config.get("num_key_value_heads") or heads)
+    head_dim = hidden // heads if heads else 0
+    per_layer = hidden * (hidden + 2 * kv * head_dim) + hidden * hidden + 3 * hidden * inter
+    embed = vocab * hidden * (1 if config.get("tie_word_embeddings") else 2)
+    params = layers * per_layer + embed
+    width = {"bf16": 2, "fp16": 2, "fp32": 4}.get(dtype, 4)
+    weights = params // 2 if spec.finetuning_type == "qlora" else params * width
+    if spec.finetuning_type == "full":
+        trainable = params
+    elif spec.finetuning_type == "freeze":
+        trainable = min(2, layers) * per_layer
+    else:  # LoRA on every linear layer: r x (in + out) per matrix, 7 matrices a layer
+        trainable = layers * spec.lora_rank * (4 * 2 * hidden + 3 * (hidden + inter))
+    tokens = spec.per_device_train_batch_size * spec.cutoff_len
+    per_token_layer = width * (12 * hidden + 4 * inter)
+    activations = tokens * layers * per_token_layer
+    recomputed = tokens * layers * hidden * width + tokens * per_token_layer
+    logits = tokens * vocab * (width + 8) if loss == "full" else min(tokens, CE_CHUNK) * vocab * 12
+    base = weights + trainable * 16 + logits + GIB
+    return {
+        "parameters": params,
+        "without_recompute": base + activations,
+        "with_recompute": base + recomputed,
+    }
