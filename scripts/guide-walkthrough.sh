@@ -59,10 +59,7 @@ refused() {
 check_stderr() {
   ACTING='as [A-Za-z0-9_.-]+ \((roles: [a-z_,]+|OS user, not logged in)\)'
   PROGRESS='.*(it/s|s/it)\]'   # transformers' progress bars (loading weights, writing shards)
-  # KNOWN, reported: peft (peft_model.py) reads transformers' deprecated `is_gradient_checkpointing`
-  # when it wraps the model for LoRA; training should silence it — then delete this entry.
-  KNOWN='.*FutureWarning: `is_gradient_checkpointing` is deprecated.*|  warnings.warn\('
-  UNEXPECTED="$(grep -Ev "^($ACTING|$PROGRESS|$KNOWN)$" "$ERR" || true)"
+  UNEXPECTED="$(grep -Ev "^($ACTING|$PROGRESS)$" "$ERR" || true)"
   SERVER_UNEXPECTED="$(grep -Evs "^($ACTING|serving finance-qwen@v1 on http://127.0.0.1:$PORT .*)$" "$PROJECT/logs/api.log" || true)"
   if [ -n "$UNEXPECTED$SERVER_UNEXPECTED" ]; then
     echo "unexpected output on stderr:" >&3

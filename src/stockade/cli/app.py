@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,6 +90,11 @@ class GuideOrderedGroup(TyperGroup):
 
         return sorted(names, key=lambda name: (rank(name), GUIDE_POSITION.get(name, 0), names.index(name)))
 
+
+# peft (PeftModel, get_peft_model) reads transformers' deprecated `is_gradient_checkpointing` alias when
+# it wraps a model, and transformers warns on every read: the user can do nothing about it, and it is
+# not about their model. Only that message is silenced; every other warning still shows.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 app = typer.Typer(
     name="stockade",

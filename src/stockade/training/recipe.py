@@ -158,7 +158,7 @@ def decide(
         why = f"gradient_checkpointing: {str(recompute).lower()} in the spec"
     elif device.kind != "cuda":
         recompute, why = False, "CPU: memory is not the limit, recompute only costs time"
-    elif device.total_memory is None or not model_config:
+    elif device.total_memory is None or estimate is None:
         recompute, why = True, "no memory estimate (model config or GPU size unknown): the safe choice"
     else:
         budget = int(device.total_memory * MEMORY_BUDGET)
@@ -198,41 +198,34 @@ def _cross_entropy(
     return "chunked", "default; the same value as the full loss (tested), without the logits' memory"
 
 
-def memory_estimate(spec: TrainSpec, config: dict[str, Any], dtype: str, loss: str) -> dict[str, int]:
-    """Bytes a training step needs on one GPU, with and without activation recompute (a rough upper bound).
+def memory_estimate(spec: TrainSpec, config: dict[str, Any], dtype: str, loss: str) -> dict[str, int] | None:
+    """Peak bytes of a training step on one GPU, with and without activation recompute, from
+    :mod:`stockade.resources` (the estimator ``stockade estimate`` and the fit check use, validated
+    against the loop's own step on fake tensors); None where it does not cover the model (a
+    mixture of experts, an unknown architecture, LoRA targets it does not know)."""
+    from stockade.core.errors import ConfigError
+    from stockade.resources.estimate import TrainingSetup, estimate_training
+    from stockade.resources.shape import shape_from_config
 
-    weights (compute dtype, 4-bit for qlora) + trainable state (fp32 weight, gradient, two AdamW moments:
-    16 bytes a parameter) + activations of a full micro-batch (``per_device_train_batch_size x
-    cutoff_len`` tokens; per token and layer ``bytes x (12 hidden + 4 intermediate)`` kept for backward,
-    or only the layer input with recompute plus one layer's worth) + logits (fp32 logits and their
-    gradient for the full loss; one chunk for the chunked one) + 1 GiB of workspace.
-    """
-    hidden = int(config.get("hidden_size") or 0)
-    layers = int(config.get("num_hidden_layers") or 0)
-    inter = int(config.get("intermediate_size") or 4 * hidden)
-    vocab = int(config.get("vocab_size") or 0)
-    heads = int(config.get("num_attention_heads") or 1)
-    kv = int(config.get("num_key_value_heads") or heads)
-    head_dim = hidden // heads if heads else 0
-    per_layer = hidden * (hidden + 2 * kv * head_dim) + hidden * hidden + 3 * hidden * inter
-    embed = vocab * hidden * (1 if config.get("tie_word_embeddings") else 2)
-    params = layers * per_layer + embed
-    width = {"bf16": 2, "fp16": 2, "fp32": 4}.get(dtype, 4)
-    weights = params // 2 if spec.finetuning_type == "qlora" else params * width
-    if spec.finetuning_type == "full":
-        trainable = params
-    elif spec.finetuning_type == "freeze":
-        trainable = min(2, layers) * per_layer
-    else:  # LoRA on every linear layer: r x (in + out) per matrix, 7 matrices a layer
-        trainable = layers * spec.lora_rank * (4 * 2 * hidden + 3 * (hidden + inter))
-    tokens = spec.per_device_train_batch_size * spec.cutoff_len
-    per_token_layer = width * (12 * hidden + 4 * inter)
-    activations = tokens * layers * per_token_layer
-    recomputed = tokens * layers * hidden * width + tokens * per_token_layer
-    logits = tokens * vocab * (width + 8) if loss == "full" else min(tokens, CE_CHUNK) * vocab * 12
-    base = weights + trainable * 16 + logits + GIB
+    try:
+        shape = shape_from_config(config)
+        method = "qlora" if spec.load_in_4bit and spec.finetuning_type == "lora" else spec.finetuning_type
+        common = {
+            "method": method,
+            "batch_size": spec.per_device_train_batch_size,
+            "cutoff": spec.cutoff_len,
+            "lora_rank": spec.lora_rank,
+            "lora_targets": tuple(spec.lora_target),
+            "precision": dtype,
+            "cross_entropy": loss,
+            "device": "cuda",
+        }
+        without = estimate_training(shape, TrainingSetup(**common, recompute=False))
+        with_ = estimate_training(shape, TrainingSetup(**common, recompute=True))
+    except ConfigError:
+        return None
     return {
-        "parameters": params,
-        "without_recompute": base + activations,
-        "with_recompute": base + recomputed,
+        "parameters": without.parameters,
+        "without_recompute": without.peak_device,
+        "with_recompute": with_.peak_device,
     }
