@@ -3,7 +3,7 @@
     python -m stockade.bench.serve --shape qwen2.5-7b --device cuda --concurrency 1,64 --json-out serve.json
     python -m stockade.bench.serve --shape tiny --device cpu --concurrency 1,8,32
 
-The model is built from a config alone with random weights (``--shape`` as in ``stockade.bench.train``:
+The model is built from a config alone with random weights (``--shape`` from ``stockade.bench.shapes``:
 the real Qwen2.5-7B shape in bf16 on CUDA, a 2-layer Qwen2 on CPU). Prompts are random token ids with
 lengths spread uniformly over ``--min-prompt``..``--max-prompt`` (128-512 by default); every request
 generates exactly ``--new-tokens`` (128; end-of-sequence is ignored on both sides).
@@ -74,9 +74,9 @@ def make_prompts(count: int, vocab: int, low: int, high: int, seed: int) -> list
 
 
 def build_model(shape: str, device: Any, dtype: Any) -> Any:
-    from stockade.bench.train import build_model as build_train_model
+    from stockade.bench.shapes import build_random_model
 
-    model = build_train_model(shape, device, dtype).eval()
+    model = build_random_model(shape, device, dtype).eval()
     model.config.use_cache = True
     model.generation_config.eos_token_id = None  # exactly --new-tokens on every request
     model.generation_config.pad_token_id = 0
