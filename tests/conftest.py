@@ -99,3 +99,29 @@ def postgres_workspace(tmp_path: Path, postgres_url: str) -> Path:
     settings.write_text(settings.read_text().replace("database_url: null", f"database_url: {postgres_url}"))
     initialize_workspace(root)
     return root
+
+
+def add_running_run(workspace: Path, run_id: str) -> None:
+    """A training run's row in state ``running`` (the recovery tests then write its folder as the
+    case needs: a live or dead owner, checkpoints)."""
+    from sqlalchemy.orm import Session
+
+    from stockade.storage.tables import TrainingRun
+    from stockade.workspace.service import open_workspace
+
+    with open_workspace(workspace) as context, Session(context.engine) as session, session.begin():
+        session.add(
+            TrainingRun(
+                id=run_id,
+                created_at="2026-01-01T00:00:00Z",
+                created_by="test",
+                status="running",
+                base_model="m",
+                base_manifest_sha256="0" * 64,
+                datasets="[]",
+                spec="{}",
+                environment="{}",
+                summary="{}",
+                path=f"runs/{run_id}",
+            )
+        )

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stockade.storage.staging import host_tag
-from stockade.storage.tables import AuditRecord, TrainingRun
+from stockade.storage.tables import AuditRecord
+from tests.conftest import add_running_run
 
 
 def _dead_pid() -> int:
@@ -56,24 +57,7 @@ def test_a_run_folder_without_its_row_is_removed_once_its_process_is_gone(worksp
 
 
 def _running(workspace: Path, run_id: str, pid: int) -> Path:
-    from stockade.workspace.service import open_workspace
-
-    with open_workspace(workspace) as context, Session(context.engine) as session, session.begin():
-        session.add(
-            TrainingRun(
-                id=run_id,
-                created_at="2026-01-01T00:00:00Z",
-                created_by="test",
-                status="running",
-                base_model="m",
-                base_manifest_sha256="0" * 64,
-                datasets="[]",
-                spec="{}",
-                environment="{}",
-                summary="{}",
-                path=f"runs/{run_id}",
-            )
-        )
+    add_running_run(workspace, run_id)
     return _owned_folder(workspace, run_id, pid)
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stockade.storage.staging import host_tag
-from stockade.storage.tables import AuditRecord, TrainingRun
-from tests.conftest import REPO, run_cli
+from stockade.storage.tables import AuditRecord
+from tests.conftest import REPO, add_running_run, run_cli
 
 SAMPLES = REPO / "src/stockade/data/samples/finance_qa_zh.json"
 
@@ -108,25 +108,8 @@ def test_a_dataset_import_killed_between_placing_and_commit_does_not_block_the_n
 
 
 def _running_run(workspace: Path, run_id: str, pid: int) -> None:
-    from stockade.workspace.service import open_workspace
-
-    folder = workspace / "runs" / run_id  # written after the row: an open finding it without one removes it
-    with open_workspace(workspace) as context, Session(context.engine) as session, session.begin():
-        session.add(
-            TrainingRun(
-                id=run_id,
-                created_at="2026-01-01T00:00:00Z",
-                created_by="test",
-                status="running",
-                base_model="m",
-                base_manifest_sha256="0" * 64,
-                datasets="[]",
-                spec="{}",
-                environment="{}",
-                summary="{}",
-                path=f"runs/{run_id}",
-            )
-        )
+    add_running_run(workspace, run_id)  # the row first: an open finding the folder without one removes it
+    folder = workspace / "runs" / run_id
     folder.mkdir(parents=True)
     (folder / "process.json").write_text(json.dumps({"host": host_tag(), "pid": pid}))
 
