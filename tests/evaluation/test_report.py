@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pytest
 
 from stockade.evaluation.report import deltas, render_html, summary_of
 
@@ -71,3 +74,58 @@ def test_html_is_self_contained_and_escaped() -> None:
     assert '<td class="num better">-1.0000</td>' in html and '<td class="num worse">-5.00 pt</td>' in html
     single = render_html(_report(with_baseline=False))
     assert "(baseline)" not in single and "fin@v2" in single
+
+
+def _scored(output: str, rouge: float, task: dict | None = None) -> dict:
+    row = {"output": output, "rouge_l": rouge, "bleu4_char": 0.0, "bleu4_word": 0.0, "exact_match": 0.0}
+    return {**row, "task": task} if task is not None else row
+
+
+def test_worst_cases_rank_the_largest_drops_first_with_a_diff() -> None:
+    from stockade.evaluation.report import output_diff, worst_cases
+
+    right, wrong = {"label_correct": True}, {"label_correct": False}
+    examples = [
+        {"index": 0, "candidate": _scored("合规", 0.9, right), "baseline": _scored("合规", 0.9, right)},
+        {"index": 1, "candidate": _scored("违规 A", 0.5, wrong), "baseline": _scored("合规 A", 0.6, right)},
+        {"index": 2, "candidate": _scored("x", 0.1, right), "baseline": _scored("y", 0.7, right)},
+        {"index": 3, "candidate": _scored("z", 0.2, right), "baseline": _scored("w", 0.1, wrong)},
+        {"index": 4, "candidate": _scored("q", 0.3, right), "baseline": _scored("q", 0.5, right)},
+    ]
+    worst = worst_cases(examples, limit=2)
+    # the verdict that flipped (task score 1 → 0) comes first, then the largest ROUGE-L drop
+    assert [case["index"] for case in worst] == [1, 2]
+    assert worst[0]["drop"]["task"] == 1.0 and worst[0]["drop"]["rouge_l"] == pytest.approx(0.1)
+    assert worst[0]["diff"] == [["-", "合"], ["+", "违"], ["=", "规 A"]]
+    assert [case["index"] for case in worst_cases(examples)] == [1, 2, 4]  # improved or equal: not listed
+    assert output_diff("abc", "abc") == [["=", "abc"]]
+
+
+def test_the_html_shows_the_worst_cases_side_by_side_escaped() -> None:
+    from stockade.evaluation.report import worst_cases
+
+    report = _report()
+    example = report["examples"][0]
+    example["baseline"] = {**example["baseline"], "output": "不良率 1.27%", "rouge_l": 0.9}
+    example["candidate"] = {**example["candidate"], "output": "<i>不良率</i> 2%", "rouge_l": 0.1}
+    report["worst"] = worst_cases(report["examples"])
+    html = render_html(report)
+    section = html.split("Worst cases against the baseline")[1].split("<h2>")[0]
+    assert "<ins>&lt;i&gt;</ins>" in section and "<del>" in section and "<i>" not in section
+    assert "ROUGE-L (characters) -80.0 pt" in section
+    assert section.index("不良率 1.27%") < section.index(
+        "&lt;i&gt;不良率&lt;/i&gt; 2%"
+    )  # baseline | candidate
+    report["worst"] = []
+    assert "No example scored lower than the baseline." in render_html(report)
+    assert "Worst cases" not in render_html(_report(with_baseline=False))
+
+
+def test_batch_size_applies_to_dataset_evaluations_only() -> None:
+    import typer
+
+    from stockade.cli.eval import _check_combination
+
+    _check_combination("d@v1", None, None, None, None, None, None, 8)  # accepted with --dataset
+    with pytest.raises(typer.BadParameter, match="--batch-size do not apply"):
+        _check_combination(None, "ceval", Path("x"), None, None, None, None, 8)

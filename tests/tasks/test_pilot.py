@@ -81,8 +81,18 @@ def test_init_train_and_evaluate_with_the_task_metrics(pilot: dict, name: str, m
         return real(*args, **kwargs)
 
     monkeypatch.setattr(service, "run_model", spy)
-    outcome = service.evaluate(context, adapter.ref, test_ref, baseline=base.ref, limit=3, task=name)
+    calls: list[tuple[int, int]] = []
+    outcome = service.evaluate(
+        context,
+        adapter.ref,
+        test_ref,
+        baseline=base.ref,
+        limit=3,
+        task=name,
+        progress=lambda *a: calls.append(a),
+    )
     assert seen == [preset.eval.max_new_tokens] * 2  # the preset's default, for candidate and baseline
+    assert calls == [(done, 6) for done in range(7)]  # a progress bar's (done, total): 3 answers × 2 models
     report = json.loads(outcome.json_path.read_text(encoding="utf-8"))
     assert report["task_metrics"] == preset.metrics and report["settings"]["task"] == name
     references = [row["reference"].strip() for row in report["examples"]]

@@ -110,3 +110,17 @@ def test_check_lists_every_answer_that_breaks_the_format(tmp_path: Path) -> None
     assert (
         result.problems[2].startswith(f"{path}: record 9, field 'instruction'") and len(result.problems) == 3
     )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_task_metric_is_measurable_on_the_held_out_set(name: str, tmp_path: Path) -> None:
+    """Evaluation scores each record's last turn: the held-out set must end in every kind of answer
+    (customer service: tool calls as well as answers and hand-offs), or a metric is always NaN."""
+    from stockade.evaluation.task_metrics import task_scores
+
+    preset = load_preset(name)
+    init_task(name, tmp_path / "t")
+    [source] = resolve_dataset_info(tmp_path / "t", [f"{name}-test"])
+    references = [record.messages[-1].content.strip() for record in read_records(source)]
+    scores = task_scores(preset, references, references)
+    assert scores.metrics == {metric: 1.0 for metric in preset.metrics}

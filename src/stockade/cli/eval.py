@@ -4,6 +4,8 @@ report; `stockade eval MODEL@V --benchmark ceval --data DIR`: multiple-choice ac
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +39,7 @@ def _check_combination(
     max_new_tokens: int | None,
     shots: int | None,
     split: str | None,
+    batch_size: int | None = None,
 ) -> None:
     if benchmark is None:
         if dataset is None:
@@ -49,9 +52,36 @@ def _check_combination(
         raise typer.BadParameter("--dataset and --benchmark exclude each other: one evaluation at a time")
     if data is None:
         raise typer.BadParameter("--benchmark needs --data DIR (the benchmark's local files)")
-    extra = [n for n, v in (("--task", task), ("--max-new-tokens", max_new_tokens)) if v is not None]
+    extra = [
+        n
+        for n, v in (("--task", task), ("--max-new-tokens", max_new_tokens), ("--batch-size", batch_size))
+        if v is not None
+    ]
     if extra:
         raise typer.BadParameter(f"{', '.join(extra)} do not apply to a multiple-choice --benchmark")
+
+
+@contextmanager
+def _progress_bar(unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar advanced by the evaluation's (done, total) calls; gone when the evaluation ends."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("[bold]evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("eval", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield update
 
 
 def register(app: typer.Typer) -> None:
@@ -93,6 +123,14 @@ def register(app: typer.Typer) -> None:
         template: Annotated[
             str | None, typer.Option(help="Chat template (default: the one recorded with each version).")
         ] = None,
+        batch_size: Annotated[
+            int | None,
+            typer.Option(
+                min=1,
+                help="Answers generated together (continuous batching; default 32). Lower it if the device "
+                "runs out of memory.",
+            ),
+        ] = None,
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the report's id, paths and headline metrics as JSON.")
         ] = False,
@@ -107,16 +145,10 @@ def register(app: typer.Typer) -> None:
         from stockade.governance.roles import require
         from stockade.workspace.service import open_workspace
 
-        _check_combination(dataset, benchmark, data, task, max_new_tokens, shots, split)
+        _check_combination(dataset, benchmark, data, task, max_new_tokens, shots, split, batch_size)
         with open_workspace(state.workspace) as context:
             require(context, "eval.run")
-            with console.status("evaluating...") as status:
-                done = [0]
-
-                def tick() -> None:
-                    done[0] += 1
-                    status.update(f"evaluating... {done[0]} answers")
-
+            with _progress_bar("questions" if benchmark else "answers") as tick:
                 if benchmark is not None:
                     assert data is not None
                     outcome = evaluate_benchmark(
@@ -145,6 +177,7 @@ def register(app: typer.Typer) -> None:
                         progress=tick,
                         verify=verify.value,
                         task=task,
+                        batch_size=batch_size,
                     )
         summary = outcome.summary
         if as_json:

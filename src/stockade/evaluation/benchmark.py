@@ -4,7 +4,6 @@ and audited like a dataset evaluation (``models/_eval/<id>/report.json`` + ``rep
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from stockade.audit.log import utc_now
 from stockade.core.ids import new_id
 from stockade.evaluation.choice import Benchmark, ChoiceResult, read_benchmark, run_choices
 from stockade.evaluation.report import CSS
-from stockade.evaluation.runner import load_model
+from stockade.evaluation.runner import Progress, load_model
 from stockade.evaluation.service import EvalOutcome, _target, store_report
 from stockade.models.store.safety import load_policy
 
@@ -31,9 +30,10 @@ def evaluate_benchmark(
     shots: int = 5,
     limit: int | None = None,
     template: str | None = None,
-    progress: Callable[[], None] | None = None,
+    progress: Progress | None = None,
     verify: str = "fast",
 ) -> EvalOutcome:
+    """``progress`` is called with (questions done, questions in all, candidate and baseline together)."""
     root = context.workspace.root
     bench = read_benchmark(benchmark, data, split=split, shots=shots, limit=limit)
     with Session(context.engine) as session:
@@ -42,9 +42,18 @@ def evaluate_benchmark(
         )
     allow_pickle = load_policy(root).allow_pickle_weights
     results = []
+    done, total = [0], bench.questions * len(targets)
+
+    def answered() -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], total)
+
+    if progress:
+        progress(0, total)
     for target in targets:
         loaded, tokenizer = load_model(target.model_dir, target.adapter_dir, allow_pickle)
-        results.append(run_choices(loaded, tokenizer, template or target.template, bench, progress=progress))
+        results.append(run_choices(loaded, tokenizer, template or target.template, bench, progress=answered))
         del loaded
     report_id = new_id("eval-")
     data_ref = f"{bench.name}@sha256:{bench.content_sha256[:12]}"

@@ -8,7 +8,6 @@ never prompts, references or outputs.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,15 @@ from stockade.core.errors import StockadeError
 from stockade.core.hashing import canonical_json, sha256_file
 from stockade.core.ids import new_id
 from stockade.data.versions import find_version
-from stockade.evaluation.report import deltas, render_html, summary_of
-from stockade.evaluation.runner import Example, load_model, read_examples, run_model
+from stockade.evaluation.report import deltas, render_html, summary_of, worst_cases
+from stockade.evaluation.runner import (
+    DEFAULT_BATCH_SIZE,
+    Example,
+    Progress,
+    load_model,
+    read_examples,
+    run_model,
+)
 from stockade.evaluation.task_metrics import check_references, task_scores
 from stockade.models.store.integrity import verify_before_use
 from stockade.models.store.resolve import model_path, resolve_model_version
@@ -90,12 +96,18 @@ def evaluate(
     limit: int | None = None,
     max_new_tokens: int | None = None,
     template: str | None = None,
-    progress: Callable[[], None] | None = None,
+    progress: Progress | None = None,
     verify: str = "fast",
     task: str | None = None,
+    batch_size: int | None = None,
 ) -> EvalOutcome:
     """``task``: a preset name (stockade.tasks) whose metrics are added; ``max_new_tokens`` defaults to
-    the preset's, else 128."""
+    the preset's, else 128; ``batch_size``: answers generated together (continuous batching, default
+    DEFAULT_BATCH_SIZE); ``progress`` is called with (answers done, answers in all, candidate and
+    baseline together). With a baseline, the report lists the worst cases (report.worst_cases)."""
+    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    if batch_size < 1:
+        raise StockadeError(f"batch_size must be at least 1 (got {batch_size})", fix="pass 1 or more")
     root = context.workspace.root
     preset = load_preset(task) if task else None
     if max_new_tokens is None:
@@ -125,8 +137,17 @@ def evaluate(
         last = [(e.index, e.reference, e.conversation.messages[-1].role) for e in examples]
         check_references(preset, last, data_ref)
     results, task_rows = [], []
+    done, total = [0], len(examples) * len(targets)
+
+    def answered() -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], total)
+
+    if progress:
+        progress(0, total)
     for target in targets:
-        loaded, tokenizer = load_model(target.model_dir, target.adapter_dir, allow_pickle)
+        loaded, tokenizer = load_model(target.model_dir, target.adapter_dir, allow_pickle, merge=True)
         results.append(
             run_model(
                 loaded,
@@ -134,7 +155,8 @@ def evaluate(
                 template or target.template,
                 examples,
                 max_new_tokens=max_new_tokens,
-                progress=progress,
+                batch_size=batch_size,
+                on_answer=answered,
             )
         )
         del loaded
@@ -149,9 +171,12 @@ def evaluate(
         "limit": limit,
         "template": template,
         "task": task,
+        "batch_size": batch_size,
     }
     if preset:
         _add_task(report, preset.metrics, task_rows)
+    if report["baseline"]:
+        report["worst"] = worst_cases(report["examples"])
     summary = summary_of(report)
     return store_report(
         context, report_id, report, render_html(report), targets, baseline, data_ref, summary,

@@ -13,7 +13,7 @@ import yaml
 from stockade.core.errors import StockadeError
 from stockade.tasks.presets import TaskPreset, load_preset
 
-HELD_OUT_EVERY = 10  # every 10th sample record goes to the held-out set (for `stockade eval --task`)
+HELD_OUT_EVERY = 10  # every 10th sample record of each kind goes to the held-out set (`eval --task`)
 
 COLUMNS = {
     "alpaca": {"prompt": "instruction", "query": "input", "response": "output", "system": "system"},
@@ -29,9 +29,21 @@ class Scaffold:
     test_records: int
 
 
+def _final_kind(record: Any) -> str:
+    """What the evaluated (last) turn is: a sharegpt record's last role (an answer or a tool call)."""
+    turns = record.get("conversations") if isinstance(record, dict) else None
+    return str(turns[-1].get("from")) if turns else "answer"
+
+
 def split_samples(records: list[Any]) -> tuple[list[Any], list[Any]]:
-    test = [r for i, r in enumerate(records) if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
-    train = [r for i, r in enumerate(records) if i % HELD_OUT_EVERY != HELD_OUT_EVERY - 1]
+    """Every 10th record of each kind of final turn is held out, so the held-out set has tool calls
+    to score as well as answers (evaluation scores the last turn)."""
+    seen: dict[str, int] = {}
+    train, test = [], []
+    for record in records:
+        kind = _final_kind(record)
+        seen[kind] = seen.get(kind, 0) + 1
+        (test if seen[kind] % HELD_OUT_EVERY == 0 else train).append(record)
     return train, test
 
 
