@@ -12,6 +12,11 @@ from typing import Any
 from stockade.privacy.policy import PrivacyPolicy
 from stockade.privacy.spans import PiiType, Span, SpanType
 
+#: Strings up to this long have their spans remembered (:meth:`PrivacyEngine.scan`), at most
+#: ``MEMO_ENTRIES`` of them (the memory is then cleared): repeated instructions and prompts.
+MEMO_MAX_CHARS = 200
+MEMO_ENTRIES = 4096
+
 
 def _instantiate(item: Any) -> Any:
     return item() if isinstance(item, type) else item
@@ -44,6 +49,9 @@ class PrivacyEngine:
             else None
         )
         self._allow = AllowList(policy.allow_list) if policy.allow_list else None
+        #: Spans of short strings already scanned: a dataset repeats its instructions and system
+        #: prompts in every record ("请总结以下内容"), and the scan of a string depends on nothing else.
+        self._seen: dict[str, tuple[Span, ...]] = {}
         #: What produces spans, with versions for lineage (the deny list included).
         self.detectors = [*self._scanners, *([self._deny] if self._deny else [])]
         self._rules = {
@@ -69,6 +77,16 @@ class PrivacyEngine:
         return {pii_type.value: operator for pii_type, (operator, _) in self._rules.items()}
 
     def scan(self, text: str) -> list[Span]:
+        if len(text) > MEMO_MAX_CHARS:
+            return self._scan(text)
+        known = self._seen.get(text)
+        if known is None:
+            if len(self._seen) >= MEMO_ENTRIES:
+                self._seen.clear()
+            known = self._seen[text] = tuple(self._scan(text))
+        return list(known)
+
+    def _scan(self, text: str) -> list[Span]:
         from stockade.privacy.detectors import detect_all
         from stockade.privacy.detectors.custom import merge_denied
 

@@ -668,8 +668,7 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
     # Every spelling has the pinyin of the surname as a word of its own: the Latin words of the
     # text are collected once, and a name whose surname's reading is not among them is skipped
     # before any pinyin of its given name is looked up.
-    runs = [(run.start(), run.group()) for run in _LATIN_WORDS_RE.finditer(text)]  # one pass over the text
-    words_in_text = {w.lower() for _, run in runs for w in _LATIN_WORD_RE.findall(run)}
+    words_in_text = set(map(str.lower, _LATIN_WORD_RE.findall(text)))  # one pass, no Python loop
     if words_in_text.isdisjoint(_all_surname_readings()):
         return spans
     keys: set[str] = set()
@@ -687,7 +686,10 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
         return spans
     extra = []
     firsts = {key.split(" ", 1)[0] for key in keys}  # a window can match only from one of these words
-    for run_start, run in runs:
+    for latin in _LATIN_WORDS_RE.finditer(text):
+        run_start, run = latin.start(), latin.group()
+        if firsts.isdisjoint(map(str.lower, _LATIN_WORD_RE.findall(run))):
+            continue  # no spelling starts in this run (most English prose): no window to look up
         words = list(_LATIN_WORD_RE.finditer(run))
         lowered = [w.group().lower() for w in words]
         i = 0
