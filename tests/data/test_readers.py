@@ -198,7 +198,7 @@ MALFORMED = [
         "alpaca",
         {"instruction": "x", "chosen": "a", "rejected": "b"},
         "output",
-        "preference data is not supported",
+        "through a dataset_info.json entry with ranking: true",
     ),
     ("alpaca", ["not", "an object"], None, "must be an object, not a list"),
     ("alpaca", "text", None, "must be an object"),
@@ -428,7 +428,7 @@ def test_detect_format_refuses_unknown_shapes(row):
 
 
 def test_formats_are_registered_by_name():
-    assert FORMATS.names() == ["alpaca", "messages", "sharegpt"]
+    assert FORMATS.names() == ["alpaca", "messages", "sharegpt", "text"]
     with pytest.raises(ConfigError, match="did you mean 'alpaca'"):
         FORMATS.get("alpacca")
 
@@ -661,13 +661,13 @@ def test_source_for_a_folder_reads_its_supported_files_sorted(tmp_path):
     ("name", "kwargs", "message"),
     [
         ("missing.jsonl", {}, "file not found"),
-        ("notes.txt", {}, "unsupported file type '.txt'"),
+        ("notes.docx", {}, "unsupported file type '.docx'"),
         ("data.jsonl", {"formatting": "openai"}, "unknown dataset formatting 'openai'"),
     ],
 )
 def test_source_for_file_refusals(tmp_path, name, kwargs, message):
     write(tmp_path / "data.jsonl", RECORDS["alpaca"])
-    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "notes.docx").write_text("x", encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(message)):
         source_for_file(tmp_path / name, **kwargs)
 

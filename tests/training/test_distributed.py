@@ -205,7 +205,7 @@ def test_rank_context_defaults_to_one_process() -> None:
 @pytest.mark.parametrize(
     ("deepspeed", "env", "kind", "named"),
     [
-        ("ds_z3.json", {}, "lora", "DeepSpeed"),
+        ("ds_z3.json", {"ACCELERATE_USE_FSDP": "true"}, "lora", "two sharding engines"),
         (None, {"ACCELERATE_USE_DEEPSPEED": "1"}, "lora", "DeepSpeed"),
         (None, {"ACCELERATE_USE_FSDP": "true"}, "qlora", "4-bit"),
     ],

@@ -226,3 +226,16 @@ def test_lineage_recipe_is_plain_json() -> None:
         "recipe.cross_entropy",
         "recipe.gradient_checkpointing",
     }
+
+
+def test_cpu_weights_are_fp32_whatever_precision_the_spec_names() -> None:
+    """The recipe prints fp32 on CPU; the loaded weights must agree (a bf16: true config from a GPU
+    machine must not train bf16 weights on CPU, where small updates vanish in rounding)."""
+    import torch
+
+    from stockade.training.model_setup import resolve_dtype
+
+    if torch.cuda.is_available():
+        pytest.skip("a CPU-only check")
+    for precision in ("auto", "bf16", "fp16", "fp32"):
+        assert resolve_dtype(precision) is torch.float32

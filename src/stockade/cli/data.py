@@ -18,7 +18,7 @@ app = typer.Typer(
     help="Import, validate and version datasets (alpaca, sharegpt, OpenAI messages).", no_args_is_help=True
 )
 
-FORMATS = ("auto", "alpaca", "sharegpt", "messages")
+FORMATS = ("auto", "alpaca", "sharegpt", "messages", "text")
 GATE_MODES = ("desensitize", "block", "allow")
 PolicyOption = Annotated[
     Path | None, typer.Option(help="A privacy policy YAML (default: replace every type with a placeholder).")
@@ -27,10 +27,13 @@ PolicyOption = Annotated[
 
 @app.command("import")
 def import_(
-    path: Annotated[Path | None, typer.Argument(help="A JSON, JSONL, CSV or Parquet file.")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="A JSON, JSONL, CSV or Parquet file (.txt/.md: plain text).")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Dataset name; versions become NAME@v1, @v2, ...")] = None,
     data_format: Annotated[
-        str, typer.Option("--format", help="auto, alpaca, sharegpt or messages.")
+        str,
+        typer.Option("--format", help="auto, alpaca, sharegpt, messages or text (plain text, for stage pt)."),
     ] = "auto",
     encoding: Annotated[
         str, typer.Option(help="Source encoding: utf-8 (default) or gbk to convert.")

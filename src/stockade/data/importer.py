@@ -30,7 +30,7 @@ from stockade.core.errors import StockadeError
 from stockade.core.hashing import canonical_json, sha256_file
 from stockade.core.references import parse_versioned_name
 from stockade.data.readers import DatasetSource, read_records
-from stockade.data.records import TRAINED_ROLES, Conversation, RecordProblem
+from stockade.data.records import LEARNED_ROLES, Record, RecordProblem
 from stockade.data.statistics import LengthStatistics
 from stockade.data.token_counter import TokenCounter
 from stockade.data.versions import (
@@ -124,6 +124,9 @@ class _Pass:
     prompt_tokens: LengthStatistics = field(default_factory=LengthStatistics)
     answer_tokens: LengthStatistics = field(default_factory=LengthStatistics)
     turns: LengthStatistics = field(default_factory=LengthStatistics)
+    kinds: dict[str, int] = field(
+        default_factory=dict
+    )  # records by kind (conversation, text, preference, kto)
 
 
 def _check_name(name: str) -> None:
@@ -138,7 +141,7 @@ def _check_name(name: str) -> None:
 def _stage(request: ImportRequest, staged: SealedFile, progress: Callable[[int], None] | None) -> _Pass:
     result = _Pass()
     counter = TokenCounter(request.tokenizer) if request.tokenizer else None
-    pending: list[Conversation] = []
+    pending: list[Record] = []
 
     def count_tokens() -> None:
         for prompt, answer in counter.count(pending):
@@ -155,10 +158,12 @@ def _stage(request: ImportRequest, staged: SealedFile, progress: Callable[[int],
                 continue
             out.write(canonical_json(item.to_json()) + "\n")
             result.rows += 1
-            prompt = sum(len(t.content) for t in item.messages if t.role not in TRAINED_ROLES)
+            prompt = sum(len(t.content) for t in item.messages if t.role not in LEARNED_ROLES)
             result.prompt_chars.add(prompt)
-            result.answer_chars.add(sum(len(t.content) for t in item.messages if t.role in TRAINED_ROLES))
-            result.turns.add(len(item.turns) // 2)
+            result.answer_chars.add(sum(len(t.content) for t in item.messages if t.role in LEARNED_ROLES))
+            result.turns.add(item.turn_pairs)
+            kind = getattr(item, "kind", "conversation")
+            result.kinds[kind] = result.kinds.get(kind, 0) + 1
             if counter is not None:
                 pending.append(item)
                 if len(pending) >= TOKEN_BATCH:
@@ -176,6 +181,8 @@ def _statistics(collected: _Pass, tokenizer: Path | None) -> dict[str, Any]:
         "prompt_chars": collected.prompt_chars.summary(),
         "answer_chars": collected.answer_chars.summary(),
     }
+    if set(collected.kinds) - {"conversation"}:  # stage pt/dpo/kto data: say what it holds
+        stats["records"] = dict(sorted(collected.kinds.items()))
     if tokenizer is not None:
         stats["tokenizer"] = str(tokenizer)
         stats["prompt_tokens"] = collected.prompt_tokens.summary()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from stockade.core.errors import DependencyMissing, StockadeError
-from stockade.data.records import Conversation
+from stockade.data.records import Conversation, KtoExample, PreferencePair, TextDocument, parse_record
 from stockade.data.templates import Segment, resolve_template
 from stockade.data.tokenization import EncodedExample, encode_conversation
 from stockade.data.versions import find_version
@@ -61,7 +61,20 @@ def preview_records(
         for index, line in enumerate(handle):
             if index >= count:
                 break
-            conversation = Conversation.model_validate(json.loads(line))
+            record = parse_record(json.loads(line))
+            if isinstance(record, TextDocument):
+                raise StockadeError(
+                    f"{row.name}@v{row.version} holds plain text (stage pt), which no chat template renders",
+                    fix="preview a conversation or preference dataset; text trains as it is",
+                )
+            # a preference pair previews with its chosen answer, a KTO example as its conversation
+            conversation: Conversation = (
+                record.conversation("chosen")
+                if isinstance(record, PreferencePair)
+                else record.conversation()
+                if isinstance(record, KtoExample)
+                else record
+            )
             encoded = encode_conversation(conversation, tokenizer, chosen, cutoff_len=cutoff_len)
             segments = chosen.render(conversation, tokenizer)
             if isinstance(encoded, EncodedExample):

@@ -4,6 +4,15 @@ A record is a conversation: an optional system prompt, then turns. Roles follow 
 ``user``, ``assistant``, ``function_call`` (an assistant tool call, trained on like an answer) and
 ``observation`` (a tool result, context only). Stored versions hold one record per JSONL line,
 ``{"messages": [{"role": ..., "content": ...}, ...], "tools": ...}``.
+
+Three more kinds, each marked by ``kind``, keep every text in ``messages`` so that the privacy gate
+scans (and desensitizes) all of it, consistently across the record:
+
+* ``text`` (:class:`TextDocument`, stage pt): one ``text`` turn, a document of plain text;
+* ``preference`` (:class:`PreferencePair`, stage dpo): the prompt turns, then a ``chosen`` and a
+  ``rejected`` answer;
+* ``kto`` (:class:`KtoExample`, stage kto): a conversation whose last answer is tagged desirable or
+  not (``kto_tag``).
 """
 
 from __future__ import annotations
@@ -13,9 +22,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Role = Literal["system", "user", "assistant", "function_call", "observation"]
+Role = Literal["system", "user", "assistant", "function_call", "observation", "text", "chosen", "rejected"]
 TRAINED_ROLES: frozenset[str] = frozenset({"assistant", "function_call"})
 PROMPT_ROLES: frozenset[str] = frozenset({"user", "observation"})
+# the roles whose text a model learns from, in every kind of record (statistics, token counts)
+LEARNED_ROLES: frozenset[str] = TRAINED_ROLES | {"text", "chosen", "rejected"}
+RecordKind = Literal["conversation", "text", "preference", "kto"]
+STAGE_OF_KIND: dict[str, str] = {"conversation": "sft", "text": "pt", "preference": "dpo", "kto": "kto"}
 
 
 class Turn(BaseModel):
@@ -67,11 +80,137 @@ class Conversation(BaseModel):
         """The turns after the system prompt."""
         return self.messages[1:] if self.messages[0].role == "system" else self.messages
 
+    @property
+    def turn_pairs(self) -> int:
+        return len(self.turns) // 2
+
     def to_json(self) -> dict:
         data: dict = {"messages": [turn.model_dump() for turn in self.messages]}
         if self.tools is not None:
             data["tools"] = self.tools
         return data
+
+
+class TextDocument(BaseModel):
+    """A plain-text document (stage pt): ``{"kind": "text", "messages": [{"role": "text", ...}]}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["text"] = "text"
+    messages: list[Turn] = Field(min_length=1, max_length=1)
+
+    @model_validator(mode="after")
+    def _shape(self) -> TextDocument:
+        if self.messages[0].role != "text":
+            raise ValueError(f"a text document holds one 'text' turn, not {self.messages[0].role!r}")
+        if not self.messages[0].content.strip():
+            raise ValueError("the text is empty: nothing to learn from")
+        return self
+
+    @classmethod
+    def of(cls, text: str) -> TextDocument:
+        return cls(messages=[Turn(role="text", content=text)])
+
+    @property
+    def text(self) -> str:
+        return self.messages[0].content
+
+    @property
+    def turn_pairs(self) -> int:
+        return 0
+
+    def to_json(self) -> dict:
+        return {"kind": "text", "messages": [turn.model_dump() for turn in self.messages]}
+
+
+class PreferencePair(BaseModel):
+    """A prompt with a preferred and a dispreferred answer (stage dpo). ``messages`` are the prompt's
+    turns (a conversation ending with a prompt), then one ``chosen`` and one ``rejected`` turn."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["preference"] = "preference"
+    messages: list[Turn] = Field(min_length=3)
+    tools: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> PreferencePair:
+        *prompt, chosen, rejected = self.messages
+        if (chosen.role, rejected.role) != ("chosen", "rejected"):
+            raise ValueError("a preference record ends with a 'chosen' then a 'rejected' turn")
+        for turn in (chosen, rejected):
+            if not turn.content.strip():
+                raise ValueError(f"the {turn.role} answer is empty: nothing to compare")
+        if any(turn.role in ("chosen", "rejected", "text") for turn in prompt):
+            raise ValueError("only the last two turns may be 'chosen' and 'rejected'")
+        self.conversation("chosen")  # the prompt must make a valid conversation with either answer
+        return self
+
+    def conversation(self, which: Literal["chosen", "rejected"]) -> Conversation:
+        """The prompt followed by one answer, as an ordinary conversation."""
+        answer = self.messages[-2] if which == "chosen" else self.messages[-1]
+        return Conversation(
+            messages=[*self.messages[:-2], Turn(role="assistant", content=answer.content)], tools=self.tools
+        )
+
+    @property
+    def turn_pairs(self) -> int:
+        return len(self.conversation("chosen").turns) // 2
+
+    def to_json(self) -> dict:
+        data: dict = {"kind": "preference", "messages": [turn.model_dump() for turn in self.messages]}
+        if self.tools is not None:
+            data["tools"] = self.tools
+        return data
+
+
+class KtoExample(BaseModel):
+    """A conversation whose last answer is desirable (``kto_tag: true``) or not (stage kto)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["kto"] = "kto"
+    messages: list[Turn] = Field(min_length=2)
+    tools: str | None = None
+    kto_tag: bool
+
+    @model_validator(mode="after")
+    def _shape(self) -> KtoExample:
+        self.conversation()
+        return self
+
+    def conversation(self) -> Conversation:
+        return Conversation(messages=self.messages, tools=self.tools)
+
+    @property
+    def turn_pairs(self) -> int:
+        return self.conversation().turn_pairs
+
+    def to_json(self) -> dict:
+        data: dict = {
+            "kind": "kto",
+            "kto_tag": self.kto_tag,
+            "messages": [turn.model_dump() for turn in self.messages],
+        }
+        if self.tools is not None:
+            data["tools"] = self.tools
+        return data
+
+
+Record = Conversation | TextDocument | PreferencePair | KtoExample
+RECORD_TYPES: tuple[type, ...] = (Conversation, TextDocument, PreferencePair, KtoExample)
+_BY_KIND: dict[str, type] = {"text": TextDocument, "preference": PreferencePair, "kto": KtoExample}
+
+
+def record_kind(data: dict) -> str:
+    """The kind of a stored record (``conversation`` when it has no ``kind``)."""
+    return str(data.get("kind") or "conversation")
+
+
+def parse_record(data: dict) -> Record:
+    """A stored record (one JSONL line, decoded) as its model, by ``kind``."""
+    model = _BY_KIND.get(record_kind(data), Conversation)
+    return model.model_validate(data)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

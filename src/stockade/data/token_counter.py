@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stockade.core.errors import ConfigError, DependencyMissing
-from stockade.data.records import TRAINED_ROLES, Conversation
+from stockade.data.records import LEARNED_ROLES, Record
 
 
 class TokenCounter:
@@ -28,11 +28,11 @@ class TokenCounter:
         self.path = path
         self._tokenizer = Tokenizer.from_file(str(path))
 
-    def count(self, conversations: list[Conversation]) -> list[tuple[int, int]]:
+    def count(self, conversations: list[Record]) -> list[tuple[int, int]]:
         prompts, answers = [], []
         for conversation in conversations:
-            prompt = [t.content for t in conversation.messages if t.role not in TRAINED_ROLES]
-            answer = [t.content for t in conversation.messages if t.role in TRAINED_ROLES]
+            prompt = [t.content for t in conversation.messages if t.role not in LEARNED_ROLES]
+            answer = [t.content for t in conversation.messages if t.role in LEARNED_ROLES]
             prompts.append("\n".join(prompt))
             answers.append("\n".join(answer))
         encoded_prompts = self._tokenizer.encode_batch(prompts, add_special_tokens=False)

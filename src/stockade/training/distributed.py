@@ -25,16 +25,24 @@ holds 1/world of the weights, gradients and optimizer state — what lets a mode
 memory train. ``FSDP_SHARDING_STRATEGY`` FULL_SHARD (the default) reshards after the forward pass,
 SHARD_GRAD_OP keeps the gathered weights until backward. Checkpoints and the adapter are gathered to
 full tensors on rank 0 (collectives every rank joins), so they are the same files as without FSDP.
+
+DeepSpeed ZeRO (``deepspeed: FILE`` in the spec, under torchrun or ``accelerate launch``): the file is
+mapped onto the same engines by :mod:`stockade.training.zero` — stage 0/1 DDP, stage 2 FSDP2 without
+resharding after the forward pass, stage 3 FSDP2 with it, ``offload_*`` FSDP2's ``CPUOffloadPolicy``.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stockade.core import environment
 from stockade.storage.staging import die_with_parent
+
+if TYPE_CHECKING:
+    from stockade.core.specs.train import TrainSpec
+    from stockade.training.zero import ZeroPlan
 
 # Set by torchrun and accelerate launch for each process they start (also for a single one).
 LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK")
@@ -47,6 +55,9 @@ class DistContext:
     local_rank: int = 0
     fsdp: bool = False  # shard with FSDP2 instead of replicating with DDP
     reshard_after_forward: bool = True
+    cpu_offload: bool = False  # FSDP2 CPUOffloadPolicy: sharded weights, gradients and the step on the CPU
+    pin_memory: bool = False  # the offloaded shards in pinned memory (GPU runs only)
+    zero: ZeroPlan | None = None  # the spec's DeepSpeed file and what it was mapped to
 
     @property
     def enabled(self) -> bool:
@@ -63,10 +74,26 @@ SINGLE = DistContext()
 SHARDING_STRATEGIES = {"FULL_SHARD": True, "1": True, "SHARD_GRAD_OP": False, "2": False}
 
 
-def from_environment() -> DistContext:
+def from_environment(spec: TrainSpec | None = None) -> DistContext:
+    """This process's place in the launch; with ``spec`` naming a DeepSpeed file, the engine it maps to
+    (:func:`stockade.training.zero.plan_zero`)."""
     from stockade.core.errors import ConfigError
 
     rank, world_size, local_rank = environment.distributed_topology()
+    if spec is not None and spec.deepspeed:
+        from stockade.training.zero import plan_zero
+
+        plan = plan_zero(spec, world_size)
+        return DistContext(
+            rank,
+            world_size,
+            local_rank,
+            fsdp=plan.fsdp,
+            reshard_after_forward=plan.reshard_after_forward,
+            cpu_offload=plan.cpu_offload,
+            pin_memory=plan.pin_memory,
+            zero=plan,
+        )
     fsdp = world_size > 1 and "fsdp" in environment.launcher_engines()
     strategy = (environment.read_variable("FSDP_SHARDING_STRATEGY") or "FULL_SHARD").upper()
     if fsdp and strategy not in SHARDING_STRATEGIES:
@@ -161,13 +188,15 @@ def wrap_model(dist: DistContext, model: Any, device: Any) -> Any:
     if not dist.enabled:
         return model
     if dist.fsdp:
-        from torch.distributed.fsdp import fully_shard
+        from torch.distributed.fsdp import CPUOffloadPolicy, OffloadPolicy, fully_shard
 
         from stockade.training.model_setup import decoder_layers
 
+        policy = CPUOffloadPolicy(pin_memory=dist.pin_memory) if dist.cpu_offload else OffloadPolicy()
+        options = {"reshard_after_forward": dist.reshard_after_forward, "offload_policy": policy}
         for layer in decoder_layers(model):
-            fully_shard(layer, reshard_after_forward=dist.reshard_after_forward)
-        fully_shard(model, reshard_after_forward=dist.reshard_after_forward)
+            fully_shard(layer, **options)
+        fully_shard(model, **options)
         return model
     from torch.nn.parallel import DistributedDataParallel
 
@@ -176,21 +205,30 @@ def wrap_model(dist: DistContext, model: Any, device: Any) -> Any:
 
 
 def check_engine(deepspeed: str | None, finetuning_type: str) -> None:
-    """Refuse, before anything loads, an engine this loop does not run (never a silent fallback).
+    """Refuse, before anything loads, a combination of engines this loop does not run (never a silent
+    fallback).
 
-    The loop runs DDP (torchrun) and FSDP (accelerate launch --use_fsdp). DeepSpeed ZeRO (``deepspeed:``
-    in the spec, or ``accelerate launch --use_deepspeed``) is not run: its engine replaces the optimizer
-    and checkpoints. FSDP cannot shard QLoRA's 4-bit weights.
+    The loop runs DDP (torchrun), FSDP (accelerate launch --use_fsdp) and a spec's DeepSpeed ZeRO file
+    mapped onto those (:mod:`stockade.training.zero`). ``accelerate launch --use_deepspeed`` without the
+    file in the spec is refused (the config would be accelerate's, unseen by the loop), so is a DeepSpeed
+    file under ``--use_fsdp`` (two sharding engines). FSDP cannot shard QLoRA's 4-bit weights.
     """
     from stockade.core.errors import ConfigError
 
     engines = environment.launcher_engines()
-    if deepspeed or "deepspeed" in engines:
+    if "deepspeed" in engines and not deepspeed:
         raise ConfigError(
-            "DeepSpeed ZeRO is not run by this build's training loop",
-            where=f"train spec: deepspeed: {deepspeed}" if deepspeed else "accelerate launch --use_deepspeed",
-            fix="shard with FSDP instead (accelerate launch --use_fsdp; strategy fsdp), or train with DDP "
-            "(torchrun, strategy ddp), and remove the deepspeed: key",
+            "accelerate launch --use_deepspeed: the DeepSpeed config must be named in the train spec",
+            where="accelerate launch --use_deepspeed",
+            fix="add `deepspeed: FILE` to the spec (Stockade maps it onto DDP/FSDP2), or launch with "
+            "torchrun (strategy ddp)",
+        )
+    if deepspeed and "fsdp" in engines:
+        raise ConfigError(
+            "a DeepSpeed file and accelerate's FSDP are two sharding engines for one run",
+            where=f"train spec: deepspeed: {deepspeed} with accelerate launch --use_fsdp",
+            fix="keep one: remove `deepspeed:` (FSDP), or launch with torchrun (the file decides: DDP or "
+            "FSDP2)",
         )
     if "fsdp" in engines and finetuning_type == "qlora":
         raise ConfigError(

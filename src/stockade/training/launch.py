@@ -5,17 +5,20 @@ for the operator to copy into a job script). Each process the launcher starts di
 (``PR_SET_PDEATHSIG``, armed by :func:`stockade.training.distributed.bind_to_launcher`). Two launchers
 are supported, both already shipped with the ``train`` extra:
 
-* ``torchrun`` (``python -m torch.distributed.run``): DDP, or DeepSpeed through the trainer's
-  ``deepspeed`` setting (passed on as ``--deepspeed FILE``), as LLaMA-Factory does with
-  ``FORCE_TORCHRUN=1``;
-* ``accelerate`` (``python -m accelerate.commands.launch``): DDP (``--multi_gpu``), DeepSpeed
-  (``--use_deepspeed --deepspeed_config_file FILE``) or FSDP (``--use_fsdp`` and its flags).
+* ``torchrun`` (``python -m torch.distributed.run``): DDP, or a DeepSpeed ZeRO config through the
+  spec's ``deepspeed`` setting (passed on as ``--deepspeed FILE`` when the spec has none), as
+  LLaMA-Factory does with ``FORCE_TORCHRUN=1``;
+* ``accelerate`` (``python -m accelerate.commands.launch``): DDP (``--multi_gpu``), DeepSpeed (a
+  multi-process launch with ``--deepspeed FILE`` for the trainer: the loop maps the file itself, so
+  accelerate's ``--use_deepspeed``, which needs DeepSpeed installed, is not used) or FSDP
+  (``--use_fsdp`` and its flags).
 
-DeepSpeed JSON files are read and checked before anything runs (:func:`validate_deepspeed_config`):
-``zero_optimization.stage`` 0..3, offload devices ``cpu`` or ``none``, and the ``"auto"`` values of
-LLaMA-Factory's shipped configs are accepted (the trainer fills them in). Monitors that send metrics
-away (wandb, comet) are refused. Stockade ships ``ds_z2.json``, ``ds_z3.json`` and
-``ds_z3_offload.json`` (see :func:`shipped_config`).
+The trainer maps a ZeRO config onto DDP/FSDP2 (:mod:`stockade.training.zero`). DeepSpeed JSON files are
+read and checked before anything runs (:func:`validate_deepspeed_config`): ``zero_optimization.stage``
+0..3, offload devices ``cpu`` or ``none``, and the ``"auto"`` values of LLaMA-Factory's shipped configs
+are accepted (the trainer fills them in from the spec). Monitors that send metrics away (wandb, comet)
+are refused. Stockade ships ``ds_z2.json``, ``ds_z3.json`` and ``ds_z3_offload.json`` (see
+:func:`shipped_config`).
 
 Multi-node: ``master_addr`` must be reachable from every node. An address other than loopback is only
 usable when it is listed in the workspace's ``egress_allowlist`` (stockade.yaml): the offline guard
@@ -87,16 +90,28 @@ def validate_deepspeed_config(path: Path) -> dict[str, Any]:
             where=str(path),
             fix="set `deepspeed:` to an existing JSON file, e.g. one of Stockade's shipped configs",
         ) from error
+    return check_deepspeed_config(parse_deepspeed_json(text, str(path)), str(path))
+
+
+def parse_deepspeed_json(text: str, where: str) -> dict[str, Any]:
+    """The JSON object in ``text``; a ConfigError with the line and column of a syntax error."""
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(
             f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
-            where=str(path),
+            where=where,
             fix="DeepSpeed configs are JSON (no comments, no trailing commas)",
         ) from error
     if not isinstance(config, dict):
-        raise ConfigError("a DeepSpeed config must be a JSON object", where=str(path))
+        raise ConfigError("a DeepSpeed config must be a JSON object", where=where)
+    return config
+
+
+def check_deepspeed_config(config: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check the shape of a parsed DeepSpeed config (``where``: the file, for errors); return it.
+    What each key means for a run is decided by :func:`stockade.training.zero.plan_zero`."""
+    path = where
 
     def fail(key: str, what: str, fix: str) -> ConfigError:
         return ConfigError(what, where=f"{path}: {key}", fix=fix)
@@ -248,13 +263,13 @@ def build_launch_command(
     mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}.get(spec.precision)
     if mixed:
         command += ["--mixed_precision", mixed]
-    if strategy == "ddp":
+    if strategy in ("ddp", "deepspeed"):
         if nproc_per_node * nnodes > 1:
             command.append("--multi_gpu")
-    elif strategy == "deepspeed":
-        command += ["--use_deepspeed", "--deepspeed_config_file", str(ds_config)]
     else:
         command += ["--use_fsdp", *FSDP_FLAGS]
+    if ds_config is not None and not spec.deepspeed:
+        train += ["--deepspeed", str(ds_config)]
     return [*command, *train]
 
 

@@ -1,4 +1,8 @@
-"""The training loop: a lean, deterministic, resumable SFT loop (no HF Trainer).
+"""The training loop: a lean, deterministic, resumable loop (no HF Trainer) for every stage.
+
+* Stages: sft and pt learn tokens (pt: every token of plain text, packed documents); dpo and kto run a
+  :class:`stockade.training.preference.PreferenceObjective` on pairs / tagged answers, whose micro-batch
+  weight is its number of examples instead of its trainable tokens.
 
 * Data: with ``packing``, examples are packed into rows of ``cutoff_len`` tokens; else one example per
   row. Rows are batched by :func:`length_grouped_batches` (length-sorted, then batches shuffled) with
@@ -12,7 +16,7 @@
 * Data-parallel (torchrun): each rank takes every ``world_size``-th micro-batch of the same stream and
   DDP averages gradients; the update equals one process accumulating all of them (:mod:`.distributed`).
 * AdamW (weight decay on matrices only, not on biases and norms), ``transformers.get_scheduler`` with
-  warm-up, gradient clipping at norm 1.0, autocast + (for fp16) a GradScaler on CUDA.
+  warm-up, gradient clipping at ``max_grad_norm`` (1.0), autocast + (for fp16) a GradScaler on CUDA.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stockade.core.specs.train import TrainSpec
-from stockade.data.tokenization import EncodedExample
+from stockade.data.tokenization import EncodedExample, KtoSample, PairExample
 from stockade.training.distributed import SINGLE, DistContext
 from stockade.training.loop_errors import TrainingFailed, classify
 
@@ -33,8 +37,8 @@ __all__ = ["ProgressEvent", "TrainInputs", "TrainResult", "TrainingFailed", "run
 class TrainInputs:
     model_dir: Path
     spec: TrainSpec
-    train: list[EncodedExample]
-    eval: list[EncodedExample]
+    train: list[EncodedExample] | list[PairExample] | list[KtoSample]  # by spec.stage
+    eval: list[EncodedExample] | list[PairExample] | list[KtoSample]
     run_dir: Path
     pad_token_id: int
     resume_from: Path | None = None  # a checkpoint folder (run_dir/checkpoints/step-N)

@@ -27,6 +27,9 @@ class RunParts:
     dist: Any
     step_started_epochs: int
     started: float  # time.monotonic() when this process started stepping
+    objective: Any = None  # a PreferenceObjective (stage dpo/kto); None: the token loss (sft, pt)
+    reporter: Any = None  # a TensorBoardReporter (report_to: tensorboard) on rank 0
+    _collators: Any = None  # the dataloader_num_workers threads, made on first use
 
     def _order(self, epoch: int) -> list[list[int]]:
         if epoch not in self._orders:
@@ -49,7 +52,20 @@ class RunParts:
         drawn = [self._next_batch() for _ in range(self.dist.world_size)]
         return drawn[self.dist.rank]
 
+    def _autocast(self) -> Any:
+        import torch
+
+        return torch.autocast("cuda", dtype=self.loaded.compute_dtype) if self.autocast else nullcontext()
+
+    def _count(self, batch: dict[str, Any]) -> int:
+        """A micro-batch's weight in its step: trainable tokens, or examples for a preference stage."""
+        if self.objective is not None:
+            return self.objective.count(batch)
+        return int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+
     def _collate(self, rows: list[Any]) -> dict[str, Any]:
+        if self.objective is not None:
+            return self.objective.collate(rows, self.inputs.pad_token_id, self.loaded.device)  # type: ignore[no-any-return]
         batch = collate_packed(
             rows,
             pad_token_id=self.inputs.pad_token_id,
@@ -57,6 +73,25 @@ class RunParts:
             dtype=self.loaded.compute_dtype,
         )
         return {key: value.to(self.loaded.device) for key, value in batch.items()}
+
+    def _collate_all(self, groups: list[list[Any]]) -> list[dict[str, Any]]:
+        """The step's micro-batches; with ``dataloader_num_workers`` N > 0 they are collated (padded,
+        copied to the device) by N worker threads at once, in order, else in this thread."""
+        workers = self.spec.dataloader_num_workers
+        if not workers or len(groups) < 2:
+            return [self._collate(rows) for rows in groups]
+        if self._collators is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._collators = ThreadPoolExecutor(workers, thread_name_prefix="stockade-collate")
+        return list(self._collators.map(self._collate, groups))
+
+    def _close_parts(self) -> None:
+        """End the run's helpers: the TensorBoard writer and the collating threads."""
+        if self.reporter is not None:
+            self.reporter.close()
+        if self._collators is not None:
+            self._collators.shutdown()
 
     def _forward(self, batch: dict[str, Any], *, sync: bool, count: int, total: float) -> float:
         """Forward and backward of one micro-batch; returns its share of the step's mean loss.
@@ -71,11 +106,10 @@ class RunParts:
             self.scaler.scale(share * self.dist.world_size).backward()
         return float(share.detach())
 
-    def _loss(self, batch: dict[str, Any]) -> Any:
-        import torch
-
-        context = torch.autocast("cuda", dtype=self.loaded.compute_dtype) if self.autocast else nullcontext()
-        with context:
+    def _loss(self, batch: dict[str, Any], *, record: bool = True) -> Any:
+        if self.objective is not None:  # dpo, kto: its own forward passes (policy, reference)
+            return self.objective.loss(batch, record=record)
+        with self._autocast():
             if self.loaded.head is None:  # the model's own loss over the full logits
                 return self.forward_model(**batch).loss.float()
             # lm_head is the identity: the forward returns hidden states, the loss never holds the logits
@@ -102,9 +136,9 @@ class RunParts:
         with torch.no_grad():
             for index in range(rounds):
                 batch = self._collate(mine[index] if index < len(mine) else batches[0])
-                loss = float(self._loss(batch))
+                loss = float(self._loss(batch, record=False))
                 if index < len(mine):
-                    n = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+                    n = self._count(batch)
                     total, count = total + loss * n, count + n
         self.model.train()
         total, count = distributed.sum_all(self.dist, [total, count])
@@ -136,10 +170,18 @@ class RunParts:
             "elapsed_s": round(time.monotonic() - self.started, 3),  # since this process's first step
             "peak_memory_mb": peak_memory_mb(),
         }
+        if self.objective is not None:  # rewards of the window, all ranks together
+            sums = self.objective.window_sums()
+            flat = distributed.sum_all(self.dist, [v for _, total, count in sums for v in (total, count)])
+            merged = [(name, flat[2 * i], flat[2 * i + 1]) for i, (name, _, _) in enumerate(sums)]
+            record.update(self.objective.summarize(merged))
+            self.objective.reset_window()
         if eval_loss is not None:
             record["eval_loss"] = round(eval_loss, 6)
         if self.metrics is not None:  # rank 0 writes
             self.metrics.write(record)
+            if self.reporter is not None:  # report_to: tensorboard
+                self.reporter.write(record)
         self.window = [0.0, 0, 0, 0.0]
 
     def _save(self) -> None:
@@ -174,7 +216,9 @@ class RunParts:
 
     def _adapter_writer(self, weights: dict[str, Any] | None) -> Any:
         """Writes the adapter (or model) into a folder; under FSDP from the gathered ``weights``."""
-        extra = {"state_dict": weights} if self.dist.fsdp and weights is not None else {}
+        extra: dict[str, Any] = {"state_dict": weights} if self.dist.fsdp and weights is not None else {}
+        if self.loaded.pissa_initial is not None:  # pissa_init: saved as a plain LoRA on the original base
+            extra["path_initial_model_for_weight_conversion"] = self.loaded.pissa_initial.name
 
         def write(folder: Path) -> None:
             self.model.save_pretrained(str(folder), safe_serialization=True, **extra)
@@ -193,3 +237,20 @@ class RunParts:
         ckpt.write_folder_atomically(out, self._adapter_writer(full))
         distributed.barrier(self.dist)
         return out
+
+
+def parameter_groups(named: list[tuple[str, Any]], spec: Any) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices only; with ``loraplus_lr_ratio`` (LoRA+), the B matrices
+    learn at ``learning_rate x ratio`` and adapters of embedding layers at ``loraplus_lr_embedding``."""
+    lr, decay, ratio = spec.learning_rate, spec.weight_decay, spec.loraplus_lr_ratio
+    groups: dict[tuple[float, float], list[Any]] = {}
+    for name, parameter in named:
+        rate = lr
+        if ratio is not None and "lora_embedding_" in name:
+            rate = spec.loraplus_lr_embedding
+        elif ratio is not None and "lora_B" in name:
+            rate = lr * ratio
+        groups.setdefault((rate, decay if parameter.ndim >= 2 else 0.0), []).append(parameter)
+    # the learning_rate group first: the scheduler's first group is the one logged as ``lr``
+    ordered = sorted(groups.items(), key=lambda item: (item[0][0] != lr, -item[0][1]))
+    return [{"params": params, "lr": rate, "weight_decay": wd} for (rate, wd), params in ordered]

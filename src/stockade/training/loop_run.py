@@ -8,14 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stockade.data.packing import pack_examples, single_sequences
-from stockade.data.tokenization import IGNORE_INDEX
 from stockade.training import checkpoint as ckpt
 from stockade.training import distributed
 from stockade.training.loop import ProgressEvent, TrainInputs, TrainResult
 from stockade.training.loop_errors import TrainingFailed
-from stockade.training.loop_parts import RunParts
+from stockade.training.loop_parts import RunParts, parameter_groups
 from stockade.training.metrics import LOSS_PNG, MetricsLog, plot_loss
 from stockade.training.model_setup import load_for_training, trainable_parameters
+from stockade.training.preference import PreferenceObjective, frozen_copy, needs_reference_copy
+from stockade.training.reporting import open_reporter
+
+PREFERENCE_STAGES = ("dpo", "kto")
 
 
 class Run(RunParts):
@@ -35,17 +38,32 @@ class Run(RunParts):
         )
         self.model = self.loaded.model
         spec = self.spec
-        self.rows = (
-            pack_examples(inputs.train, spec.cutoff_len)
-            if self.loaded.recipe.packing
-            else single_sequences(inputs.train)
-        )
-        self.eval_rows = single_sequences(inputs.eval)
+        self.objective: PreferenceObjective | None = None  # stage dpo/kto; None: the token loss (sft, pt)
+        if spec.stage in PREFERENCE_STAGES:
+            if self.dist.fsdp:
+                raise TrainingFailed(
+                    f"stage {spec.stage} does not run under FSDP (a deepspeed config) yet",
+                    reason="unsupported",
+                    fix="train it on one GPU, or with plain data parallelism (torchrun without deepspeed)",
+                )
+            self.rows, self.eval_rows = list(inputs.train), list(inputs.eval)  # pairs / KTO samples
+        else:
+            self.rows = (
+                pack_examples(inputs.train, spec.cutoff_len)
+                if self.loaded.recipe.packing
+                else single_sequences(inputs.train)
+            )
+            self.eval_rows = single_sequences(inputs.eval)
         self.lengths = [len(row) for row in self.rows]
         self.n_batches = math.ceil(len(self.rows) / spec.per_device_train_batch_size)
         accumulation = spec.gradient_accumulation_steps
         per_step = accumulation * self.dist.world_size  # micro-batches one optimizer step consumes
         self.total = spec.max_steps or max(1, math.ceil(spec.num_train_epochs * self.n_batches / per_step))
+        # full/freeze dpo/kto: the reference is a frozen copy of the base, made before a checkpoint's
+        # weights load (a resumed run keeps the base as its reference) and before DDP wraps the model
+        reference = None
+        if spec.stage in PREFERENCE_STAGES and needs_reference_copy(spec, self.loaded.is_peft):
+            reference = frozen_copy(self.model)
         state = None
         if inputs.resume_from is not None:  # weights go into the model before DDP/FSDP wrap it
             state = ckpt.load_checkpoint(Path(inputs.resume_from), self.model)
@@ -54,11 +72,12 @@ class Run(RunParts):
         self.forward_model = distributed.wrap_model(self.dist, self.model, self.loaded.device)
         params = trainable_parameters(self.model)
         self.params = [p for _, p in params]
-        groups = [
-            {"params": [p for p in self.params if p.ndim >= 2], "weight_decay": spec.weight_decay},
-            {"params": [p for p in self.params if p.ndim < 2], "weight_decay": 0.0},
-        ]
-        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=spec.learning_rate)
+        self.optimizer = torch.optim.AdamW(
+            parameter_groups(params, spec),
+            lr=spec.learning_rate,
+            betas=(spec.adam_beta1, spec.adam_beta2),
+            eps=spec.adam_epsilon,
+        )
         from transformers import get_scheduler
 
         warmup = spec.warmup_steps or math.ceil(self.total * spec.warmup_ratio)
@@ -70,6 +89,16 @@ class Run(RunParts):
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=cuda and self.loaded.compute_dtype == torch.float16
         )
+        if spec.stage in PREFERENCE_STAGES:
+            self.objective = PreferenceObjective(
+                spec,
+                self.model,
+                self.forward_model,
+                is_peft=self.loaded.is_peft,
+                head=self.loaded.head,
+                reference=reference,
+                autocast=self._autocast,
+            )
         self.step, self.epoch, self.position, self.tokens = 0, 0, 0, 0
         self.window = [0.0, 0, 0, 0.0]  # loss sum, steps, real tokens, seconds since the last log line
         self.final_loss = math.nan
@@ -86,6 +115,7 @@ class Run(RunParts):
             self.epoch, self.position, self.tokens = data["epoch"], data["position"], data["tokens"]
             self.window, self.final_loss = list(data["window"]), data["final_loss"]
         self.metrics = MetricsLog(self.run_dir, resume_step=resume_step) if self.dist.is_main else None
+        self.reporter = open_reporter(spec, self.run_dir, resume_step) if self.dist.is_main else None
         self.last_checkpoint: Path | None = Path(inputs.resume_from) if inputs.resume_from else None
 
     def run(self) -> TrainResult:
@@ -99,8 +129,8 @@ class Run(RunParts):
                 [self.rows[i] for i in self._next_rank_batch()]
                 for _ in range(self.spec.gradient_accumulation_steps)
             ]
-            micro = [self._collate(rows) for rows in groups]
-            counts = [int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro]
+            micro = self._collate_all(groups)
+            counts = [self._count(b) for b in micro]  # trainable tokens (sft, pt) or examples (dpo, kto)
             local_real = sum(len(row) for rows in groups for row in rows)  # real tokens, padding not counted
             # Trainable and real tokens of the whole step, all ranks together.
             total_tokens, real = distributed.sum_all(self.dist, [sum(counts), local_real])
@@ -117,7 +147,7 @@ class Run(RunParts):
                     fix="lower learning_rate, add warm-up, or use bf16/fp32 instead of fp16",
                 )
             self.scaler.unscale_(self.optimizer)
-            grad_norm = distributed.clip_gradients(self.params, 1.0)
+            grad_norm = distributed.clip_gradients(self.params, self.spec.max_grad_norm)
             lr = self.scheduler.get_last_lr()[0]
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -147,6 +177,7 @@ class Run(RunParts):
             if self.step % self.spec.save_steps == 0 or self.step == self.total:
                 self._save()
         out = self._save_final()
+        self._close_parts()
         metrics_path = self.run_dir / "metrics.jsonl" if self.metrics is None else self.metrics.path
         png = None
         if self.spec.plot_loss and self.dist.is_main:

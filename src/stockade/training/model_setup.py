@@ -1,10 +1,16 @@
 """Load a base model for training and make the right parameters trainable.
 
 * ``lora`` / ``qlora``: peft LoRA (``r``, ``alpha``, ``dropout``; ``lora_target: [all]`` means peft's
-  ``all-linear``). ``qlora`` loads the base in 4-bit nf4 with bitsandbytes (CUDA, or CPU from 0.50).
+  ``all-linear``; ``use_dora``, ``use_rslora``, ``pissa_init``/``pissa_iter``, ``additional_target`` as
+  peft's ``modules_to_save``). ``qlora`` loads the base in 4-bit nf4 with bitsandbytes (CUDA, or CPU from
+  0.50); ``quantization_bit: 8`` in bitsandbytes int8. A folder already quantised with GPTQ or AWQ
+  (``quantization_config.quant_method`` in its config.json) loads for LoRA when its libraries are
+  installed, else it is refused, before any weight is read, with the install line.
 * ``full``: every parameter is trained.
-* ``freeze``: like LLaMA-Factory's default (``freeze_trainable_layers: 2``), only the last
-  :data:`FREEZE_TRAINABLE_LAYERS` decoder layers are trained; embeddings, final norm and head stay frozen.
+* ``freeze``: as LLaMA-Factory, ``freeze_trainable_layers`` N > 0 trains the last N decoder layers, N < 0
+  the first -N (default 2, :data:`FREEZE_TRAINABLE_LAYERS`), restricted to ``freeze_trainable_modules``
+  within them, plus ``freeze_extra_modules`` outside them; everything else stays frozen.
+* ``neftune_noise_alpha``: a forward hook adds NEFTune noise to the input embeddings in training mode.
 
 Trainable parameters are kept in float32 (the master weights); the frozen base is loaded in the compute
 dtype and the loop runs the forward pass under autocast when that is bf16/fp16.
@@ -36,28 +42,90 @@ class LoadedModel:
     recipe: Recipe | None = None
     head: Any = None  # a LogitFreeHead when the loss is taken from hidden states (chunked, liger)
     hidden_loss: Any = None  # (hidden, weight, labels) -> mean loss, with ``head``
+    pissa_initial: Any = None  # pissa_init: a TemporaryDirectory holding the adapter before training
 
 
 def resolve_dtype(precision: str) -> Any:
-    """``auto``: bf16 on a CUDA GPU that has it, fp16 on older CUDA GPUs, fp32 on CPU."""
+    """``auto``: bf16 on a CUDA GPU that has it, fp16 on older CUDA GPUs; fp32 on CPU whatever the spec
+    says (as the recipe prints: a bf16 copy of the weights on CPU loses small updates to rounding)."""
     import torch
 
+    if not torch.cuda.is_available():
+        return torch.float32
     if precision == "auto":
-        if not torch.cuda.is_available():
-            return torch.float32
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
 
 
-def _check_bitsandbytes() -> None:
+def _check_bitsandbytes(bits: int) -> None:
     try:
         import bitsandbytes  # noqa: F401
     except ImportError as error:
         raise DependencyMissing(
-            "QLoRA (4-bit loading) needs the bitsandbytes package, which is not installed",
-            fix="install it (pip install bitsandbytes, on a machine with a CUDA GPU), "
-            "or use finetuning_type: lora without load_in_4bit",
+            f"a {bits}-bit base (quantization_bit: {bits}) needs the bitsandbytes package, which is not "
+            "installed",
+            fix="install it (pip install bitsandbytes; CUDA, or CPU from 0.50), "
+            "or use finetuning_type: lora without quantization_bit / load_in_4bit",
         ) from error
+
+
+# quant_method of a pre-quantised folder -> (groups of python modules: one of each group must be
+# installed; the pip line that installs them)
+PREQUANTIZED: dict[str, tuple[tuple[tuple[str, ...], ...], str]] = {
+    "gptq": ((("optimum",), ("gptqmodel", "auto_gptq")), "pip install optimum gptqmodel"),
+    "awq": ((("awq", "gptqmodel"),), "pip install autoawq"),
+}
+
+
+def quantization_bits(spec: TrainSpec) -> int | None:
+    """4 (nf4, QLoRA), 8 (bitsandbytes int8) or None: how ``spec`` quantises the base it loads."""
+    if spec.finetuning_type == "qlora" or spec.load_in_4bit:
+        return 4
+    return 8 if spec.quantization_bit == 8 else None
+
+
+def check_prequantized(model_dir: Path, spec: TrainSpec) -> str | None:
+    """The folder's own ``quantization_config.quant_method`` (gptq, awq...), checked before loading.
+
+    A GPTQ/AWQ folder trains LoRA adapters when its libraries are installed; otherwise, or with another
+    method, or asked to train it in full or quantise it again, it is refused with the reason and the fix.
+    """
+    import importlib.util
+    import json
+
+    path = Path(model_dir) / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    quant = config.get("quantization_config") if isinstance(config, dict) else None
+    if not isinstance(quant, dict):
+        return None
+    method = str(quant.get("quant_method", "")).lower()
+    where = f"{path}: quantization_config.quant_method: {method}"
+    if method == "bitsandbytes":
+        _check_bitsandbytes(4 if quant.get("load_in_4bit") else 8)
+    elif method in PREQUANTIZED:
+        groups, install = PREQUANTIZED[method]
+        missing = [" or ".join(g) for g in groups if not any(importlib.util.find_spec(m) for m in g)]
+        if missing:
+            raise DependencyMissing(
+                f"this model folder is {method.upper()}-quantised and loading it needs {', '.join(missing)}, "
+                "which is not installed",
+                where=where,
+                fix=f"install it from the offline wheelhouse ({install}), or import the unquantised model",
+            )
+    else:
+        raise ConfigError(
+            f"a base quantised with {method or 'an unnamed method'} cannot be trained here",
+            where=where,
+            fix="import the unquantised model (quantization_bit: 4 or 8 quantises it at load), or a "
+            "GPTQ/AWQ one",
+        )
+    if spec.finetuning_type not in ("lora", "qlora") or spec.quantization_bit or spec.load_in_4bit:
+        raise ConfigError(
+            f"the model is already quantised ({method}); it trains LoRA adapters on its own weights",
+            where=where,
+            fix="use finetuning_type: lora without quantization_bit / load_in_4bit",
+        )
+    return method
 
 
 def load_for_training(
@@ -71,9 +139,11 @@ def load_for_training(
     recipe = decide(spec, read_model_config(model_dir), device_facts(local_rank), fsdp=fsdp)
     recompute = recipe.gradient_checkpointing
 
-    quantized = spec.finetuning_type == "qlora" or spec.load_in_4bit
+    bits = quantization_bits(spec)
+    quantized = bits is not None
+    prequantized = check_prequantized(model_dir, spec)  # before any weights are read
     if quantized:
-        _check_bitsandbytes()  # before any weights are read (bitsandbytes >= 0.50 also runs on CPU)
+        _check_bitsandbytes(bits or 4)  # before any weights are read (bitsandbytes >= 0.50 also runs on CPU)
     compute = resolve_dtype(spec.precision)
     device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
     from stockade.models.store.weights import use_safetensors
@@ -88,22 +158,27 @@ def load_for_training(
     if quantized:
         from transformers import BitsAndBytesConfig
 
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=compute,
-            bnb_4bit_use_double_quant=True,
+        kwargs["quantization_config"] = (
+            BitsAndBytesConfig(load_in_8bit=True)
+            if bits == 8
+            else BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_compute_dtype=compute,
+                bnb_4bit_use_double_quant=True,
+            )
         )
+    if quantized or prequantized:
         kwargs["device_map"] = {"": device.index} if device.type == "cuda" else {"": "cpu"}
     torch.manual_seed(spec.seed)  # adapter init is part of the run's determinism
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
-    if not quantized:
+    if not (quantized or prequantized):
         model.to(device)
     model.config.use_cache = False
     packing_mode = configure_model_for_packing(model) if recipe.packing else "mask"
 
     is_peft = spec.finetuning_type in ("lora", "qlora")
-    if quantized:
+    if quantized or prequantized:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=recompute)
@@ -123,16 +198,44 @@ def load_for_training(
         if recompute:
             model.enable_input_require_grads()
     elif spec.finetuning_type == "freeze":
-        _freeze_all_but_last_layers(model, FREEZE_TRAINABLE_LAYERS)
+        freeze_parameters(model, spec)
     else:
         for parameter in model.parameters():
             parameter.requires_grad_(True)
     for parameter in model.parameters():
         if parameter.requires_grad and parameter.dtype != torch.float32:
             parameter.data = parameter.data.float()
+    pissa_initial = _save_pissa_initial(model) if is_peft and spec.pissa_init else None
+    if spec.neftune_noise_alpha:
+        add_neftune_noise(model, spec.neftune_noise_alpha)
     model.train()
     head, hidden_loss = _loss_head(model, recipe.cross_entropy)
-    return LoadedModel(model, device, compute, packing_mode, is_peft, recipe, head, hidden_loss)
+    return LoadedModel(
+        model, device, compute, packing_mode, is_peft, recipe, head, hidden_loss, pissa_initial
+    )
+
+
+def _save_pissa_initial(model: Any) -> Any:
+    """The PiSSA adapter before any step, so each save converts the trained one to a plain LoRA."""
+    import tempfile
+
+    folder = tempfile.TemporaryDirectory(prefix="stockade-pissa-")
+    model.save_pretrained(folder.name, safe_serialization=True)
+    return folder
+
+
+def add_neftune_noise(model: Any, alpha: float) -> Any:
+    """NEFTune (Jain et al. 2023, as transformers' ``neftune_noise_alpha``): in training mode the input
+    embeddings get uniform noise in ``±alpha/sqrt(length x hidden)``; in eval mode nothing changes."""
+    import torch
+
+    def hook(module: Any, _inputs: Any, output: Any) -> Any:
+        if not module.training:
+            return output
+        magnitude = alpha / (output.size(1) * output.size(2)) ** 0.5
+        return output + torch.zeros_like(output).uniform_(-magnitude, magnitude)
+
+    return model.get_input_embeddings().register_forward_hook(hook)
 
 
 def _loss_head(model: Any, kind: str) -> tuple[Any, Any]:
@@ -149,13 +252,29 @@ def _apply_lora(model: Any, spec: TrainSpec) -> Any:
     from peft import LoraConfig, TaskType, get_peft_model
 
     targets = spec.lora_target
+    init: bool | str = True
+    if spec.pissa_init:
+        init = "pissa" if spec.pissa_iter == -1 else f"pissa_niter_{spec.pissa_iter}"
     config = LoraConfig(
         task_type=TaskType.CAUSAL_LM,
         r=spec.lora_rank,
         lora_alpha=spec.lora_alpha or 2 * spec.lora_rank,
         lora_dropout=spec.lora_dropout,
         target_modules="all-linear" if [t.lower() for t in targets] == ["all"] else list(targets),
+        use_dora=spec.use_dora,
+        use_rslora=spec.use_rslora,
+        init_lora_weights=init,  # type: ignore[arg-type]
+        modules_to_save=list(spec.additional_target) or None,
     )
+    if spec.additional_target:
+        names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+        unknown = [t for t in spec.additional_target if t not in names]
+        if unknown:
+            raise ConfigError(
+                f"additional_target {', '.join(unknown)} names no module of this model",
+                where="train spec: additional_target",
+                fix="use module names such as embed_tokens or lm_head",
+            )
     try:
         return get_peft_model(model, config)
     except ValueError as error:
@@ -178,13 +297,44 @@ def decoder_layers(model: Any) -> Any:
     return max(lists, key=len)
 
 
-def _freeze_all_but_last_layers(model: Any, count: int) -> None:
-    layers = decoder_layers(model)
+def freeze_parameters(model: Any, spec: TrainSpec) -> None:
+    """Freeze everything but LLaMA-Factory's choice: the last N layers (N > 0) or the first -N (N < 0),
+    only ``freeze_trainable_modules`` within them, and ``freeze_extra_modules`` elsewhere."""
+    layers = list(decoder_layers(model))
+    count = spec.freeze_trainable_layers
+    if abs(count) > len(layers):
+        raise ConfigError(
+            f"freeze_trainable_layers: {count} but the model has {len(layers)} decoder layers",
+            where="train spec: freeze_trainable_layers",
+            fix=f"use a value between -{len(layers)} and {len(layers)} (not 0)",
+        )
+    chosen = layers[-count:] if count > 0 else layers[:-count]
+    modules = list(spec.freeze_trainable_modules)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    for layer in list(layers)[-count:]:
-        for parameter in layer.parameters():
+    matched: set[str] = set()
+    for layer in chosen:
+        for name, parameter in layer.named_parameters():
+            parts = name.split(".")
+            hit = [m for m in modules if m == "all" or m in parts]
+            if hit:
+                parameter.requires_grad_(True)
+                matched.update(hit)
+    in_layers = {id(p) for layer in layers for p in layer.parameters()}
+    for name, parameter in model.named_parameters():
+        parts = name.split(".")
+        hit = [m for m in spec.freeze_extra_modules if m in parts]
+        if hit and id(parameter) not in in_layers:
             parameter.requires_grad_(True)
+            matched.update(hit)
+    unknown = [m for m in [*modules, *spec.freeze_extra_modules] if m not in matched]
+    if unknown:
+        names = sorted({n for layer in layers[:1] for n, _ in layer.named_children()})
+        raise ConfigError(
+            f"freeze_trainable_modules / freeze_extra_modules {', '.join(unknown)} match no parameter",
+            where="train spec: freeze_trainable_modules, freeze_extra_modules",
+            fix=f"within a layer use all or {', '.join(names)}; outside, e.g. embed_tokens, norm",
+        )
 
 
 def trainable_parameters(model: Any) -> list[tuple[str, Any]]:

@@ -3,7 +3,8 @@
 ``resume_from_checkpoint`` is refused with advice, ``eval_dataset`` together with ``val_size`` too;
 ``output_dir`` (relative: from the current folder, core/paths.py) gets a copy of the final adapter;
 ``adapter_name_or_path`` (a run id, or a folder in dev mode) becomes the adapter training starts from,
-recorded with its manifest hash in the lineage.
+recorded with its manifest hash in the lineage. ``report_to: tensorboard`` without the tensorboard
+package is refused here, before the model loads.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from stockade.core.errors import ConfigError
+from stockade.core.errors import ConfigError, DependencyMissing
 from stockade.core.hashing import folder_manifest
 from stockade.core.paths import resolved, user_path
 from stockade.core.specs import TrainSpec
@@ -35,6 +36,16 @@ def prepare_spec(workspace: Any, spec: TrainSpec) -> tuple[TrainSpec, dict[str, 
             where=f"train spec: resume_from_checkpoint: {spec.resume_from_checkpoint}",
             fix="run `stockade train --resume RUN_ID` (see `stockade runs list`) and drop the key",
         )
+    if spec.report_to == "tensorboard":
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise DependencyMissing(
+                "report_to: tensorboard needs the tensorboard package, which is not installed",
+                where="train spec: report_to",
+                fix="install it (pip install 'stockade[train]' from the offline wheelhouse), or set "
+                "report_to: none (metrics.jsonl and loss.png stay in the run folder)",
+            ) from None
     if spec.eval_dataset and spec.val_size:
         raise ConfigError(
             "eval_dataset and val_size both choose the held-out examples",

@@ -3,12 +3,13 @@
 :func:`decide` turns a spec, the model's ``config.json`` and the device into a :class:`Recipe`. The loop
 follows it and ``stockade train --dry-run`` prints it. Every speed choice keeps the loss the same:
 
-* **packing** (spec ``packing``; unset: on a GPU, off on CPU): examples share rows of ``cutoff_len``
-  tokens with a block-causal mask and per-example position ids, so each attends only to itself and the
-  loss is the per-example loss, without padding (tests/training/test_recipe.py trains the same data
-  both ways). On CPU the block-causal attention of a packed row is computed densely (quadratic in the
-  row's width), which measured slower than one example per row (bench/train.py), so CPU runs do not
-  pack unless asked.
+* **packing** (spec ``packing``; unset: on a GPU and for stage pt, off on CPU; never for dpo/kto):
+  examples share rows of ``cutoff_len`` tokens with a block-causal mask and per-example position ids, so
+  each attends only to itself and the loss is the per-example loss, without padding
+  (tests/training/test_recipe.py trains the same data both ways). On CPU the block-causal attention of a
+  packed row is computed densely (quadratic in the row's width), which measured slower than one example
+  per row (bench/train.py), so CPU runs do not pack unless asked (stage pt does: its documents fill the
+  rows, where one document piece per row would pad most of each).
 * **cross-entropy** (spec ``cross_entropy``, default ``chunked``): the shifted loss over hidden states x
   lm_head in pieces of :data:`CE_CHUNK` tokens, never the full logits (liger-kernel's fused kernel on
   CUDA when it is installed), equal to the model's own loss to float tolerance. Used for the model types
@@ -109,9 +110,25 @@ def decide(
 ) -> Recipe:
     """The recipe for ``spec`` on ``device``; each :class:`Choice` says why."""
     choices: list[Choice] = []
-    packing = spec.packing if spec.packing is not None else device.kind == "cuda"
-    if spec.packing is not None:
+    if spec.stage in ("dpo", "kto") and spec.packing:
+        from stockade.core.errors import ConfigError
+
+        raise ConfigError(
+            f"packing: true does not apply to stage {spec.stage}: each answer is scored as a whole sequence "
+            "beside its pair (or KL companion)",
+            where="train spec: packing",
+            fix="remove packing (or set it to false)",
+        )
+    packing = spec.packing if spec.packing is not None else device.kind == "cuda" or spec.stage == "pt"
+    if spec.stage in ("dpo", "kto"):
+        packing, why = False, f"stage {spec.stage}: each sequence is scored on its own, padded to its batch"
+    elif spec.packing is not None:
         why = f"packing: {str(spec.packing).lower()} in the spec"
+    elif spec.stage == "pt":
+        why = (
+            "stage pt: documents fill rows of cutoff_len tokens, each attending only to itself "
+            "(LLaMA-Factory packs pre-training text too); packing: false for one document piece per row"
+        )
     elif packing:
         why = (
             "default on a GPU; each example attends only to itself, so the loss is the per-example loss, "
@@ -193,6 +210,8 @@ def _cross_entropy(
         return "full", "FSDP shards lm_head's weight, which the chunked loss reads outside the forward"
     if any(t.lower() == "lm_head" for t in spec.lora_target):
         return "full", "lm_head has an adapter (lora_target), which the chunked loss would skip"
+    if "lm_head" in spec.additional_target:
+        return "full", "lm_head is trained as a copy (additional_target), which the chunked loss would skip"
     if device.kind == "cuda" and (liger if liger is not None else _liger_installed()):
         return "liger", "default; liger-kernel is installed and this is a GPU; same value as the full loss"
     return "chunked", "default; the same value as the full loss (tested), without the logits' memory"

@@ -17,6 +17,7 @@ from stockade.core.hashing import folder_manifest
 from stockade.core.paths import resolved, user_path
 from stockade.core.references import parse_model_reference
 from stockade.core.specs import TrainSpec
+from stockade.data.records import STAGE_OF_KIND, record_kind
 from stockade.data.versions import find_version
 
 TRAINABLE_PRIVACY = ("passed", "desensitized")
@@ -94,13 +95,39 @@ def resolve_plan(
         )
     if not spec.dataset:
         raise ConfigError("no dataset given", where="train spec: dataset", fix="set dataset: NAME@vN")
-    return TrainPlan(
+    plan = TrainPlan(
         spec,
         model_dir,
         manifest_sha256,
         [_resolve_dataset(engine, workspace_root, ref) for ref in spec.dataset],
         [_resolve_dataset(engine, workspace_root, ref) for ref in spec.eval_dataset],
     )
+    for dataset in [*plan.datasets, *plan.eval_datasets]:
+        check_kind(dataset, spec.stage)
+    return plan
+
+
+KIND_OF_STAGE = {stage: kind for kind, stage in STAGE_OF_KIND.items()}
+KIND_WORDS = {
+    "conversation": "conversations (supervised fine-tuning)",
+    "text": "plain text (continued pre-training)",
+    "preference": "preference pairs, chosen/rejected",
+    "kto": "answers tagged desirable or not (kto_tag)",
+}
+
+
+def check_kind(dataset: ResolvedDataset, stage: str) -> None:
+    """Refuse a dataset version whose records are not the kind ``stage`` trains on (its first record says)."""
+    with dataset.path.open(encoding="utf-8") as handle:
+        first = handle.readline()
+    kind = record_kind(json.loads(first)) if first.strip() else KIND_OF_STAGE[stage]
+    if kind != KIND_OF_STAGE[stage]:
+        raise ConfigError(
+            f"{dataset.ref} holds {KIND_WORDS[kind]}; "
+            f"stage {stage} trains on {KIND_WORDS[KIND_OF_STAGE[stage]]}",
+            where="train spec: dataset",
+            fix=f"use stage: {STAGE_OF_KIND[kind]} for it, or a dataset of the right kind",
+        )
 
 
 def _registered_model(
@@ -154,7 +181,9 @@ def load_tokenizer_and_template(plan: TrainPlan) -> tuple[Any, Any]:
 
 
 def encode_datasets(plan: TrainPlan, cache_dir: Path | None = None) -> EncodedData:
-    """Tokenize every record with the template and label masking; split validation by seed.
+    """Tokenize every record for the spec's stage (sft: template and label masking; pt: plain text with
+    eos between documents; dpo: chosen/rejected sequences; kto: tagged answers with KL companions);
+    split validation by seed.
 
     With ``cache_dir``, each dataset version's tokens are kept there (:mod:`.token_cache`, keyed by the
     dataset, the model's manifest, template, cutoff and ``max_samples``): a second run with the same
@@ -171,26 +200,43 @@ def encode_datasets(plan: TrainPlan, cache_dir: Path | None = None) -> EncodedDa
         return loaded[0], loaded[1]
 
     def encode_one(dataset: ResolvedDataset) -> token_cache.Encoded:
-        from stockade.data.records import Conversation
-        from stockade.data.tokenization import EncodedExample, encode_conversation
+        from stockade.data import tokenization as tk
+        from stockade.data.records import parse_record
 
         tokenizer, template = tokenizer_and_template()
-        out, skipped, records = [], Counter[str](), 0
+        out: list[Any] = []
+        skipped, records = Counter[str](), 0
         with dataset.path.open(encoding="utf-8") as handle:
             for index, line in enumerate(handle):
                 if spec.max_samples is not None and index >= spec.max_samples:
                     break
                 records += 1
-                encoded = encode_conversation(
-                    Conversation.model_validate(json.loads(line)),
-                    tokenizer,
-                    template,
-                    cutoff_len=spec.cutoff_len,
-                )
-                if isinstance(encoded, EncodedExample):
-                    out.append(encoded)
+                record: Any = parse_record(json.loads(line))
+                if spec.stage == "pt":
+                    out.extend(tk.encode_text(record.text, tokenizer, cutoff_len=spec.cutoff_len))
+                    continue
+                if spec.stage == "dpo":
+                    encoded: Any = tk.encode_pair(
+                        record.conversation("chosen"),
+                        record.conversation("rejected"),
+                        tokenizer,
+                        template,
+                        cutoff_len=spec.cutoff_len,
+                    )
+                elif spec.stage == "kto":
+                    parts = tk.split_last_answer(record.conversation(), tokenizer, template)
+                    encoded = parts if isinstance(parts, tk.Skipped) else tk.KtoEncoded(parts, record.kto_tag)
                 else:
+                    encoded = tk.encode_conversation(record, tokenizer, template, cutoff_len=spec.cutoff_len)
+                if isinstance(encoded, tk.Skipped):
                     skipped[encoded.reason] += 1
+                else:
+                    out.append(encoded)
+        if spec.stage == "kto":  # each example with another's answer, for the KL estimate
+            samples = tk.kto_samples(out, spec.cutoff_len)
+            if len(samples) < len(out):
+                skipped["no_trainable_tokens"] += len(out) - len(samples)
+            out = list(samples)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         return token_cache.Encoded(out, records, dict(skipped), template.name, int(pad))
 
@@ -206,7 +252,9 @@ def encode_datasets(plan: TrainPlan, cache_dir: Path | None = None) -> EncodedDa
                 spec.cutoff_len,
                 spec.max_samples,
             )
-            part, _ = token_cache.cached(cache_dir, key, lambda d=dataset: encode_one(d))
+            # the cache holds token sequences (sft, pt); pairs and KTO samples are encoded each time
+            folder = cache_dir if spec.stage in ("sft", "pt") else None
+            part, _ = token_cache.cached(folder, key, lambda d=dataset: encode_one(d))
             parts.append(part)
             out.extend(part.examples)
         return out

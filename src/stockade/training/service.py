@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,9 @@ def start_training(
     memory estimate exceeds the free memory is refused before any weight loads, unless ``force``."""
     workspace = context.workspace
     spec, start_adapter, plan = resolve_training(context, spec, verify)
-    dist = distributed.from_environment()
+    dist = distributed.from_environment(spec)
+    if dist.zero is not None:  # recorded as read: a resume from another folder finds the same file
+        spec = spec.model_copy(update={"deepspeed": dist.zero.path})
     fit.check_training_fit(spec, plan.model_dir, force=force, dist=dist)
     distributed.setup(dist, spec.ddp_timeout)
     data = encode_datasets(plan, token_cache_dir(workspace))
@@ -116,6 +119,8 @@ def start_training(
         distributed.barrier(dist)  # rank 0 has created the run folder and row
         return _run(context, run_id, run_dir, plan.model_dir, spec, data, None, None, dist)
     run_dir.mkdir(mode=0o700)
+    if dist.zero is not None:
+        print(dist.zero.line(), file=sys.stderr, flush=True)  # stdout stays the --json-progress stream
     lineage = {
         "run": run_id,
         "base_model": {
@@ -128,6 +133,7 @@ def start_training(
         "datasets": [d.lineage() for d in plan.datasets],
         "eval_datasets": [d.lineage() for d in plan.eval_datasets],
         "start_adapter": start_adapter,
+        "stage": spec.stage,
         "template": data.template,
         "examples": {
             "records": data.records,
@@ -140,6 +146,7 @@ def start_training(
         ).facts(),
         "environment": environment(),
         "user": context.actor.name,
+        "deepspeed": dist.zero.facts() if dist.zero is not None else None,
     }
     record_process(run_dir)  # a run whose process is gone is marked failed (interrupted) on the next open
     (run_dir / SPEC_FILE).write_text(
@@ -169,7 +176,9 @@ def start_training(
             base_manifest_sha256=plan.model_manifest_sha256,
             datasets=[d.ref for d in plan.datasets],
             finetuning_type=spec.finetuning_type,
+            stage=spec.stage,
             world_size=dist.world_size,
+            **({"deepspeed": dist.zero.facts()} if dist.zero is not None else {}),
         )
     distributed.barrier(dist)
     if on_start:
@@ -191,7 +200,10 @@ def resume_training(
     run_dir = workspace.root / path
     spec = load_spec(TrainSpec, run_dir / SPEC_FILE)
     distributed.check_engine(spec.deepspeed, spec.finetuning_type)
-    dist = distributed.from_environment()
+    dist = distributed.from_environment(spec)
+    _check_same_deepspeed_file(run_dir, dist)
+    if dist.zero is not None and dist.is_main:
+        print(dist.zero.line(), file=sys.stderr, flush=True)
     distributed.setup(dist, spec.ddp_timeout)
     checkpoint = _latest_checkpoint(run_dir)
     if checkpoint is None:
@@ -278,18 +290,33 @@ def dry_run(context: Any, spec: TrainSpec, verify: str = "fast") -> tuple[TrainS
     (as the real run does before tokenizing); no weights load, nothing is written."""
     spec, start_adapter, plan = resolve_training(context, spec, verify)
     _, template = load_tokenizer_and_template(plan)
-    dist = distributed.from_environment()
+    dist = distributed.from_environment(spec)
     recipe = decide(spec, read_model_config(plan.model_dir), device_facts(dist.local_rank), fsdp=dist.fsdp)
     return spec, {
+        **({"deepspeed": dist.zero.line()} if dist.zero is not None else {}),
         "model": str(plan.model_dir),
         "model_manifest_sha256": plan.model_manifest_sha256,
         "datasets": [f"{d.ref} ({d.rows} rows, {d.privacy})" for d in plan.datasets],
         "eval_datasets": [d.ref for d in plan.eval_datasets],
+        "stage": spec.stage,
         "template": template.name,
         "start_adapter": start_adapter["path"] if start_adapter else None,
         "output_dir": spec.output_dir,
         **recipe.facts(),
     }
+
+
+def _check_same_deepspeed_file(run_dir: Path, dist: DistContext) -> None:
+    """A resumed run must map the same DeepSpeed file it started with (its SHA-256 is in the lineage)."""
+    if dist.zero is None:
+        return
+    started = json.loads((run_dir / LINEAGE_FILE).read_text(encoding="utf-8")).get("deepspeed") or {}
+    if started.get("sha256") != dist.zero.sha256:
+        raise StockadeError(
+            f"the DeepSpeed file {dist.zero.path} changed since the run started",
+            where="train spec: deepspeed",
+            fix="restore the file the run started with (its SHA-256 is in the run's lineage.json)",
+        )
 
 
 def token_cache_dir(workspace: Any) -> Path:

@@ -50,9 +50,12 @@ def _check_keys(spec: type[Spec], data: dict[str, Any], prefix: str, problems: l
     """Collect unknown and duplicated keys; return the data keyed by field name."""
     accepted = spec.accepted_keys()
     nested = spec.nested_specs()
+    refused = _refused_keys(spec)
     prefixed = {f"{prefix}{a}": f for a, f in accepted.items()}
     for key in data:
-        if str(key) not in accepted:
+        if str(key) in refused and str(key) not in accepted:
+            problems.append(f"{prefix}{refused[str(key)]}")
+        elif str(key) not in accepted:
             problems.append("unknown key " + did_you_mean(f"{prefix}{key}", prefixed))
     normalized: dict[str, Any] = {}
     given_as: dict[str, str] = {}
@@ -68,6 +71,12 @@ def _check_keys(spec: type[Spec], data: dict[str, Any], prefix: str, problems: l
         normalized[field] = value
         given_as[field] = str(key)
     return normalized
+
+
+def _refused_keys(spec: type[Spec]) -> dict[str, str]:
+    """Keys a spec refuses by name (e.g. LLaMA-Factory keys Stockade does not take), with the message."""
+    refused = getattr(spec, "refused_keys", None)
+    return refused() if callable(refused) else {}
 
 
 def parse_overrides(args: list[str]) -> dict[str, Any]:

@@ -32,7 +32,30 @@ class TrainSpec(Spec):
     )
     template: str | None = Field(None, description="Chat template name; default: the model's own.")
     # method
-    stage: Literal["sft"] = Field("sft", description="Training stage. Supervised fine-tuning only, for now.")
+    stage: Literal["sft", "pt", "dpo", "kto"] = Field(
+        "sft",
+        description="sft: supervised fine-tuning on conversations. pt: continued pre-training on plain text "
+        "(loss on every token, documents packed without attention across them). dpo: preference "
+        "optimisation on chosen/rejected pairs (pref_loss). kto: KTO on answers tagged desirable or not "
+        "(kto_tag). The dataset versions must hold records of that kind.",
+    )
+    pref_beta: float = Field(
+        0.1,
+        gt=0,
+        description="dpo/kto: beta, how far the policy may move from the reference (LLaMA-Factory's).",
+    )
+    pref_ftx: float = Field(
+        0.0, ge=0, description="dpo/kto: weight of an added SFT loss on the chosen (desirable) answers."
+    )
+    pref_loss: Literal["sigmoid", "ipo", "orpo", "simpo"] = Field(
+        "sigmoid",
+        description="dpo: sigmoid (DPO), ipo, orpo (no reference model) or simpo (no reference model).",
+    )
+    simpo_gamma: float = Field(0.5, description="dpo with pref_loss: simpo: the target reward margin gamma.")
+    kto_chosen_weight: float = Field(1.0, gt=0, description="kto: weight of the desirable examples' loss.")
+    kto_rejected_weight: float = Field(
+        1.0, gt=0, description="kto: weight of the undesirable examples' loss."
+    )
     do_train: bool = Field(True, description="LLaMA-Factory compatibility; must stay true for `train`.")
     finetuning_type: Literal["lora", "qlora", "full", "freeze"] = Field(
         "lora", description="lora | qlora (4-bit base, needs bitsandbytes) | full | freeze."
@@ -44,11 +67,67 @@ class TrainSpec(Spec):
         default_factory=lambda: ["all"],
         description="Modules that get adapters: `all` (every linear layer) or names such as q_proj,v_proj.",
     )
+    use_dora: bool = Field(False, description="lora: weight-decomposed LoRA (DoRA, peft's use_dora).")
+    use_rslora: bool = Field(
+        False,
+        description="lora: rank-stabilised scaling alpha/sqrt(r) instead of alpha/r (peft's use_rslora).",
+    )
+    pissa_init: bool = Field(
+        False,
+        description="lora: initialise the adapters from the principal singular vectors of the weights "
+        "(PiSSA). The saved adapter is converted to a plain LoRA on the original base (LLaMA-Factory's "
+        "pissa_convert), so export and serving use it as any adapter.",
+    )
+    pissa_iter: int = Field(
+        16,
+        ge=-1,
+        description="pissa_init: iterations of the fast SVD; -1 runs the full SVD (slow on large weights).",
+    )
+    loraplus_lr_ratio: float | None = Field(
+        None,
+        gt=0,
+        description="lora: LoRA+, the B matrices learn at learning_rate x this ratio (A at learning_rate).",
+    )
+    loraplus_lr_embedding: float = Field(
+        1e-6, gt=0, description="loraplus_lr_ratio: the learning rate of LoRA adapters on embedding layers."
+    )
+    additional_target: list[str] = Field(
+        default_factory=list,
+        description="lora: modules trained in full besides the adapters and saved with them (peft's "
+        "modules_to_save), e.g. embed_tokens,lm_head.",
+    )
+    freeze_trainable_layers: int = Field(
+        2,
+        description="freeze: train the last N decoder layers (N > 0) or the first -N (N < 0), as "
+        "LLaMA-Factory.",
+    )
+    freeze_trainable_modules: list[str] = Field(
+        default_factory=lambda: ["all"],
+        description="freeze: within those layers, train only these sub-modules (e.g. mlp,self_attn); all: "
+        "the whole layer.",
+    )
+    freeze_extra_modules: list[str] = Field(
+        default_factory=list,
+        description="freeze: modules outside the decoder layers also trained (e.g. embed_tokens,norm).",
+    )
+    neftune_noise_alpha: float | None = Field(
+        None,
+        gt=0,
+        description="NEFTune: uniform noise of scale alpha/sqrt(length x hidden) added to the input "
+        "embeddings in training steps only (never in evaluation or generation).",
+    )
     load_in_4bit: bool = Field(False, description="Load the base in 4-bit nf4 (QLoRA).")
     quantization_bit: Literal[4, 8] | None = Field(
-        None, description="LLaMA-Factory's name for 4/8-bit loading."
+        None,
+        description="LLaMA-Factory's quantised base for LoRA: 4 = nf4 (QLoRA), 8 = bitsandbytes int8 "
+        "(LLM.int8()); both need bitsandbytes and train only adapters.",
     )
-    deepspeed: str | None = Field(None, description="A DeepSpeed JSON config file (multi-GPU).")
+    deepspeed: str | None = Field(
+        None,
+        description="A DeepSpeed ZeRO JSON file (relative: from the current folder), mapped onto the loop's "
+        "engines: stage 0/1 DDP, 2 FSDP2 SHARD_GRAD_OP, 3 FSDP2 FULL_SHARD, offload_* CPUOffloadPolicy; "
+        '"auto" values from the spec, other keys honoured or refused by name (docs/training.md).',
+    )
     # dataset
     dataset: list[str] = Field(
         default_factory=list, description="Dataset versions NAME@vN (comma-separated in LLaMA-Factory style)."
@@ -76,8 +155,9 @@ class TrainSpec(Spec):
     dataloader_num_workers: int = Field(
         0,
         ge=0,
-        description="Accepted for LLaMA-Factory configs; no effect: batches are built in memory from "
-        "pre-tokenized examples, with no loader process to parallelize.",
+        description="Threads that collate (pad and move to the device) the micro-batches of a step at once "
+        "when gradient_accumulation_steps > 1; 0: the training thread does it. Batches come from "
+        "pre-tokenized examples in memory, so no loader process is started; the result is the same.",
     )
     # output
     output_dir: str | None = Field(
@@ -92,8 +172,11 @@ class TrainSpec(Spec):
         False, description="Replace a non-empty output_dir (else training refuses to start)."
     )
     save_only_model: bool = Field(False, description="Checkpoints without optimizer state (not resumable).")
-    report_to: Literal["none"] = Field(
-        "none", description="Only `none`: metrics stay in the run folder (no wandb/mlflow: offline)."
+    report_to: Literal["none", "tensorboard"] = Field(
+        "none",
+        description="none: metrics.jsonl and loss.png in the run folder only. tensorboard: also TensorBoard "
+        "event files in runs/<run id>/tensorboard (local files, no network; needs the tensorboard package). "
+        "Hosted trackers (wandb, mlflow, swanlab...) are refused: the network is closed.",
     )
     # train
     per_device_train_batch_size: int = Field(
@@ -115,6 +198,12 @@ class TrainSpec(Spec):
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Fraction of steps spent warming up.")
     warmup_steps: int = Field(0, ge=0, description="Warm-up steps (overrides warmup_ratio when > 0).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    adam_beta1: float = Field(0.9, ge=0, lt=1, description="AdamW beta1 (first-moment decay).")
+    adam_beta2: float = Field(0.999, ge=0, lt=1, description="AdamW beta2 (second-moment decay).")
+    adam_epsilon: float = Field(1e-8, gt=0, description="AdamW epsilon.")
+    max_grad_norm: float = Field(
+        1.0, gt=0, description="Clip the gradients' global L2 norm to this before each optimizer step."
+    )
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto picks bf16 on GPUs that have it, fp16 on older GPUs, fp32 on CPU."
     )
@@ -152,16 +241,38 @@ class TrainSpec(Spec):
         "with eval_strategy: no means steps.",
     )
 
-    _split = field_validator("dataset", "eval_dataset", "lora_target", mode="before")(
-        classmethod(lambda cls, v: split_list(v))
-    )
+    _split = field_validator(
+        "dataset",
+        "eval_dataset",
+        "lora_target",
+        "additional_target",
+        "freeze_trainable_modules",
+        "freeze_extra_modules",
+        mode="before",
+    )(classmethod(lambda cls, v: split_list(v)))
 
     @field_validator("report_to", mode="before")
     @classmethod
     def _report_to(cls, value: object) -> object:
-        if isinstance(value, list) and value in (["none"], []):
-            return "none"
+        names = split_list(value) if isinstance(value, str) else value
+        if isinstance(names, list):
+            names = [str(n).strip().lower() for n in names if str(n).strip().lower() not in ("none", "")]
+            if len(names) > 1:
+                raise ValueError(f"one reporter only (got {', '.join(names)}); use report_to: tensorboard")
+            value = names[0] if names else "none"
+        if isinstance(value, str) and value not in ("none", "tensorboard"):
+            raise ValueError(
+                f"report_to: {value} sends metrics to a tracking service, which a closed network cannot "
+                "reach; use report_to: tensorboard (local event files) or none (metrics.jsonl, loss.png)"
+            )
         return value
+
+    @classmethod
+    def refused_keys(cls) -> dict[str, str]:
+        """LLaMA-Factory keys refused by name, with reason and alternative (llamafactory_keys.yaml)."""
+        from stockade.core.specs.llamafactory import refused_keys
+
+        return refused_keys()
 
     @model_validator(mode="after")
     def _resolve(self) -> TrainSpec:
@@ -180,4 +291,74 @@ class TrainSpec(Spec):
             self.lora_alpha = 2 * self.lora_rank
         if self.eval_steps and self.eval_strategy == "no":
             self.eval_strategy = "steps"
+        self._check_stage_keys()
+        self._check_method_keys()
         return self
+
+    def _check_method_keys(self) -> None:
+        """LoRA-variant, freeze and quantisation keys only where they act; others are refused by name.
+
+        A key counts as given when its value differs from the default, so a spec written out in full (a
+        run's spec.yaml, --save-config) loads again.
+        """
+        lora_keys = ("use_dora", "use_rslora", "pissa_init", "pissa_iter", "loraplus_lr_ratio")
+        lora_keys += ("loraplus_lr_embedding", "additional_target")
+        freeze_keys = ("freeze_trainable_layers", "freeze_trainable_modules", "freeze_extra_modules")
+        fields = type(self).model_fields
+        given = {
+            k
+            for k in (*lora_keys, *freeze_keys)
+            if getattr(self, k) != fields[k].get_default(call_default_factory=True)
+        }
+        lora = self.finetuning_type in ("lora", "qlora")
+        freeze = self.finetuning_type == "freeze"
+        problems = [f"{k} needs finetuning_type: lora" for k in lora_keys if k in given and not lora]
+        problems += [f"{k} needs finetuning_type: freeze" for k in freeze_keys if k in given and not freeze]
+        if "pissa_iter" in given and not self.pissa_init:
+            problems.append("pissa_iter needs pissa_init: true")
+        if "loraplus_lr_embedding" in given and self.loraplus_lr_ratio is None:
+            problems.append("loraplus_lr_embedding needs loraplus_lr_ratio")
+        if self.freeze_trainable_layers == 0:
+            problems.append(
+                "freeze_trainable_layers: 0 trains nothing; use N > 0 (last N) or N < 0 (first N)"
+            )
+        if self.adapter_name_or_path:
+            keep = "the adapter in adapter_name_or_path keeps its own setting; remove it"
+            problems += [f"{k}: {keep}" for k in ("use_dora", "use_rslora", "pissa_init") if k in given]
+        if self.quantization_bit == 8 and (self.load_in_4bit or self.finetuning_type == "qlora"):
+            problems.append(
+                "quantization_bit: 8 contradicts 4-bit loading (load_in_4bit / qlora); choose one"
+            )
+        if self.quantization_bit and self.finetuning_type in ("full", "freeze"):
+            problems.append(
+                f"quantization_bit: {self.quantization_bit} trains adapters only, not finetuning_type: "
+                f"{self.finetuning_type}; use finetuning_type: lora, or drop quantization_bit"
+            )
+        if self.pissa_init and (self.quantization_bit or self.load_in_4bit):
+            problems.append(
+                "pissa_init on a quantised base is not supported; drop pissa_init or quantization_bit"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def _check_stage_keys(self) -> None:
+        """Preference keys only where they act: a key that would be ignored is refused by name."""
+        allowed = {
+            "dpo": {"pref_beta", "pref_ftx", "pref_loss", "simpo_gamma"},
+            "kto": {"pref_beta", "pref_ftx", "kto_chosen_weight", "kto_rejected_weight"},
+        }.get(self.stage, set())
+        keys = (
+            "pref_beta",
+            "pref_ftx",
+            "pref_loss",
+            "simpo_gamma",
+            "kto_chosen_weight",
+            "kto_rejected_weight",
+        )
+        # set to another value than the default (a saved spec.yaml lists every key at its default)
+        changed = {key for key in keys if getattr(self, key) != type(self).model_fields[key].default}
+        ignored = [key for key in keys if key in changed and key not in allowed]
+        if self.stage == "dpo" and self.pref_loss != "simpo" and "simpo_gamma" in changed:
+            ignored.append("simpo_gamma (only pref_loss: simpo uses it)")
+        if ignored:
+            raise ValueError(f"{', '.join(ignored)} has no effect with stage: {self.stage}; remove it")

@@ -1,8 +1,10 @@
 """LLaMA-Factory's ``dataset_info.json``: resolve dataset names to local `DatasetSource`s, offline.
 
-Entries that would download (hub, URL, script, cloud file) are refused by name, as are preference,
-multimodal and pre-training entries, which Stockade does not train on. Key semantics follow
-LLaMA-Factory's ``DatasetAttr.join``: given ``columns``/``tags`` replace the defaults entirely.
+Entries that would download (hub, URL, script, cloud file) are refused by name, as are multimodal
+entries, which Stockade does not train on. Preference entries (``ranking: true`` with ``chosen`` and
+``rejected`` columns; ``kto_tag``) read as preference records (stage dpo/kto); an alpaca entry that maps
+only ``prompt`` (LLaMA-Factory's pre-training text, ``c4_demo``) reads as text (stage pt). Key semantics
+follow LLaMA-Factory's ``DatasetAttr.join``: given ``columns``/``tags`` replace the defaults entirely.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from stockade.core.errors import ConfigError
-from stockade.data.readers.sources import DatasetSource, expand_path
+from stockade.data.readers.sources import DatasetSource, expand_path, file_kind
 
 INFO_FILE = "dataset_info.json"
 HUB_KEYS = ("hf_hub_url", "ms_hub_url", "om_hub_url")
@@ -128,16 +130,35 @@ class _Entry:
                 raise self.refuse(f"has unknown {key} key {given!r}", f"{hint}known: {', '.join(known)}")
         return value
 
-    def check_supported(self, columns: dict[str, str]) -> str:
-        """The Stockade formatting, after refusing preference, multimodal and pre-training data."""
+    def check_supported(self, columns: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The Stockade formatting and columns, after refusing multimodal data and any preference or
+        pre-training layout Stockade would misread."""
         entry = self.entry
-        preference = [key for key in PREFERENCE_COLUMNS if key in columns]
-        if entry.get("ranking") or preference:
-            why = "ranking: true" if entry.get("ranking") else f"columns {', '.join(preference)}"
+        ranking = bool(entry.get("ranking"))
+        pairs = [key for key in ("chosen", "rejected") if key in columns]
+        if pairs and not ranking:
             raise self.refuse(
-                f"is preference data ({why}); preference data (DPO/KTO/reward) is not supported yet",
-                "train on a supervised (instruction/answer) dataset",
+                f"names columns {', '.join(pairs)} without ranking: true (LLaMA-Factory would ignore them)",
+                'add "ranking": true for preference pairs (stage dpo), or remove the columns',
             )
+        if ranking and "kto_tag" in columns:
+            raise self.refuse(
+                "has ranking: true and a kto_tag column; a record is either a pair or a tagged answer",
+                "remove one: ranking pairs train stage dpo, kto_tag answers train stage kto",
+            )
+        if ranking and not columns:  # the format's own columns, with the pair's
+            from stockade.data.readers.formats import FORMATS
+            from stockade.data.readers.stream import detect_format  # noqa: F401 - registers the formats
+
+            name = FORMATTING.get(entry.get("formatting", "alpaca"), "alpaca")
+            defaults = FORMATS.get(name).columns if name in FORMATS else {}
+            columns = {key: value for key, value in defaults.items() if value and key != "response"}
+        if ranking:
+            columns = {
+                **columns,
+                "chosen": columns.get("chosen", "chosen"),
+                "rejected": columns.get("rejected", "rejected"),
+            }
         media = [f"{key}: {columns[key]}" for key in MEDIA_COLUMNS if key in columns]
         if media:
             raise self.refuse(
@@ -149,23 +170,38 @@ class _Entry:
             raise self.refuse(
                 f"has unknown formatting {formatting!r}", f"use one of: {', '.join(FORMATTING)}"
             )
-        if FORMATTING[formatting] == "alpaca" and columns and not columns.get("response"):
+        preference = ranking or "kto_tag" in columns
+        if preference and FORMATTING[formatting] == "messages":
             raise self.refuse(
-                "has no response column: it is pre-training text; Stockade fine-tunes on prompt/answer pairs",
-                'map the answers with "columns": {"response": ...}',
+                "is preference data in the openai formatting; Stockade reads it only as alpaca or sharegpt",
+                'set "formatting": "sharegpt" (with tags) or "alpaca"',
             )
+        if FORMATTING[formatting] == "alpaca" and columns and not columns.get("response") and not ranking:
+            if "kto_tag" in columns or not columns.get("prompt"):
+                raise self.refuse(
+                    "has no response column",
+                    'map the answers with "columns": {"response": ...}',
+                )
+            others = sorted(set(columns) - {"prompt"})
+            if others:
+                raise self.refuse(
+                    f"maps only prompt as pre-training text, but also {', '.join(others)}, which plain text "
+                    "has no use for",
+                    'keep "columns": {"prompt": "text"} for pre-training text (stage pt), or add a response',
+                )
+            return "text", {"text": columns["prompt"]}
         if entry.get("split", "train") != "train":
             raise self.refuse(
                 f"asks for split {entry['split']!r}; a local file holds one split (train)",
                 "remove split, or point file_name at the file of that split",
             )
-        return FORMATTING[formatting]
+        return FORMATTING[formatting], columns
 
     def source(self, encoding: str) -> DatasetSource:
         file_name = self.local_file()
         columns = self.mapping("columns", TEXT_COLUMNS + MEDIA_COLUMNS + PREFERENCE_COLUMNS)
         tags = self.mapping("tags", TAG_KEYS)
-        formatting = self.check_supported(columns)
+        formatting, columns = self.check_supported(columns)
         samples = self.entry.get("num_samples")
         if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
             raise self.refuse(
@@ -175,6 +211,13 @@ class _Entry:
         what, fix = f"dataset {self.name!r} in {self.info_path}", f"copy the data to {path}, or fix file_name"
         paths = expand_path(path, what=what, fix=fix)
         self.check_confined([path, *paths])
+        if all(file_kind(p) == "text" for p in paths) and formatting != "text":
+            if formatting != "alpaca" or "response" in columns or "chosen" in columns or "kto_tag" in columns:
+                raise self.refuse(
+                    f"names plain-text files ({file_name}), which hold documents, not {formatting} records",
+                    "drop formatting and columns: .txt/.md files train stage pt as they are",
+                )
+            formatting, columns = "text", {"text": "text"}  # one document per file
         return DatasetSource(
             name=self.name,
             paths=paths,

@@ -46,8 +46,17 @@ def iter_rows(path: Path, encoding: str = "utf-8") -> Iterator[RawRow]:
         yield from _csv_rows(path, encoding)
     elif kind == "json":
         yield from _json_rows(path, encoding)
+    elif kind == "text":
+        yield from _text_rows(path, encoding)
     else:
         raise DatasetError(f"unsupported file type {path.suffix!r}", where=str(path))
+
+
+def _text_rows(path: Path, encoding: str) -> Iterator[RawRow]:
+    """A plain-text file (.txt, .md) is one document: one row ``{"text": the whole file}``."""
+    with path.open("rb") as stream:
+        text = "".join(line for _, line in decoded_lines(stream, path, encoding))
+    yield RawRow(0, 1, value={"text": text})
 
 
 def _jsonl_rows(path: Path, encoding: str) -> Iterator[RawRow]:

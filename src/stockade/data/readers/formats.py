@@ -1,7 +1,8 @@
-"""The record formats (alpaca, sharegpt, messages), registered by name, and what they share.
+"""The record formats (alpaca, sharegpt, messages, text), registered by name, and what they share.
 
-A converter takes one raw row and the resolved column/tag layout and returns a `Conversation`, or
-the `Issue`s that make the row unusable. It never raises for a bad row.
+A converter takes one raw row and the resolved column/tag layout and returns a record (a
+`Conversation`; with preference columns a `PreferencePair` or `KtoExample`; a `TextDocument` for text),
+or the `Issue`s that make the row unusable. It never raises for a bad row.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from stockade.core.registry import Registry
 from stockade.core.suggestions import closest
-from stockade.data.records import Conversation, Turn
+from stockade.data.records import RECORD_TYPES, Conversation, KtoExample, PreferencePair, Record, Turn
 
 Layout = Mapping[str, str | None]
 
@@ -26,7 +27,7 @@ class Issue:
     reason: str
 
 
-Converter = Callable[[dict, Layout, Layout], Conversation | list[Issue]]
+Converter = Callable[[dict, Layout, Layout], Record | list[Issue]]
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ def missing(row: dict, field: str) -> Issue:
     if "chosen" in row or "rejected" in row:
         return Issue(
             field,
-            f"missing field {field!r}: this looks like a preference record (chosen/rejected); "
-            "preference data is not supported yet",
+            f"missing field {field!r}: this looks like a preference record (chosen/rejected); import it "
+            "through a dataset_info.json entry with ranking: true and columns chosen and rejected",
         )
     unknown = closest(field, [key for key in row if isinstance(key, str) and key != field])
     if unknown is not None:  # a misspelt key, e.g. 'instrution' for 'instruction'
@@ -137,3 +138,50 @@ def build(turns: list[tuple[str, str]], tools: str | None, field: str | None) ->
     except ValidationError as exc:
         reasons = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
         return [Issue(field, reasons)]
+
+
+def is_record(value: object) -> bool:
+    return isinstance(value, RECORD_TYPES)
+
+
+def kto_tag_field(row: dict, key: str, issues: list[Issue]) -> bool | None:
+    """LLaMA-Factory's kto_tag: true (desirable) or false (undesirable); "true"/"false" text (a CSV cell)."""
+    value = row.get(key)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        reason = (
+            missing(row, key).reason
+            if value is None
+            else f"{key!r} must be true or false, not {describe(value)}"
+        )
+        issues.append(Issue(key, reason))
+        return None
+    return value
+
+
+def _validated(model: type, field: str | None, **data: Any) -> Record | list[Issue]:
+    try:
+        return model(**data)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        reasons = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        return [Issue(field, reasons)]
+
+
+def build_preference(
+    prompt: list[tuple[str, str]], chosen: str, rejected: str, tools: str | None, field: str | None
+) -> Record | list[Issue]:
+    """A `PreferencePair`: the prompt turns, then the chosen and rejected answers."""
+    turns = [*prompt, ("chosen", chosen), ("rejected", rejected)]
+    return _validated(
+        PreferencePair, field, messages=[Turn(role=r, content=c) for r, c in turns], tools=tools
+    )
+
+
+def build_kto(
+    turns: list[tuple[str, str]], tools: str | None, tag: bool, field: str | None
+) -> Record | list[Issue]:
+    built = build(turns, tools, field)
+    if not isinstance(built, Conversation):
+        return built
+    return _validated(KtoExample, field, messages=list(built.messages), tools=tools, kto_tag=tag)

@@ -3,6 +3,9 @@
 As in LLaMA-Factory (``SharegptDatasetConverter``), a first turn tagged ``system_tag`` becomes the
 system prompt and overrides the ``system`` column; human/observation turns must alternate with
 gpt/function_call turns (the `Conversation` model checks that).
+
+With ``chosen``/``rejected`` columns (``ranking: true``) the turns end with a prompt and the two answers
+are single turns ``{from: gpt, value: ...}``; with a ``kto_tag`` column the last answer is tagged.
 """
 
 from __future__ import annotations
@@ -13,15 +16,25 @@ from stockade.data.readers.formats import (
     Layout,
     RecordFormat,
     build,
+    build_kto,
+    build_preference,
     describe,
     json_field,
+    kto_tag_field,
     missing,
     text_field,
     tools_field,
 )
-from stockade.data.records import Conversation
+from stockade.data.records import Record
 
-COLUMNS: dict[str, str | None] = {"messages": "conversations", "system": "system", "tools": "tools"}
+COLUMNS: dict[str, str | None] = {
+    "messages": "conversations",
+    "system": "system",
+    "tools": "tools",
+    "chosen": None,  # preference columns: read only when an entry names them
+    "rejected": None,
+    "kto_tag": None,
+}
 TAGS: dict[str, str | None] = {
     "role_tag": "from",
     "content_tag": "value",
@@ -52,7 +65,37 @@ def turn_list(row: dict, key: str, issues: list[Issue]) -> list | None:
     return value
 
 
-def convert(row: dict, columns: Layout, tags: Layout) -> Conversation | list[Issue]:
+def _answer(row: dict, key: str, tags: Layout, issues: list[Issue]) -> str | None:
+    """One preference answer: a turn object tagged as the assistant's (LLaMA-Factory's shape)."""
+    value = json_field(row.get(key))
+    role_key, content_key, assistant = tags["role_tag"], tags["content_tag"], tags["assistant_tag"]
+    if value is None:
+        issues.append(missing(row, key))
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get(content_key), str):
+        issues.append(
+            Issue(
+                key,
+                f"{key!r} must be a turn {{{role_key!r}: {assistant!r}, {content_key!r}: text}}, "
+                f"not {describe(value)}",
+            )
+        )
+        return None
+    if value.get(role_key) != assistant:
+        issues.append(
+            Issue(
+                f"{key}.{role_key}",
+                f"the answer's role is {value.get(role_key)!r}; a preference answer must be {assistant!r}",
+            )
+        )
+        return None
+    if not value[content_key].strip():
+        issues.append(Issue(key, f"{key!r} is empty: nothing to compare"))
+        return None
+    return str(value[content_key])
+
+
+def convert(row: dict, columns: Layout, tags: Layout) -> Record | list[Issue]:
     key, role_key, content_key = columns["messages"], tags["role_tag"], tags["content_tag"]
     if key is None or role_key is None or content_key is None:
         return [Issue(None, "columns.messages, tags.role_tag and tags.content_tag must all be set")]
@@ -92,7 +135,18 @@ def convert(row: dict, columns: Layout, tags: Layout) -> Conversation | list[Iss
         return issues
     if turns and turns[0][0] == "system":
         system, turns = turns[0][1], turns[1:]
-    return build(([("system", system)] if system else []) + turns, tools, field=key)
+    turns = ([("system", system)] if system else []) + turns
+    if columns.get("chosen") is not None or columns.get("rejected") is not None:
+        if columns.get("chosen") is None or columns.get("rejected") is None:
+            return [Issue(None, "preference records need both columns.chosen and columns.rejected")]
+        answers = [_answer(row, str(columns[k]), tags, issues) for k in ("chosen", "rejected")]
+        if issues:
+            return issues
+        return build_preference(turns, answers[0] or "", answers[1] or "", tools, field=key)
+    if columns.get("kto_tag") is not None:
+        tag = kto_tag_field(row, str(columns["kto_tag"]), issues)
+        return issues if tag is None else build_kto(turns, tools, tag, field=key)
+    return build(turns, tools, field=key)
 
 
 FORMATS.add("sharegpt", RecordFormat("sharegpt", COLUMNS, TAGS, convert))

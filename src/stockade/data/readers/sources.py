@@ -10,12 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from stockade.core.errors import ConfigError
 from stockade.data.readers.encoding import normalize_encoding
 
-Formatting = Literal["alpaca", "sharegpt", "messages", "auto"]
+Formatting = Literal["alpaca", "sharegpt", "messages", "text", "auto"]
 FORMATTINGS: tuple[str, ...] = get_args(Formatting)
 
-# File types by suffix. LLaMA-Factory also reads .txt and .arrow; those carry pre-training text or
-# Hugging Face caches, not conversations, so Stockade does not.
-SUFFIXES: dict[str, str] = {".json": "json", ".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+# File types by suffix. .txt and .md files are plain text, one document per file (stage pt).
+# LLaMA-Factory also reads .arrow (Hugging Face caches); Stockade does not.
+SUFFIXES: dict[str, str] = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".txt": "text",
+    ".md": "text",
+}
 
 
 class DatasetSource(BaseModel):
@@ -52,14 +59,15 @@ def file_kind(path: Path) -> str | None:
 
 
 def files_in(folder: Path) -> tuple[Path, ...]:
-    """The supported data files directly inside a folder, sorted by name (hidden files skipped)."""
-    return tuple(
-        sorted(
-            entry
-            for entry in folder.iterdir()
-            if entry.is_file() and not entry.name.startswith(".") and file_kind(entry)
-        )
+    """The supported data files directly inside a folder, sorted by name (hidden files skipped). Plain
+    text files (.txt, .md) count only in a folder with no record file: notes beside data are not data."""
+    found = sorted(
+        entry
+        for entry in folder.iterdir()
+        if entry.is_file() and not entry.name.startswith(".") and file_kind(entry)
     )
+    records = tuple(path for path in found if file_kind(path) != "text")
+    return records or tuple(found)
 
 
 def expand_path(path: Path, *, what: str, fix: str) -> tuple[Path, ...]:

@@ -6,18 +6,21 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from stockade.core.errors import ConfigError
-from stockade.data.readers import alpaca, messages, sharegpt  # noqa: F401 - registers the formats
+from stockade.data.readers import alpaca, messages, sharegpt, text  # noqa: F401 - registers the formats
 from stockade.data.readers.errors import TooManyProblems
 from stockade.data.readers.files import iter_rows
-from stockade.data.readers.formats import FORMATS, Issue, describe
+from stockade.data.readers.formats import FORMATS, Issue, describe, is_record
 from stockade.data.readers.sources import DatasetSource, check_formatting
-from stockade.data.records import Conversation, RecordProblem
+from stockade.data.records import Record, RecordProblem
 
-_FORMAT_HINT = "'instruction'/'output' (alpaca), 'conversations' (sharegpt) or 'messages' (OpenAI messages)"
+_FORMAT_HINT = (
+    "'instruction'/'output' (alpaca), 'conversations' (sharegpt), 'messages' (OpenAI messages) or 'text' "
+    "(plain text, for stage pt)"
+)
 
 
 def detect_format(first_row: dict) -> str:
-    """'alpaca', 'sharegpt' or 'messages', from a record's keys; ConfigError when it cannot tell."""
+    """'alpaca', 'sharegpt', 'messages' or 'text', from a record's keys; ConfigError when it cannot tell."""
     if not isinstance(first_row, dict):
         raise ConfigError(
             f"cannot tell the dataset format: the record is {describe(first_row)}, not an object",
@@ -29,6 +32,8 @@ def detect_format(first_row: dict) -> str:
         return "messages"
     if "instruction" in first_row or "output" in first_row:
         return "alpaca"
+    if "text" in first_row:
+        return "text"
     keys = ", ".join(repr(key) for key in list(first_row)[:8]) or "none"
     raise ConfigError(
         f"cannot tell the dataset format from the record's keys ({keys})",
@@ -49,8 +54,9 @@ def convert_record(
     file: str = "<record>",
     index: int = 0,
     line: int | None = None,
-) -> Conversation | list[RecordProblem]:
-    """One raw record to a Conversation, or the (non-empty) list of its problems. Never raises for data."""
+) -> Record | list[RecordProblem]:
+    """One raw record to a record (a Conversation, or per format and columns another kind), or the
+    (non-empty) list of its problems. Never raises for data."""
     if check_formatting(formatting) == "auto":
         try:
             formatting = detect_format(value)  # type: ignore[arg-type]
@@ -63,10 +69,10 @@ def convert_record(
         )
     column_layout, tag_layout = record_format.layout(columns or {}, tags or {})
     result = record_format.convert(value, column_layout, tag_layout)
-    return result if isinstance(result, Conversation) else _problems(result, file, index, line)
+    return result if is_record(result) else _problems(result, file, index, line)  # type: ignore[return-value,arg-type]
 
 
-def _read_file(path: Path, source: DatasetSource) -> Iterator[Conversation | RecordProblem]:
+def _read_file(path: Path, source: DatasetSource) -> Iterator[Record | RecordProblem]:
     file, formatting = str(path), None if source.formatting == "auto" else source.formatting
     detected_at = None
     for row in iter_rows(path, source.encoding):
@@ -88,8 +94,8 @@ def _read_file(path: Path, source: DatasetSource) -> Iterator[Conversation | Rec
             index=row.index,
             line=row.line,
         )
-        if isinstance(result, Conversation):
-            yield result
+        if is_record(result):
+            yield result  # type: ignore[misc]
             continue
         if detected_at is not None and isinstance(row.value, dict):
             try:
@@ -102,13 +108,13 @@ def _read_file(path: Path, source: DatasetSource) -> Iterator[Conversation | Rec
                     f"(detected from record {detected_at})"
                 )
                 result = [RecordProblem(file=file, index=row.index, reason=reason, line=row.line)]
-        yield from result
+        yield from result  # type: ignore[misc]
 
 
 def read_records(
     source: DatasetSource, *, max_problems: int | None = None
-) -> Iterator[Conversation | RecordProblem]:
-    """Conversations and problems of every record of the source's files, streamed in file order.
+) -> Iterator[Record | RecordProblem]:
+    """Records and problems of every record of the source's files, streamed in file order.
 
     A bad record yields one or more `RecordProblem`s and reading goes on. A file that cannot be read
     as a whole raises `DatasetError`; after `max_problems` problems, the next one raises `TooManyProblems`.
