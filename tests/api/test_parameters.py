@@ -105,9 +105,7 @@ def test_decoder_input_details_gives_the_prompt_tokens_with_logprobs(hub, live) 
 # --- TGI: refused -------------------------------------------------------------------------------------
 REFUSED_TGI = [
     ({"watermark": True}, "parameters.watermark: watermarking is not supported"),
-    ({"grammar": {"type": "json", "value": {}}}, "parameters.grammar: constrained decoding"),
-    ({"adapter_id": "risk@v2"}, "this server serves one model with no separately selectable adapters"),
-    ({"adapter_id": "tiny@v1"}, "leave adapter_id out"),
+    ({"grammar": {"type": "xml", "value": "<a/>"}}, 'parameters.grammar: send {"type": "json"'),
     ({"best_of": 2}, "parameters.best_of: only best_of=1"),
     ({"logit_bias": {"1": 2}}, "unsupported field(s) logit_bias"),
 ]
@@ -202,13 +200,16 @@ def test_user_is_recorded_hashed_in_the_audit_record(tiny) -> None:
 # --- OpenAI: refused ------------------------------------------------------------------------------------
 TOOL = {"type": "function", "function": {"name": "rate", "parameters": {"type": "object"}}}
 REFUSED_CHAT = [
-    ({"tools": [TOOL]}, "tools", "tool calling is not supported"),
-    ({"tool_choice": "auto"}, "tool_choice", 'only "none" is accepted'),
-    ({"tool_choice": "required", "tools": [TOOL]}, "tools", "tool calling is not supported"),
-    ({"parallel_tool_calls": False}, "parallel_tool_calls", "tool calling is not supported"),
-    ({"functions": [TOOL["function"]]}, "functions", "tool calling is not supported"),
-    ({"response_format": {"type": "json_object"}}, "response_format", "'json_object' needs constrained"),
+    ({"tools": [TOOL], "parallel_tool_calls": False}, "parallel_tool_calls", 'under "auto" the answer'),
+    ({"tool_choice": "required"}, "tool_choice", "no tools were sent"),
+    ({"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "x"}}}, "tool_choice", "'x'"),
+    ({"tools": [{"type": "code_interpreter"}]}, "tools", "only function tools are served"),
+    ({"parallel_tool_calls": False}, "parallel_tool_calls", "no tools were sent"),
+    ({"functions": [TOOL["function"]]}, "functions", "deprecated function calling is not served"),
+    ({"function_call": "auto"}, "function_call", "send tools and tool_choice instead"),
+    ({"response_format": {"type": "xml"}}, "response_format", '{"type": "json_object"}'),
     ({"response_format": {"type": "json_schema", "json_schema": {}}}, "response_format", '{"type": "text"}'),
+    ({"response_format": {"type": "json_object"}, "tools": [TOOL]}, "response_format", "combined with tools"),
     ({"top_logprobs": 2}, "top_logprobs", "needs logprobs: true"),
     ({"n": 2}, "n", "only one choice per request"),
     ({"logit_bias": {"15": 5}}, None, "unsupported field(s) logit_bias"),
@@ -235,5 +236,7 @@ def test_the_openai_client_gets_a_422_naming_tools(openai_client) -> None:
     import openai
 
     with pytest.raises(openai.UnprocessableEntityError) as caught:
-        openai_client.chat.completions.create(model="tiny@v1", messages=USER, tools=[TOOL], max_tokens=4)
+        openai_client.chat.completions.create(
+            model="tiny@v1", messages=USER, tools=[{"type": "function", "function": {}}], max_tokens=4
+        )
     assert "tools" in str(caught.value)

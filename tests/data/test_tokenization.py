@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -232,7 +234,10 @@ def conversations(draw: st.DrawFn, tools: bool = True) -> Conversation:
         turns.append(("system", draw(TEXT)))
     for index in range(draw(st.integers(1, 3))):
         turns.append(("user" if index == 0 else draw(st.sampled_from(prompts)), draw(TEXT)))
-        turns.append((draw(st.sampled_from(answers)), draw(ANSWER)))
+        role, answer = draw(st.sampled_from(answers)), draw(ANSWER)
+        if role == "function_call":  # a call is JSON (the qwen family re-writes it in <tool_call> tags)
+            answer = json.dumps({"name": "f", "arguments": {"text": answer}}, ensure_ascii=False)
+        turns.append((role, answer))
     return _conversation(*turns)
 
 

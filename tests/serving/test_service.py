@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stockade.core.errors import DependencyMissing, StockadeError
+from stockade.core.errors import DependencyMissing
 from stockade.core.specs import ServeSpec
 from stockade.serving.service import build_engine, chat_template
 from stockade.serving.target import ServeTarget
@@ -31,11 +31,3 @@ def test_hf_engine_from_a_spec(tiny_model_dir: Path) -> None:
     assert (engine.info.backend, engine.info.max_batch_size, engine.info.max_waiting) == ("hf", 3, 5)
     assert engine.info.context == 256 and engine.info.eos_token_ids  # the tiny model's stop tokens
     assert chat_template(_target(tiny_model_dir), engine.tokenizer).name == "qwen"
-
-
-def test_4bit_needs_a_gpu(tiny_model_dir: Path) -> None:
-    torch = pytest.importorskip("torch")
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is present")
-    with pytest.raises(StockadeError, match="4-bit loading needs a CUDA GPU"):
-        build_engine(_target(tiny_model_dir), ServeSpec(load_in_4bit=True))

@@ -19,7 +19,7 @@ from stockade.api.errors import (
     render_refusal,
 )
 from stockade.api.prompt_limits import OversizedBodyGuard
-from stockade.api.routes import meta, openai, tgi
+from stockade.api.routes import completions, meta, openai, tgi
 from stockade.api.state import DEV_HEADER, ServerState
 from stockade.api.tokenizing import PromptWorkers
 from stockade.core.errors import StockadeError
@@ -77,6 +77,7 @@ def create_app(
         request_timeout=request_timeout,
         pii_guard=pii_guard or PiiGuard("off"),
         prompt_workers=prompt_workers or PromptWorkers(),
+        adapters=tuple(getattr(engine, "adapters", ())),
     )
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(meta.router)
     app.include_router(tgi.router)
     app.include_router(openai.router)
+    app.include_router(completions.router)
     # innermost: behind the allowlist and the address rate limit, before the body is read
     app.add_middleware(OversizedBodyGuard, served=app.state.served)
     for cls, kwargs in middleware or []:

@@ -35,11 +35,40 @@ def authenticated(request: Request) -> Principal:
             "permission",
             code="role_not_allowed",
         )
-    if not principal.may_use(state.model_id):
+    if not any(principal.may_use(model) for model in state.served_models):
         raise ApiError(
             403, f"this credential may not call {state.model_id}", "permission", code="model_not_allowed"
         )
     return principal
+
+
+def choose_model(
+    request: Request, state: ServerState, principal: Principal, name: str | None, field: str
+) -> str | None:
+    """The adapter a request names in ``field`` (None: the base, also when ``name`` is the base's id);
+    404 for a model not served here, 403 for one this credential may not call. The choice is recorded
+    on the request (its audit record names the adapter)."""
+    if name is not None and name not in state.served_models:
+        raise ApiError(
+            404,
+            f"{field}: the model {name!r} is not served here (serving {', '.join(state.served_models)})",
+            "validation",
+            code="model_not_found",
+            param=field,
+        )
+    chosen = name or state.model_id
+    if not principal.may_use(chosen):
+        allowed = [m for m in state.served_models if principal.may_use(m)]
+        raise ApiError(
+            403,
+            f"this credential may not call {chosen}; it may call {', '.join(allowed)} (name it in {field})",
+            "permission",
+            code="model_not_allowed",
+            param=field,
+        )
+    adapter = None if chosen == state.model_id else chosen
+    request.state.adapter = adapter
+    return adapter
 
 
 Served = Annotated[ServerState, Depends(served)]

@@ -114,6 +114,7 @@ def _serve_on(
         "max_queue": engine.info.max_waiting,
         "context": engine.info.context,
         "adapter": str(target.adapter) if target.adapter else None,
+        "adapters": {a.label: a.verified for a in target.adapters},  # served unmerged, each file-checked
         "stage": target.stage,
         "tls": bool(spec.tls_cert),
         "dev_mode": target.dev,

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from stockade.serving.params import MAX_TOP_LOGPROBS
 
+#: TGI ``adapter_id``: a model version NAME@vN, never a path
+ADAPTER_ID = r"^[A-Za-z0-9][\w.-]*@v\d+$"
 #: A surrogate code point: JSON can spell one ("\udbff"), but it is no character, and tokenizers fail on it.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -41,8 +43,8 @@ class Strict(BaseModel):
 
 
 class TgiParameters(Strict):
-    """TGI ``parameters``. Unknown keys are refused (422); ``adapter_id`` here, ``watermark``,
-    ``grammar`` and ``best_of`` > 1 by the route, each with the reason."""
+    """TGI ``parameters``. Unknown keys are refused (422); an ``adapter_id`` not served, ``watermark``,
+    a malformed ``grammar`` and ``best_of`` > 1 by the route, each with the reason."""
 
     max_new_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0)
@@ -62,17 +64,10 @@ class TgiParameters(Strict):
     # refused by the route unless neutral (TGI's schema has them; this server does not serve them)
     watermark: bool = False
     best_of: int | None = Field(None, ge=1)
-    grammar: Any = None
-    adapter_id: None = None  # typed null: no request field may name a file or folder
-
-    @field_validator("adapter_id", mode="before")
-    @classmethod
-    def _no_adapters(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError(
-                "this server serves one model with no separately selectable adapters; leave adapter_id out"
-            )
-        return value
+    grammar: Any = None  # served: json / json_schema / regex by constrained decoding (the route checks it)
+    # a served adapter's NAME@vN (``serve --adapters``), checked by the route against what is served;
+    # the pattern admits no path (no "/")
+    adapter_id: str | None = Field(None, pattern=ADAPTER_ID, max_length=200)
 
 
 class TgiRequest(Strict):
@@ -93,11 +88,42 @@ class ContentPart(Strict):
     text: str
 
 
+class FunctionCallIn(Strict):
+    name: str = Field(min_length=1)
+    arguments: str
+
+
+class ToolCallIn(Strict):
+    """A call the model made earlier (an assistant message's ``tool_calls``, sent back by the client)."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCallIn
+
+
 class ChatMessage(Strict):
+    """A message; ``content`` may be null only on an assistant message with ``tool_calls``. A tool
+    result's ``tool_call_id`` must name a call of the assistant message before it: the results are
+    rendered in the order of those calls (the template, as in training, has no slot for ids)."""
+
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[ContentPart]
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _content_or_calls(self) -> ChatMessage:
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(f"a {self.role} message needs content")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        if (self.tool_call_id is None) == (self.role == "tool"):
+            raise ValueError("a tool message, and only a tool message, needs tool_call_id")
+        return self
 
     def text(self) -> str:
+        if self.content is None:
+            return ""
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
 
 
@@ -107,7 +133,7 @@ class StreamOptions(Strict):
 
 class ChatRequest(Strict):
     """OpenAI ``POST /v1/chat/completions``. Every field here is honoured, or refused by the route with
-    the reason (``tools``, ``tool_choice`` other than "none", ``response_format`` other than text, ...);
+    the reason (``functions``/``function_call``, ``parallel_tool_calls: false`` under ``auto``, ...);
     any other field is refused by name."""
 
     model: str | None = None
@@ -126,13 +152,14 @@ class ChatRequest(Strict):
     logprobs: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     user: str | None = None
-    # refused by the route unless absent or neutral
+    # tools and structured output: checked and served by the route (docs/serving.md)
     tools: list[Any] | None = None
     tool_choice: Any = None
     parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    # OpenAI's deprecated function calling: refused by the route with the replacement
     functions: list[Any] | None = None
     function_call: Any = None
-    response_format: dict[str, Any] | None = None
 
     @field_validator("stop")
     @classmethod

@@ -38,6 +38,12 @@ class ServerState:
     started: float = field(default_factory=time.time)
     prompt_workers: PromptWorkers = field(default_factory=PromptWorkers)
     refusals: RefusalTally = field(default_factory=RefusalTally)
+    adapters: tuple[str, ...] = ()  # adapter versions served on the base, chosen per request
+
+    @property
+    def served_models(self) -> tuple[str, ...]:
+        """What requests may name: the base, then its adapters."""
+        return (self.model_id, *self.adapters)
 
     @property
     def tokenizer(self) -> Any:
@@ -110,6 +116,7 @@ class ServerState:
             latency_ms=round((time.monotonic() - started) * 1000, 1) if started else None,
             request_id=getattr(request.state, "request_id", None),
             dev_mode=self.dev,
+            **({"adapter": request.state.adapter} if getattr(request.state, "adapter", None) else {}),
             **guard,
             **({"end_user": _digest(end_user)} if end_user else {}),
             **({"refusals": refusals} if refusals else {}),

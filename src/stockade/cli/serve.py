@@ -70,7 +70,9 @@ def register(app: typer.Typer) -> None:
         """Serve a model over HTTP: stockade serve [CONFIG.yaml] --model NAME@vN [--port 5000 ...].
 
         Also takes the deployment guide's flags (--model_name_or_path, --template, --infer_backend hf|vllm,
-        --port, --load_in_4bit, --max_batch_size). Binds 127.0.0.1 unless --host says otherwise. Every
+        --port, --load_in_4bit (nf4), --load_in_8bit, --max_batch_size). --adapters risk@v2,kyc@v1 serves
+        approved adapter versions of this base unmerged: requests choose one by model (OpenAI) or
+        parameters.adapter_id (TGI). Binds 127.0.0.1 unless --host says otherwise. Every
         route but /health needs Authorization: Bearer TOKEN. SIGTERM drains in-flight requests, then exits.
         Personal data in responses is masked unless --pii-filter (or serve_pii_filter) says otherwise.
         """

@@ -10,14 +10,16 @@ the batch changes.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-from stockade.serving.errors import Overloaded, RequestTimedOut, ServingError, Unavailable
+from stockade.serving.constrained import Grammars, constrain
+from stockade.serving.errors import InvalidRequest, Overloaded, RequestTimedOut, ServingError, Unavailable
 from stockade.serving.hf_runner import ModelRunner
 from stockade.serving.params import GenerationParams, validate
 from stockade.serving.protocol import EngineCounters, EngineInfo, RequestHandle, TokenEvent
@@ -41,7 +43,9 @@ class _Row:
 
 
 class HFEngine:
-    """See the module docstring. ``model`` is a loaded transformers causal LM (adapters merged)."""
+    """See the module docstring. ``model`` is a loaded transformers causal LM: an adapter merged, or
+    adapters loaded unmerged (:mod:`stockade.serving.adapters`), each request choosing one (or none)
+    with ``GenerationParams.adapter``; rows of different adapters share each forward pass."""
 
     def __init__(
         self,
@@ -97,12 +101,24 @@ class HFEngine:
         self._pinned: Any = None
         self._copied = torch.cuda.Event() if device.type == "cuda" else None
         self._prefill_passes = self._decode_passes = self._decoded_rows = self._max_rows = 0
+        self._grammars: Grammars | None = None  # built at start() where llguidance is installed
+        self._no_grammars = "the llguidance package is not installed on this server"
+        self.adapters = self.runner.adapters.labels  # served unmerged, chosen per request
+        # forward passes by the set of adapters their rows used (None: the base): mixed batches are real
+        self.adapter_passes: Counter[frozenset[str | None]] = Counter()
 
     # --- the API side -------------------------------------------------------------------------
     def start(self) -> None:
         # The model thread is the critical path: let it take the interpreter lock back quickly from the
         # API thread (default switch interval: 5 ms, longer than a decode step).
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        if self._grammars is None and importlib.util.find_spec("llguidance") is not None:
+            # the tokenizer's byte table for constrained decoding, built once before serving (for a 150k
+            # vocabulary this takes a moment that should not fall on the first constrained request)
+            try:
+                self._grammars = Grammars(self.tokenizer, self.vocab, self.info.eos_token_ids)
+            except Exception as exc:  # a tokenizer llguidance cannot read: serve, refuse grammars only
+                self._no_grammars = f"llguidance cannot read this tokenizer ({exc.__class__.__name__}: {exc})"
         self._thread = threading.Thread(target=self._run, name="stockade-hf-engine", daemon=True)
         self._thread.start()
 
@@ -110,6 +126,14 @@ class HFEngine:
         self, prompt_ids: list[int], params: GenerationParams, *, timeout: float | None = None
     ) -> RequestHandle:
         validate(params, len(prompt_ids), self.info.context)
+        if params.adapter is not None and params.adapter not in self.adapters:
+            from stockade.serving.errors import InvalidRequest
+
+            served = ", ".join(self.adapters) or "none"
+            raise InvalidRequest(
+                f"the adapter {params.adapter!r} is not served here (adapters: {served})",
+                fix="choose a served adapter, or none for the base model",
+            )
         if self._draining or self._stopping:
             raise Unavailable(
                 "the server is shutting down and accepts no new requests", fix="retry on another replica"
@@ -120,6 +144,7 @@ class HFEngine:
             seed=params.resolved_seed(),
             loop=asyncio.get_running_loop(),
             deadline=time.monotonic() + timeout if timeout else None,
+            matcher=self._matcher(params),
         )
         with self._lock:
             if len(self._waiting) >= self.info.max_waiting:
@@ -129,6 +154,17 @@ class HFEngine:
             self._waiting.append(handle)
         self._wake.set()
         return handle
+
+    def _matcher(self, params: GenerationParams) -> Any:
+        """The request's grammar matcher (constrained decoding), or None; a bad grammar is a 422."""
+        if params.constraint is None:
+            return None
+        if self._grammars is None:
+            raise InvalidRequest(
+                f"{params.constraint.field}: constrained decoding is not available: {self._no_grammars}",
+                fix="install Stockade's serve extra (pip install 'stockade[serve]'), or leave the field out",
+            )
+        return self._grammars.matcher(params.constraint)
 
     def counters(self) -> EngineCounters:
         return EngineCounters(
@@ -206,7 +242,10 @@ class HFEngine:
             handle.admitted = now
         try:
             wanted = [i for i, h in enumerate(joining) if h.params.prompt_logprobs]
-            logits = self.runner.prefill([h.prompt_ids for h in joining], first, keep_hidden=bool(wanted))
+            adapters = self._adapter_rows([h.params for h in joining])
+            logits = self.runner.prefill(
+                [h.prompt_ids for h in joining], first, keep_hidden=bool(wanted), adapters=adapters
+            )
             if wanted:
                 logits, hidden = logits
                 for i in wanted:  # set before the first event is posted: the loop sees it with that event
@@ -218,6 +257,8 @@ class HFEngine:
                 self._post(handle, TokenEvent(0, 0.0, error=error))
             return
         self._prefill_passes += 1
+        if adapters is not None:
+            self.adapter_passes[frozenset(adapters)] += 1
         rows = [_Row(h, len(h.prompt_ids)) for h in joining]
         torch = self.torch
         for offset, row in enumerate(rows):
@@ -230,6 +271,7 @@ class HFEngine:
         )
         steps = torch.zeros(len(rows), dtype=torch.long, device=logits.device)
         span = slice(first, first + len(rows))
+        logits = constrain(logits, self._grammars, [h.matcher for h in joining])
         tokens, logprobs, top = choose(logits, settings, steps, self._seen[span], self._counts[span])
         self._flush()
         self._accept(rows, first, tokens, logprobs, top, joined=True, counted=settings.frequency is not None)
@@ -239,12 +281,17 @@ class HFEngine:
         if not self._rows:
             return
         state = self._state
-        logits = self.runner.decode(state["ids"], state["positions"], max(r.position for r in self._rows))
+        logits = self.runner.decode(
+            state["ids"], state["positions"], max(r.position for r in self._rows), state["adapters"]
+        )
+        if state["adapters"] is not None:
+            self.adapter_passes[frozenset(state["adapters"])] += 1
         count = len(self._rows)
         self._decode_passes += 1
         self._decoded_rows += count
         self._max_rows = max(self._max_rows, count)
         settings = state["settings"]
+        logits = constrain(logits, self._grammars, [r.handle.matcher for r in self._rows])
         tokens, logprobs, top = choose(
             logits, settings, state["steps"], self._seen[:count], self._counts[:count]
         )
@@ -282,6 +329,8 @@ class HFEngine:
             row.generated += 1
             row.last_token = token = int(token)
             params = row.handle.params
+            if row.handle.matcher is not None and self._grammars is not None:
+                self._grammars.advance(row.handle.matcher, token)
             finish = None
             if token in self.info.eos_token_ids or token in params.stop_token_ids:
                 finish = "eos_token"
@@ -360,7 +409,12 @@ class HFEngine:
             "settings": row_settings(
                 [r.handle.params for r in rows], [r.handle.seed for r in rows], self.vocab, device
             ),
+            "adapters": self._adapter_rows([r.handle.params for r in rows]),
         }
+
+    def _adapter_rows(self, params: list[GenerationParams]) -> list[str | None] | None:
+        """Each row's adapter (None: the base) when adapters are served (else None)."""
+        return [p.adapter for p in params] if self.adapters else None
 
     def _fail_all(self, error: ServingError, *, waiting: bool = False) -> None:
         for row in self._rows:

@@ -1,7 +1,8 @@
-"""Load a served model with transformers: dtype for the device, optional 4-bit, adapter merged."""
+"""Load a served model with transformers: dtype for the device, optional 4/8-bit, adapters merged or not."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,23 @@ DEFAULT_MAX_CONTEXT = 8192  # KV cache per slot: min(model context, this) unless
 
 
 def load_model(
-    path: Path, *, adapter: Path | None, device: str, load_in_4bit: bool, allow_pickle: bool = False
+    path: Path,
+    *,
+    adapter: Path | None,
+    device: str,
+    load_in_4bit: bool,
+    allow_pickle: bool = False,
+    load_in_8bit: bool = False,
+    precision: str | None = None,
+    adapters: Sequence[tuple[str, Path]] = (),
 ) -> tuple[Any, Any]:
-    """``allow_pickle``: the workspace's safety policy accepts pickle weights (else safetensors only)."""
+    """``allow_pickle``: the workspace's safety policy accepts pickle weights (else safetensors only).
+
+    ``adapter`` is merged into the weights; ``adapters`` (name, folder) are loaded unmerged into one
+    peft model, for per-request choice (:mod:`stockade.serving.adapters`). ``load_in_4bit``: nf4 with
+    the compute dtype ``precision`` (the training run's: bf16 | fp16 | fp32; default bf16 on CUDA, fp32
+    on CPU), as training quantises; ``load_in_8bit``: LLM.int8.
+    """
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -29,31 +44,53 @@ def load_model(
         "dtype": torch.bfloat16 if device == "cuda" else torch.float32,
         "use_safetensors": use_safetensors(path, allow_pickle),
     }
-    if load_in_4bit:
-        if device != "cuda":
-            raise StockadeError("4-bit loading needs a CUDA GPU", fix="drop --load_in_4bit on this machine")
-        try:
-            from transformers import BitsAndBytesConfig
-        except ImportError as exc:
-            raise DependencyMissing("bitsandbytes is not installed", fix="pip install bitsandbytes") from exc
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16
+    quantized = load_in_4bit or load_in_8bit
+    if quantized:
+        kwargs["quantization_config"] = quantization_config(
+            bits=4 if load_in_4bit else 8, device=device, precision=precision
         )
-        kwargs["device_map"] = {"": 0}
+        kwargs["device_map"] = {"": 0 if device == "cuda" else "cpu"}
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if adapter is not None:
-        if load_in_4bit:
+        if quantized:
             raise StockadeError(
-                "an adapter cannot be merged into 4-bit weights",
-                fix="export a merged version (`stockade export`) and serve that with --load_in_4bit",
+                "an adapter cannot be merged into quantized weights",
+                fix="serve it unmerged (--adapters NAME@vN), or export a merged version "
+                "(`stockade export`) and serve that quantized",
             )
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
-    if not load_in_4bit:
+    if adapters:
+        from stockade.serving.adapters import load_adapters
+
+        model = load_adapters(model, adapters)
+    if not quantized:
         model = model.to(device)
     return model.eval(), tokenizer
+
+
+def quantization_config(*, bits: int, device: str, precision: str | None) -> Any:
+    """bitsandbytes' settings: 4-bit is nf4 (what QLoRA training uses), computing in ``precision``."""
+    import torch
+
+    try:
+        import bitsandbytes  # noqa: F401
+        from transformers import BitsAndBytesConfig
+    except ImportError as exc:
+        raise DependencyMissing("bitsandbytes is not installed", fix="pip install bitsandbytes") from exc
+    if bits == 8:
+        return BitsAndBytesConfig(load_in_8bit=True)
+    default = torch.bfloat16 if device == "cuda" else torch.float32
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+    compute = dtypes.get(precision or "", default)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=compute,
+        bnb_4bit_use_double_quant=True,
+    )
 
 
 def eos_token_ids(model: Any, tokenizer: Any) -> frozenset[int]:

@@ -12,6 +12,7 @@ import inspect
 from contextlib import nullcontext
 from typing import Any
 
+from stockade.serving.adapters import AdapterRows
 from stockade.serving.attention import decoding_with_grouped_attention, register
 from stockade.serving.kv_cache import SlotCache
 
@@ -54,7 +55,15 @@ class ModelRunner:
         self.positions_range = torch.arange(length, device=self.device)
         self.graphs: dict[int, tuple[Any, dict[str, Any]]] = {}
         self.grouped_attention = grouped_attention
+        self.adapters = AdapterRows(model)  # unmerged adapters chosen per row (none: a no-op)
         register()
+        if cuda_graphs and self.adapters.labels:
+            from stockade.core.errors import StockadeError
+
+            raise StockadeError(
+                "CUDA graphs cannot replay per-request adapter choices",
+                fix="serve --adapters without --cuda_graphs, or serve one merged version with them",
+            )
         if cuda_graphs:
             self._capture_all(slots)
 
@@ -68,9 +77,17 @@ class ModelRunner:
         )
         return out.last_hidden_state
 
-    def prefill(self, prompts: list[list[int]], first_slot: int, *, keep_hidden: bool = False) -> Any:
+    def prefill(
+        self,
+        prompts: list[list[int]],
+        first_slot: int,
+        *,
+        keep_hidden: bool = False,
+        adapters: list[str | None] | None = None,
+    ) -> Any:
         """Run prompts (right-padded) into slots ``first_slot..``; logits [k, V] of each last position
-        (and, with ``keep_hidden``, the hidden states [k, width, H] for :meth:`prompt_logprobs`)."""
+        (and, with ``keep_hidden``, the hidden states [k, width, H] for :meth:`prompt_logprobs`).
+        ``adapters``: each row's adapter label (None: the base), when adapters are loaded."""
         torch = self.torch
         width = max(len(p) for p in prompts)
         ids = torch.zeros((len(prompts), width), dtype=torch.long)
@@ -82,9 +99,11 @@ class ModelRunner:
         causal = span[None, :] <= span[:, None]  # [q, k]
         mask = causal[None, None] & (span[None, :] < lengths[:, None])[:, None, None, :]
         self.cache.for_prefill(first_slot, len(prompts))
-        hidden = self._decoder(ids, span[None, :].expand(len(prompts), -1), mask)
-        last = hidden[torch.arange(len(prompts), device=self.device), lengths - 1]
-        return (self.head(last), hidden) if keep_hidden else self.head(last)
+        with self.adapters.rows(adapters):
+            hidden = self._decoder(ids, span[None, :].expand(len(prompts), -1), mask)
+            last = hidden[torch.arange(len(prompts), device=self.device), lengths - 1]
+            logits = self.head(last)
+        return (logits, hidden) if keep_hidden else logits
 
     def prompt_logprobs(self, hidden: Any, prompt: list[int], chunk: int = 256) -> list[float | None]:
         """Log-probability of each prompt token given the ones before it (None for the first), from one
@@ -98,8 +117,9 @@ class ModelRunner:
             values.extend(logprobs.gather(1, ids[start + 1 : end + 1, None])[:, 0].tolist())
         return values
 
-    def decode(self, ids: Any, positions: Any, longest: int) -> Any:
-        """One token for each of the first ``n`` slots: ``ids``/``positions`` [n] on the device."""
+    def decode(self, ids: Any, positions: Any, longest: int, adapters: list[str | None] | None = None) -> Any:
+        """One token for each of the first ``n`` slots: ``ids``/``positions`` [n] on the device;
+        ``adapters``: each row's adapter label (None: the base), when adapters are loaded."""
         count = int(ids.shape[0])
         bucket = min((b for b in self.graphs if b >= count), default=None)
         if bucket is not None:
@@ -109,7 +129,8 @@ class ModelRunner:
             graph.replay()
             return io["logits"][:count]
         window = min(self.cache.length, -(-(longest + 1) // WINDOW_STEP) * WINDOW_STEP)
-        return self._decode_eager(ids, positions, window)
+        with self.adapters.rows(adapters):
+            return self._decode_eager(ids, positions, window)
 
     def _decode_eager(self, ids: Any, positions: Any, window: int) -> Any:
         torch = self.torch

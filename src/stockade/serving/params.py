@@ -6,6 +6,7 @@ import math
 import secrets
 from dataclasses import dataclass, field
 
+from stockade.serving.constrained import Constraint
 from stockade.serving.errors import InvalidRequest
 
 MAX_STOP_SEQUENCES = 8
@@ -37,6 +38,10 @@ class GenerationParams:
     """How many of the most likely tokens (with log-probabilities) to report at each step."""
     prompt_logprobs: bool = False
     """Report the log-probability of every prompt token given the ones before it (TGI prefill details)."""
+    constraint: Constraint | None = None
+    """A grammar the output must follow (JSON schema, regex, Lark): enforced by constrained decoding."""
+    adapter: str | None = None
+    """The served adapter (NAME@vN of ``serve --adapters``) this request runs with; None: the base."""
 
     @property
     def sampling(self) -> bool:

@@ -10,7 +10,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from stockade.core.ids import new_id
 from stockade.serving.errors import ServingError
@@ -69,6 +69,7 @@ class RequestHandle:
     admitted: float | None = None  # when it got a batch slot (queue time = admitted - arrival)
     events: asyncio.Queue[TokenEvent] = field(default_factory=asyncio.Queue)
     prompt_logprobs: list[float | None] | None = None  # set before the first event when asked for
+    matcher: Any = None  # the grammar matcher of a constrained request (stockade.serving.constrained)
     _cancelled: threading.Event = field(default_factory=threading.Event)
 
     def cancel(self) -> None:

@@ -18,13 +18,18 @@ def build_engine(target: ServeTarget, spec: Any) -> Any:
     from stockade.serving.hf_loader import DEFAULT_MAX_CONTEXT
 
     if spec.infer_backend == "vllm":
+        from stockade.core.errors import StockadeError
         from stockade.serving.vllm_engine import VllmEngine
 
-        if target.adapter is not None:
-            from stockade.core.errors import StockadeError
-
+        if target.adapter is not None or target.adapters:
             raise StockadeError(
-                "the vllm backend serves merged models only", fix="export a merged version first"
+                "the vllm backend serves merged models only (no --adapter or --adapters)",
+                fix="export a merged version first, or serve the adapters with --infer_backend hf",
+            )
+        if spec.load_in_4bit or spec.load_in_8bit:
+            raise StockadeError(
+                "--load_in_4bit / --load_in_8bit are for the hf backend",
+                fix="serve with --infer_backend hf, or drop the flag",
             )
         return VllmEngine(
             target.path,
@@ -42,7 +47,10 @@ def build_engine(target: ServeTarget, spec: Any) -> Any:
         adapter=target.adapter,
         device=where,
         load_in_4bit=spec.load_in_4bit,
+        load_in_8bit=spec.load_in_8bit,
+        precision=target.precision,
         allow_pickle=target.allow_pickle,
+        adapters=[(a.label, a.path) for a in target.adapters],
     )
     return HFEngine(
         model,

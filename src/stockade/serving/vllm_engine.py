@@ -96,6 +96,12 @@ class VllmEngine:
                 "typical_p is not supported by the vllm backend",
                 fix="leave it out, or use --infer_backend hf",
             )
+        if params.constraint is not None:  # not mapped onto vLLM's structured outputs: untested there
+            raise InvalidRequest(
+                f"{params.constraint.field}: constrained decoding (response_format, TGI grammar, or "
+                "tool_choice required/named) is not served by the vllm backend",
+                fix='use --infer_backend hf, or leave it out (tools with tool_choice "auto" are served)',
+            )
         if self._draining:
             raise Unavailable("the server is shutting down and accepts no new requests")
         if len(self._active) >= self.info.max_batch_size + self.info.max_waiting:

@@ -10,77 +10,94 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from stockade.api.deps import Caller, Served
+from stockade.api.deps import Caller, Served, choose_model
 from stockade.api.disconnect import ClientGone, until_disconnect
-from stockade.api.errors import ApiError, error_body, from_exception, refuse
+from stockade.api.errors import error_body, from_exception, refuse
 from stockade.api.prompt_limits import check_prompt_bytes
 from stockade.api.routes.generation import Generation
 from stockade.api.routes.tgi import SSE_HEADERS
 from stockade.api.schemas import ChatRequest
 from stockade.api.state import ServerState
 from stockade.core.ids import new_id
+from stockade.data.templates.tool_calls import QwenToolFormat, ToolCall
 from stockade.security.principal import Principal
-from stockade.serving.errors import PersonalDataBlocked
+from stockade.serving import constrained
+from stockade.serving.constrained import Constraint
+from stockade.serving.errors import InvalidRequest, PersonalDataBlocked
 from stockade.serving.params import GenerationParams
 from stockade.serving.pii_guard import WITHHELD_TOKEN_ID
 from stockade.serving.prompts import chat_prompt_ids
 from stockade.serving.stream import Chunk
+from stockade.serving.tools import (
+    call_grammar,
+    forced_tool,
+    read_tools,
+    split_reply,
+    tool_format,
+    tool_prompt_ids,
+    tools_json,
+)
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 FINISH = {"eos_token": "stop", "stop_sequence": "stop", "length": "length"}
-NO_TOOLS = "tool calling is not supported by this server yet (the reply would be prose, not a tool call)"
+FUNCTIONS_GONE = "OpenAI's deprecated function calling is not served; send tools and tool_choice instead"
 
 
 def _refuse_unserved(body: ChatRequest) -> None:
     """The fields of OpenAI's schema this server does not serve (with the value sent): 422 by name."""
     if body.n > 1:
         raise refuse("n", "only one choice per request is served (n=1); send n requests with different seeds")
-    if body.tools:
-        raise refuse("tools", f"{NO_TOOLS}; leave tools out")
-    if body.tool_choice not in (None, "none"):
-        raise refuse("tool_choice", f'{NO_TOOLS}; only "none" is accepted')
-    if body.parallel_tool_calls is not None:
-        raise refuse("parallel_tool_calls", f"{NO_TOOLS}; leave it out")
     if body.functions or body.function_call is not None:
-        raise refuse("functions" if body.functions else "function_call", f"{NO_TOOLS}; leave it out")
-    if body.response_format is not None and body.response_format.get("type") != "text":
-        kind = body.response_format.get("type")
-        raise refuse(
-            "response_format",
-            f"{kind!r} needs constrained decoding, which this server does not support yet; "
-            'only {"type": "text"} is served',
-        )
+        raise refuse("functions" if body.functions else "function_call", FUNCTIONS_GONE)
     if body.top_logprobs is not None and not body.logprobs:
         raise refuse("top_logprobs", "needs logprobs: true (as in OpenAI's API)")
+    if body.stream_options is not None and not body.stream:
+        raise refuse("stream_options", "only allowed when stream is true (as in OpenAI's API)")
 
 
 async def _start(body: ChatRequest, request: Request, state: ServerState, caller: Principal) -> Generation:
     _refuse_unserved(body)
-    if body.model and body.model != state.model_id:
-        raise ApiError(
-            404,
-            f"the model {body.model!r} is not served here (serving {state.model_id})",
-            "validation",
-            code="model_not_found",
-        )
+    adapter = choose_model(request, state, caller, body.model, "model")
+    tooling = _tooling(body, state.template)
+    constraint = tooling.constraint or _response_format(body, tooling)
     texts = [m.text() for m in body.messages]
-    check_prompt_bytes(texts, state.engine.info.context, "messages")  # before any tokenising
+    calls_sent = [c.function.arguments for m in body.messages for c in m.tool_calls or ()]
+    # before any tokenising: the messages with the calls they hold, and the tools' text
+    check_prompt_bytes([*texts, *calls_sent, tooling.tools or ""], state.engine.info.context, "messages")
     found = state.personal_data(request)["prompt"]
 
     def prepare() -> list[int]:  # in a worker thread: never on the event loop
-        messages = [
+        messages: list[dict[str, Any]] = [
             {
                 "role": "system" if m.role == "developer" else m.role,
                 "content": state.pii_guard.filter_prompt(text, found),
             }
             for m, text in zip(body.messages, texts, strict=True)
         ]
-        return chat_prompt_ids(state.tokenizer, state.template, messages)
+        history = any(m.role == "tool" or m.tool_calls for m in body.messages)
+        if tooling.tools is None and not history:
+            return chat_prompt_ids(state.tokenizer, state.template, messages)
+        for message, m in zip(messages, body.messages, strict=True):
+            message["tool_call_id"] = m.tool_call_id
+            if m.tool_calls:
+                message["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "function": {
+                            "name": c.function.name,
+                            "arguments": state.pii_guard.filter_prompt(c.function.arguments, found),
+                        },
+                    }
+                    for c in m.tool_calls
+                ]
+        tool_format(state.template)  # a history of calls needs the template's call format too
+        return tool_prompt_ids(state.tokenizer, state.template, messages, tooling.tools)
 
     prompt_ids = await state.prompt_workers.run(caller.credential_id, prepare)
     room = state.engine.info.context - len(prompt_ids)
@@ -94,8 +111,80 @@ async def _start(body: ChatRequest, request: Request, state: ServerState, caller
         frequency_penalty=body.frequency_penalty,
         presence_penalty=body.presence_penalty,
         top_logprobs=(body.top_logprobs or 0) if body.logprobs else 0,
+        adapter=adapter,
+        constraint=constraint,
     )
-    return Generation(state, request, prompt_ids, params, include_stop=False, end_user=body.user)
+    generation = Generation(state, request, prompt_ids, params, include_stop=False, end_user=body.user)
+    generation.tool_calls = tooling.calls  # type: ignore[attr-defined]
+    return generation
+
+
+@dataclass(frozen=True)
+class _Tooling:
+    """What a request's tools mean here: the tools text for the template (None: not rendered), the call
+    format to parse the answer with (None: not parsed), the grammar forcing a call (None: free)."""
+
+    tools: str | None = None
+    calls: QwenToolFormat | None = None
+    constraint: Constraint | None = None
+
+
+def _tooling(body: ChatRequest, template: Any) -> _Tooling:
+    if not body.tools:
+        if body.tool_choice not in (None, "none", "auto"):
+            raise refuse("tool_choice", "no tools were sent; send tools, or leave tool_choice out")
+        if body.parallel_tool_calls is not None:
+            raise refuse("parallel_tool_calls", "no tools were sent; leave it out")
+        return _Tooling()
+    try:
+        specs = read_tools(body.tools)
+    except InvalidRequest as exc:
+        raise refuse("tools", str(exc)) from exc
+    try:
+        mode = forced_tool(body.tool_choice, specs)
+    except InvalidRequest as exc:
+        raise refuse("tool_choice", str(exc)) from exc
+    if mode == "none":  # as OpenAI: the model does not call; the tools are not offered at all
+        if body.parallel_tool_calls is not None:
+            raise refuse("parallel_tool_calls", 'has no effect with tool_choice "none"; leave it out')
+        return _Tooling()
+    try:
+        calls = tool_format(template)
+    except InvalidRequest as exc:
+        raise refuse("tools", str(exc).removeprefix("tools: ")) from exc
+    parallel = body.parallel_tool_calls is not False
+    if mode == "auto":
+        if not parallel:
+            raise refuse(
+                "parallel_tool_calls",
+                'false is enforced only with tool_choice "required" or a named function (constrained to one '
+                'call); under "auto" the answer is free, so leave it out',
+            )
+        return _Tooling(tools_json(specs), calls)
+    chosen = specs if mode == "required" else [s for s in specs if s.name == mode]
+    return _Tooling(tools_json(specs), calls, call_grammar(chosen, calls, parallel=parallel))
+
+
+def _response_format(body: ChatRequest, tooling: _Tooling) -> Constraint | None:
+    """OpenAI ``response_format``: text (free), ``json_object`` or ``json_schema`` (constrained)."""
+    form = body.response_format
+    if form is None or form.get("type") == "text":
+        return None
+    if tooling.calls is not None:
+        raise refuse(
+            "response_format",
+            "cannot be combined with tools here (one grammar per answer): send tools or a response_format",
+        )
+    if form.get("type") == "json_object":
+        return constrained.json_object("response_format")
+    spec = form.get("json_schema")
+    if form.get("type") == "json_schema" and isinstance(spec, dict) and isinstance(spec.get("schema"), dict):
+        return constrained.json_schema(spec["schema"], "response_format.json_schema.schema")
+    raise refuse(
+        "response_format",
+        'send {"type": "text"}, {"type": "json_object"} or '
+        '{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}',
+    )
 
 
 def _entry(token: str, logprob: float) -> dict[str, Any]:
@@ -129,7 +218,8 @@ async def chat_completions(body: ChatRequest, request: Request, state: Served, c
     ident, created = new_id("chatcmpl-"), int(time.time())
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _events(generation, ident, created, state.model_id, include_usage, _logprobs_of(body))
+        model = generation.params.adapter or state.model_id
+        events = _events(generation, ident, created, model, include_usage, _logprobs_of(body))
         return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
     try:
         chunks = await until_disconnect(request, generation.collect())
@@ -137,6 +227,11 @@ async def chat_completions(body: ChatRequest, request: Request, state: Served, c
         generation.account(499)
         return Response(status_code=499)
     generation.account(200)
+    message, finish = _reply(
+        generation.text,
+        FINISH.get(generation.outcome.finish or "length", "stop"),
+        generation.tool_calls,  # type: ignore[attr-defined]
+    )
     top = _logprobs_of(body)
     logprobs = None
     if top is not None:
@@ -145,18 +240,51 @@ async def chat_completions(body: ChatRequest, request: Request, state: Served, c
         "id": ident,
         "object": "chat.completion",
         "created": created,
-        "model": state.model_id,
+        "model": generation.params.adapter or state.model_id,
         "system_fingerprint": None,
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": generation.text},
-                "finish_reason": FINISH.get(generation.outcome.finish or "length", "stop"),
+                "message": message,
+                "finish_reason": finish,
                 "logprobs": logprobs,
             }
         ],
         "usage": _usage(generation),
     }
+
+
+def _reply(text: str, finish: str, calls: QwenToolFormat | None) -> tuple[dict[str, Any], str]:
+    """The message and finish reason: well-formed calls (when tools are on) become ``tool_calls`` with
+    ``finish_reason: "tool_calls"``; anything else, a malformed call included, is the text as it is."""
+    split = split_reply(text, calls) if calls is not None else None
+    if split is None:
+        return {"role": "assistant", "content": text}, finish
+    before, parsed = split
+    return {"role": "assistant", "content": before or None, "tool_calls": _calls_out(parsed)}, "tool_calls"
+
+
+def _calls_out(calls: list[ToolCall], *, indexed: bool = False) -> list[dict[str, Any]]:
+    """OpenAI's ``tool_calls`` (with ``index`` in a stream's delta)."""
+    out = []
+    for index, call in enumerate(calls):
+        entry = {
+            "id": new_id("call_"),
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+        out.append({"index": index, **entry} if indexed else entry)
+    return out
+
+
+def _held_back(text: str, opener: str) -> int:
+    """Where to cut ``text`` so the part after it may still become ``opener`` (the start of a call)."""
+    if opener in text:
+        return text.index(opener)
+    for size in range(min(len(opener) - 1, len(text)), 0, -1):
+        if text.endswith(opener[:size]):
+            return len(text) - size
+    return len(text)
 
 
 def _logprobs_of(body: ChatRequest) -> int | None:
@@ -201,32 +329,47 @@ async def _events(
             pending.clear()
             return {"content": content, "refusal": None}
 
+        calls: QwenToolFormat | None = generation.tool_calls  # type: ignore[attr-defined]
+        held = ""  # with tools: text from where a call may start, sent as tool_calls once it parses
         async for batch in generation.batches():
             lines = []
             for chunk in batch:
                 if top is not None:
                     pending.append(chunk)
-                if chunk.text:
+                text, finish = chunk.text, FINISH[chunk.finish] if chunk.finish else None
+                if calls is not None:
+                    held += text
+                    cut = _held_back(held, calls.open)
+                    text, held = held[:cut], held[cut:]
+                    parsed = calls.parse(held) if chunk.finish and held else None
+                    if parsed:
+                        finish, held = "tool_calls", ""
+                        delta = {"tool_calls": _calls_out(parsed, indexed=True)}
+                        choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
+                        lines.append(event([choice]))
+                    elif chunk.finish:  # no call after all (auto): the held text is the answer's end
+                        text, held = text + held, ""
+                if text:
                     lines.append(
                         event(
                             [
                                 {
                                     "index": 0,
-                                    "delta": {"content": chunk.text},
+                                    "delta": {"content": text},
                                     "finish_reason": None,
                                     "logprobs": logprobs(),
                                 }
                             ]
                         )
                     )
-                if chunk.finish:
+                if finish:
                     lines.append(
                         event(
                             [
                                 {
                                     "index": 0,
                                     "delta": {},
-                                    "finish_reason": FINISH[chunk.finish],
+                                    "finish_reason": finish,
                                     "logprobs": logprobs() if pending else None,
                                 }
                             ]
@@ -249,10 +392,12 @@ async def _events(
 
 
 @router.get("/models")
-async def models(state: Served, _: Caller) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": [
-            {"id": state.model_id, "object": "model", "created": int(state.started), "owned_by": "stockade"}
-        ],
-    }
+async def models(state: Served, caller: Caller) -> dict[str, Any]:
+    """The base and the adapters served on it (``parent``: the base), those this credential may call."""
+    created = int(state.started)
+    data = [{"id": state.model_id, "object": "model", "created": created, "owned_by": "stockade"}]
+    data += [
+        {"id": a, "object": "model", "created": created, "owned_by": "stockade", "parent": state.model_id}
+        for a in state.adapters
+    ]
+    return {"object": "list", "data": [m for m in data if caller.may_use(m["id"])]}

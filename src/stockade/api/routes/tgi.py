@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from stockade import __version__
-from stockade.api.deps import Caller, Served
+from stockade.api.deps import Caller, Served, choose_model
 from stockade.api.disconnect import ClientGone, until_disconnect
 from stockade.api.errors import error_body, from_exception, refuse
 from stockade.api.prompt_limits import check_prompt_bytes, tail_within_limit
@@ -25,6 +25,8 @@ from stockade.api.routes.generation import Generation
 from stockade.api.schemas import TgiParameters, TgiRequest
 from stockade.api.state import ServerState
 from stockade.security.principal import Principal
+from stockade.serving import constrained
+from stockade.serving.constrained import Constraint
 from stockade.serving.params import MAX_STOP_SEQUENCES, GenerationParams
 from stockade.serving.pii_guard import WITHHELD_TOKEN_ID
 from stockade.serving.prompts import last_tokens, templated_prompt_ids
@@ -35,7 +37,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DEFAULT_MAX_NEW_TOKENS = 100
 
 
-def _params(parameters: TgiParameters) -> GenerationParams:
+def _params(parameters: TgiParameters, adapter: str | None = None) -> GenerationParams:
     return GenerationParams(
         max_new_tokens=parameters.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
         temperature=parameters.temperature,
@@ -49,6 +51,33 @@ def _params(parameters: TgiParameters) -> GenerationParams:
         frequency_penalty=parameters.frequency_penalty,
         top_logprobs=parameters.top_n_tokens or 0,
         prompt_logprobs=parameters.decoder_input_details,
+        adapter=adapter,
+        constraint=_grammar(parameters.grammar),
+    )
+
+
+def _grammar(grammar: Any) -> Constraint | None:
+    """TGI's ``grammar``: ``{"type": "json", "value": SCHEMA}``, ``{"type": "json_schema", "value":
+    {"schema": SCHEMA}}`` or ``{"type": "regex", "value": PATTERN}``, enforced by constrained decoding."""
+    if grammar is None:
+        return None
+    field = "parameters.grammar"
+    kind, value = (grammar.get("type"), grammar.get("value")) if isinstance(grammar, dict) else (None, None)
+    if kind == "json":
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise refuse(field, f"the json grammar's value is not JSON ({exc.msg})") from exc
+        return constrained.json_schema(value, field) if value else constrained.json_object(field)
+    if kind == "json_schema" and isinstance(value, dict) and isinstance(value.get("schema"), dict):
+        return constrained.json_schema(value["schema"], field)
+    if kind == "regex" and isinstance(value, str) and value:
+        return constrained.regex(value, field)
+    raise refuse(
+        field,
+        'send {"type": "json", "value": SCHEMA}, {"type": "json_schema", "value": {"schema": SCHEMA}} '
+        'or {"type": "regex", "value": PATTERN}',
     )
 
 
@@ -58,11 +87,6 @@ def _refuse_unserved(parameters: TgiParameters, state: ServerState, *, stream: b
         raise refuse("parameters.watermark", "watermarking is not supported by this server; send false")
     if parameters.best_of not in (None, 1):
         raise refuse("parameters.best_of", "only best_of=1 is served (one sequence per request)")
-    if parameters.grammar is not None:
-        raise refuse(
-            "parameters.grammar",
-            "constrained decoding (json/regex grammars) is not supported by this server yet",
-        )
     if parameters.decoder_input_details and stream:
         raise refuse(
             "parameters.decoder_input_details", "not available when streaming (as in TGI); use /generate"
@@ -73,12 +97,17 @@ def _refuse_unserved(parameters: TgiParameters, state: ServerState, *, stream: b
             "not available while the output guard is on (--pii-filter): the prompt's tokens would be sent "
             "back without it",
         )
+    if not stream and not parameters.details:  # /generate reports them only in details
+        for name in ("top_n_tokens", "decoder_input_details"):
+            if getattr(parameters, name):
+                raise refuse(f"parameters.{name}", "reported in details: send details: true as well")
 
 
 async def _start(
     body: TgiRequest, request: Request, state: ServerState, caller: Principal, *, stream: bool
 ) -> Generation:
     _refuse_unserved(body.parameters, state, stream=stream)
+    adapter = choose_model(request, state, caller, body.parameters.adapter_id, "parameters.adapter_id")
     context, inputs = state.engine.info.context, body.inputs
     if body.parameters.truncate is None:  # before any tokenising
         check_prompt_bytes([inputs], context, "inputs")
@@ -96,7 +125,8 @@ async def _start(
         return templated_prompt_ids(state.tokenizer, state.template, text), echo
 
     prompt_ids, echo = await state.prompt_workers.run(caller.credential_id, prepare)
-    return Generation(state, request, prompt_ids, _params(body.parameters), include_stop=True, echo=echo)
+    params = _params(body.parameters, adapter)
+    return Generation(state, request, prompt_ids, params, include_stop=True, echo=echo)
 
 
 def _token(chunk: Chunk) -> dict[str, Any]:
@@ -137,6 +167,8 @@ def _token_event(index: int, chunk: Chunk) -> str:
 @router.post("/generate")
 async def generate(body: TgiRequest, request: Request, state: Served, caller: Caller) -> Any:
     """Generate text for ``inputs``; with ``parameters.details`` also tokens and the finish reason."""
+    if body.stream:
+        raise refuse("stream", "/generate answers in one response; stream with /generate_stream (or /)")
     generation = await _start(body, request, state, caller, stream=False)
     try:
         tokens = await until_disconnect(request, generation.collect())
@@ -163,6 +195,8 @@ async def generate_stream(
     body: TgiRequest, request: Request, state: Served, caller: Caller
 ) -> StreamingResponse:
     """Server-sent events, one per token; the last carries ``generated_text`` and ``details``."""
+    if "stream" in body.model_fields_set and not body.stream:
+        raise refuse("stream", "/generate_stream always streams; send stream: true or leave it out")
     generation = await _start(body, request, state, caller, stream=True)
     events = _events(generation, bool(body.parameters.top_n_tokens))
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
@@ -232,6 +266,9 @@ async def info(state: Served, _: Caller) -> dict[str, Any]:
         "validation_workers": 1,
         "router": "stockade",
         "version": __version__,
+        "sha": None,  # TGI: the server build's git commit; a Stockade release is named by version
+        "docker_label": None,
+        "adapters": list(state.adapters),  # served on the base; a request names one in adapter_id
         "backend": engine.backend,
         "dev_mode": state.dev,
         **state.pii_guard.describe(),

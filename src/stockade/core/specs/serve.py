@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from stockade.core.specs.base import Spec
+from stockade.core.specs.base import Spec, split_list
 
 
 class ServeSpec(Spec):
@@ -21,12 +21,23 @@ class ServeSpec(Spec):
     adapter: str | None = Field(
         None, validation_alias=AliasChoices("adapter", "adapter_name_or_path"), description="LoRA adapter."
     )
+    adapters: list[str] = Field(
+        default_factory=list,
+        description="Approved adapter versions NAME@vN (comma-separated) served on the base model unmerged; "
+        "each must have been trained on this base (same manifest hash). Requests choose one by model "
+        "(OpenAI) or parameters.adapter_id (TGI); none chosen: the base.",
+    )
     template: str | None = Field(None, description="Chat template name; default: the model's own.")
     infer_backend: Literal["hf", "vllm"] = Field("hf", description="hf (transformers) or vllm (GPU only).")
     trust_remote_code: bool = Field(False, description="Allow allowlisted model code.")
     host: str = Field("127.0.0.1", description="Bind address; loopback unless set.")
     port: int = Field(5000, ge=1, le=65535, description="TCP port.")
-    load_in_4bit: bool = Field(False, description="Load weights in 4-bit (bitsandbytes, GPU).")
+    load_in_4bit: bool = Field(
+        False,
+        description="Load weights in 4-bit nf4 (bitsandbytes), computing in the training run's dtype "
+        "(bf16 on a GPU, fp32 on CPU when no run says).",
+    )
+    load_in_8bit: bool = Field(False, description="Load weights in 8-bit (bitsandbytes LLM.int8).")
     max_batch_size: int = Field(8, ge=1, description="Most concurrent requests decoded together.")
     dev: bool = Field(False, description="Serve unapproved versions; announced on every response.")
     verify: Literal["fast", "full"] = Field(
@@ -62,6 +73,19 @@ class ServeSpec(Spec):
     def _backend(cls, value: object) -> object:
         # LLaMA-Factory calls the transformers backend "huggingface".
         return "hf" if value == "huggingface" else value
+
+    _split = field_validator("adapters", mode="before")(classmethod(lambda cls, v: split_list(v)))
+
+    @model_validator(mode="after")
+    def _one_way_to_load(self) -> ServeSpec:
+        if self.load_in_4bit and self.load_in_8bit:
+            raise ValueError("load_in_4bit and load_in_8bit are both true; choose one")
+        if self.adapter and self.adapters:
+            raise ValueError(
+                "adapter (merged at start) and adapters (served unmerged, chosen per request) are both set; "
+                "list every adapter in adapters"
+            )
+        return self
 
 
 class ExportSpec(Spec):

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from stockade.core.errors import StockadeError
 from stockade.data.records import PROMPT_ROLES, Conversation
+from stockade.data.templates.tool_calls import TOOL_FORMATS, QwenToolFormat
 
 THINK_TAGS = ("<think>", "</think>")
 
@@ -63,14 +64,19 @@ class ChatTemplate:
     turn_openers: tuple[str, ...] = ()  # role tokens that end the previous answer (GLM has no end token)
     final_stop: str = ""  # trained after the last answer (GLM: eos)
     tool_prompt: str = "\n\n# Tools\n\n{content}"  # appended to the system prompt when tools are given
+    tool_format: str | None = None  # LLaMA-Factory's tool_format ("qwen"): tools and calls as it writes them
     control_tokens: tuple[str, ...] = ()  # literal tokens the slots use: each must be one token
 
     def render(self, conversation: Conversation, tokenizer: Any) -> list[Segment]:
         fill = _Filler(self.name, tokenizer)
         system = conversation.system or self.default_system
-        if conversation.tools:
-            system += self.tool_prompt.replace("{content}", conversation.tools)
-        system_text = fill(self.system, system) if system else ""
+        calls = self.tool_calls()
+        if conversation.tools and calls is not None:  # LLaMA-Factory: a system block whenever tools are given
+            system_text = fill(self.system, system + calls.tools_text(conversation.tools))
+        else:
+            if conversation.tools:
+                system += self.tool_prompt.replace("{content}", conversation.tools)
+            system_text = fill(self.system, system) if system else ""
         pieces = [Segment(fill(self.prefix), False)]
         if not self.system_in_first_prompt:
             pieces.append(Segment(system_text, False))
@@ -85,12 +91,18 @@ class ChatTemplate:
                 pieces += [Segment(opener, True), Segment(text[len(opener) :], False)]
             else:
                 content = turn.content
-                if self.empty_thought and not any(tag in content for tag in THINK_TAGS):
+                if turn.role == "function_call" and calls is not None:
+                    content = calls.function_turn(content)
+                if self.empty_thought and not any(tag in turn.content for tag in THINK_TAGS):
                     content = self.empty_thought + content
                 slot = self.answer if turn.role == "assistant" else self.function or self.answer
                 pieces += [Segment(fill(slot, content), True), Segment(fill(self.answer_tail), False)]
         pieces.append(Segment(fill(self.final_stop), True))
         return merge_segments(pieces)
+
+    def tool_calls(self) -> QwenToolFormat | None:
+        """The tool-call format (how tools, calls are written and parsed), or None for verbatim tools."""
+        return TOOL_FORMATS.get(self.tool_format) if self.tool_format else None
 
 
 class _Filler:

@@ -2,7 +2,8 @@
 
 Differences from LLaMA-Factory are deliberate and listed in docs/templates-and-masking.md: text after
 an end-of-turn token (ChatML's "\\n") is context, not trained; GLM trains the role token that ends an
-answer; tool calls are rendered verbatim.
+answer; tool calls are rendered verbatim, except in the qwen family, which writes tools and calls exactly
+as LLaMA-Factory's qwen tool format does (``tool_calls.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ QWEN = ChatTemplate(
     answer="{content}<|im_end|>",
     answer_tail="\n",
     default_system=QWEN_DEFAULT_SYSTEM,
+    tool_format="qwen",
     control_tokens=_CHATML,
 )
 # LLaMA-Factory's qwen3 is a ReasoningTemplate: with enable_thinking (its default) an answer without
