@@ -94,3 +94,26 @@ def test_key_covers_dataset_model_template_cutoff_samples_and_code() -> None:
     assert len(keys) == 6
     assert token_cache.cache_key(*base) == token_cache.cache_key(*base)
     assert len(token_cache.code_fingerprint()) == 64
+
+
+def test_preprocessing_num_workers_tokenizes_in_that_many_processes(
+    model: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """preprocessing_num_workers (LLaMA-Factory's key) tokenizes in that many spawned processes, which
+    give the same examples in the same order as the training process alone."""
+    monkeypatch.setattr(resolve, "MIN_LINES_PER_WORKER", 4)  # 12 records: room for 2 workers
+    data = tmp_path / "fin.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECORDS), encoding="utf-8")
+    calls: list[int] = []
+    real = resolve._encode_in_processes
+
+    def spy(plan, lines, workers):
+        calls.append(workers)
+        return real(plan, lines, workers)
+
+    monkeypatch.setattr(resolve, "_encode_in_processes", spy)
+    alone = encode_datasets(_plan(model, data, cutoff_len=64))
+    assert calls == []  # unset: the training process tokenizes
+    together = encode_datasets(_plan(model, data, cutoff_len=64, preprocessing_num_workers=2))
+    assert calls == [2]
+    assert _as_lists(together) == _as_lists(alone) and alone.train

@@ -180,6 +180,61 @@ def load_tokenizer_and_template(plan: TrainPlan) -> tuple[Any, Any]:
     return tokenizer, resolve_template(plan.spec.template, tokenizer)
 
 
+# preprocessing_num_workers: each worker process gets at least this many records (a worker's start-up,
+# importing transformers and loading the tokenizer, costs a few seconds)
+MIN_LINES_PER_WORKER = 64
+
+
+def _encode_line(line: str, spec: TrainSpec, tokenizer: Any, template: Any) -> Any:
+    """One stored record, encoded for the spec's stage (a list of pieces for pt)."""
+    from stockade.data import tokenization as tk
+    from stockade.data.records import parse_record
+
+    record: Any = parse_record(json.loads(line))
+    if spec.stage == "pt":
+        return list(tk.encode_text(record.text, tokenizer, cutoff_len=spec.cutoff_len))
+    if spec.stage == "dpo":
+        return tk.encode_pair(
+            record.conversation("chosen"),
+            record.conversation("rejected"),
+            tokenizer,
+            template,
+            cutoff_len=spec.cutoff_len,
+        )
+    if spec.stage == "kto":
+        parts = tk.split_last_answer(record.conversation(), tokenizer, template)
+        return parts if isinstance(parts, tk.Skipped) else tk.KtoEncoded(parts, record.kto_tag)
+    return tk.encode_conversation(record, tokenizer, template, cutoff_len=spec.cutoff_len)
+
+
+_WORKER: dict[str, Any] = {}  # a tokenizing process's tokenizer, template and spec
+
+
+def _start_worker(plan: TrainPlan) -> None:
+    _WORKER["tokenizer"], _WORKER["template"] = load_tokenizer_and_template(plan)
+    _WORKER["spec"] = plan.spec
+
+
+def _encode_lines(lines: list[str]) -> list[Any]:
+    return [_encode_line(line, _WORKER["spec"], _WORKER["tokenizer"], _WORKER["template"]) for line in lines]
+
+
+def _encode_in_processes(plan: TrainPlan, lines: list[str], workers: int) -> list[Any]:
+    """preprocessing_num_workers: the records tokenized by ``workers`` spawned processes, in order (the
+    same examples as one process gives). Spawned, not forked: the parent may already hold tokenizer
+    threads, which a fork would copy locked."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(lines) // (workers * 4))  # a few chunks per worker, so an uneven chunk does not stall
+    chunks = [lines[i : i + size] for i in range(0, len(lines), size)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(plan,)
+    ) as pool:
+        return [encoded for chunk in pool.map(_encode_lines, chunks) for encoded in chunk]
+
+
 def encode_datasets(plan: TrainPlan, cache_dir: Path | None = None) -> EncodedData:
     """Tokenize every record for the spec's stage (sft: template and label masking; pt: plain text with
     eos between documents; dpo: chosen/rejected sequences; kto: tagged answers with KL companions);
@@ -201,37 +256,29 @@ def encode_datasets(plan: TrainPlan, cache_dir: Path | None = None) -> EncodedDa
 
     def encode_one(dataset: ResolvedDataset) -> token_cache.Encoded:
         from stockade.data import tokenization as tk
-        from stockade.data.records import parse_record
 
         tokenizer, template = tokenizer_and_template()
-        out: list[Any] = []
-        skipped, records = Counter[str](), 0
+        lines: list[str] = []
         with dataset.path.open(encoding="utf-8") as handle:
             for index, line in enumerate(handle):
                 if spec.max_samples is not None and index >= spec.max_samples:
                     break
-                records += 1
-                record: Any = parse_record(json.loads(line))
-                if spec.stage == "pt":
-                    out.extend(tk.encode_text(record.text, tokenizer, cutoff_len=spec.cutoff_len))
-                    continue
-                if spec.stage == "dpo":
-                    encoded: Any = tk.encode_pair(
-                        record.conversation("chosen"),
-                        record.conversation("rejected"),
-                        tokenizer,
-                        template,
-                        cutoff_len=spec.cutoff_len,
-                    )
-                elif spec.stage == "kto":
-                    parts = tk.split_last_answer(record.conversation(), tokenizer, template)
-                    encoded = parts if isinstance(parts, tk.Skipped) else tk.KtoEncoded(parts, record.kto_tag)
-                else:
-                    encoded = tk.encode_conversation(record, tokenizer, template, cutoff_len=spec.cutoff_len)
-                if isinstance(encoded, tk.Skipped):
-                    skipped[encoded.reason] += 1
-                else:
-                    out.append(encoded)
+                lines.append(line)
+        records = len(lines)
+        workers = min(spec.preprocessing_num_workers or 1, max(1, records // MIN_LINES_PER_WORKER))
+        if workers > 1:
+            results = _encode_in_processes(plan, lines, workers)
+        else:
+            results = [_encode_line(line, spec, tokenizer, template) for line in lines]
+        out: list[Any] = []
+        skipped = Counter[str]()
+        for encoded in results:
+            if isinstance(encoded, tk.Skipped):
+                skipped[encoded.reason] += 1
+            elif isinstance(encoded, list):  # pt: a document gives one or more pieces
+                out.extend(encoded)
+            else:
+                out.append(encoded)
         if spec.stage == "kto":  # each example with another's answer, for the KL estimate
             samples = tk.kto_samples(out, spec.cutoff_len)
             if len(samples) < len(out):

@@ -149,8 +149,9 @@ class TrainSpec(Spec):
     preprocessing_num_workers: int | None = Field(
         None,
         ge=1,
-        description="Accepted for LLaMA-Factory configs; no effect: examples are tokenized once, in the "
-        "training process, before the first step.",
+        description="Processes that tokenize the records before the first step (spawned, each with at "
+        "least 64 records; fewer when the data is small). Unset or 1: the training process does it. "
+        "The examples are the same either way.",
     )
     dataloader_num_workers: int = Field(
         0,
