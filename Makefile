@@ -28,6 +28,7 @@ test: lint
 
 demo: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo.sh
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash scripts/demo-console.sh
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache .ruff_cache

@@ -7,8 +7,6 @@ import sqlite3
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import LLAMAFACTORY_CONFIGS, REPO, run_cli
 
 
@@ -27,6 +25,7 @@ def test_help_is_instant_and_lists_every_group() -> None:
         "registry",
         "serve",
         "webui",
+        "jobs",
         "user",
         "token",
         "audit",
@@ -180,23 +179,6 @@ def test_train_quantization_bit_from_the_command_line(tmp_path: Path) -> None:
 def test_train_help_lists_spec_keys() -> None:
     result = run_cli("train", "--help")
     assert "--lora_rank" in result.stdout and "--model_name_or_path" in result.stdout
-
-
-@pytest.mark.parametrize(
-    ("args", "pointer"),
-    [
-        (["webui"], "--save-config"),
-        # issue 15 item 3: every form, as the deployment guide types it, not typer's "No such option"
-        (["webui", "--port", "7860"], "--save-config"),
-        (["webui", "--host", "127.0.0.1", "--port=7860", "extra"], "stockade train"),
-        (["webui", "launch", "--share"], "--save-config"),
-    ],
-)
-def test_pending_commands_say_so_in_every_form(args: list[str], pointer: str) -> None:
-    result = run_cli(*args)
-    assert result.returncode == 2, result.stderr
-    assert "not in this build yet" in result.stderr and pointer in result.stderr
-    assert "No such option" not in result.stderr and "Usage:" not in result.stderr
 
 
 def test_a_gbk_terminal_gets_replacement_characters_and_one_warning(tmp_path: Path) -> None:

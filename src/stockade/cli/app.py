@@ -30,12 +30,14 @@ from stockade.cli import (
     token,
     train,
     user,
+    webui,
     workspace,
 )
 from stockade.cli import bundle as bundle_group
 from stockade.cli import estimate as estimate_command
 from stockade.cli import eval as eval_command
 from stockade.cli import export as export_command
+from stockade.cli import jobs as jobs_group
 from stockade.cli import logs as logs_group
 from stockade.cli import model as model_group
 from stockade.cli import monitor as monitor_command
@@ -138,6 +140,7 @@ eval_command.register(app)
 estimate_command.register(app)
 monitor_command.register(app)
 app.add_typer(logs_group.app, name="logs")
+app.add_typer(jobs_group.app, name="jobs")
 login.register(app)
 app.add_typer(user.app, name="user")
 app.add_typer(registry.app, name="registry")
@@ -148,6 +151,7 @@ app.add_typer(backup.app, name="backup")
 app.add_typer(bundle_group.app, name="bundle")
 app.add_typer(task_group.app, name="task")
 upgrade_command.register(app)
+webui.register(app)
 placeholders.register(app)
 
 

@@ -1,7 +1,7 @@
 """Commands whose engines arrive with later work: they exist, say so, point to what works, and exit 2.
 
-Every form answers the same way — bare, with options (`webui --port 7860`), arguments
-(`webui FILE`) or sub-commands (`webui launch ...`) — instead of a raw "No such option".
+Every form answers the same way — bare, with options (`NAME --port 7860`), arguments
+(`NAME FILE`) or sub-commands (`NAME launch ...`) — instead of a raw "No such option".
 """
 
 from __future__ import annotations
@@ -19,15 +19,9 @@ class Pending:
     instead: str  # what to run in this build instead
 
 
-PENDING = {
-    "webui": Pending(
-        "The web console.",
-        "the CLI does what the web UI does: `stockade train --model M --dataset D --template T ... "
-        "--save-config /abs/path/finance_cfg.yaml` trains and saves the resolved settings (LLaMA-Factory "
-        "keys), `stockade train /abs/path/finance_cfg.yaml` runs them again (`stockade train --help` "
-        "lists every key), and `stockade chat` talks to a model",
-    ),
-}
+# Every command of this build is real now (the web console arrived with issue 19); a later placeholder
+# goes here as NAME: Pending(summary, what to run instead).
+PENDING: dict[str, Pending] = {}
 
 _ANY_FORM = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
 
