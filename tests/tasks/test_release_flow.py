@@ -115,7 +115,7 @@ def test_init_train_evaluate_submit_and_the_gate_decides_the_approval(team: dict
     candidate = f"{model}@v1"
 
     code, out = _cli(
-        workspace, "alice", "eval", candidate, "--dataset", f"{name}-test@v1", "--task", name,
+        workspace, "alice", "eval", candidate, "--config", str(folder / "eval.yaml"),
         "--baseline", base, "--limit", "4", "--max-new-tokens", "8", "--batch-size", "4", "--json",
     )  # fmt: skip
     assert code == 0, out
@@ -124,6 +124,7 @@ def test_init_train_evaluate_submit_and_the_gate_decides_the_approval(team: dict
     value = evaluated["candidate"][metric]
     assert not math.isnan(value) and 0 <= value <= 1
     report = json.loads(Path(evaluated["report_json"]).read_text(encoding="utf-8"))
+    assert metric in evaluated["candidate"]  # eval.yaml's task: the preset's metrics were added
     assert report["settings"]["batch_size"] == 4 and report["settings"]["task"] == name
     assert isinstance(report["worst"], list) and report["baseline"]["ref"] == base
 

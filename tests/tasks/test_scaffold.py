@@ -25,7 +25,7 @@ def test_init_writes_data_that_reads_and_follows_the_format(name: str, tmp_path:
     preset = load_preset(name)
     scaffold = init_task(name, tmp_path / "t")
     assert sorted(p.name for p in scaffold.files) == sorted(
-        [f"{name}.json", f"{name}-test.json", "dataset_info.json", "train.yaml", "README.md"]
+        [f"{name}.json", f"{name}-test.json", "dataset_info.json", "train.yaml", "eval.yaml", "README.md"]
     )
     total = len(preset.sample_records())
     assert scaffold.train_records + scaffold.test_records == total and scaffold.test_records == total // 10

@@ -88,6 +88,14 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     def eval_(
         model: Annotated[str, typer.Argument(metavar="MODEL@V", help="The model version to evaluate.")],
+        config: Annotated[
+            Path | None,
+            typer.Option(
+                "--config",
+                help="An eval.yaml (stockade task init writes one) whose keys are these options "
+                "(max_new_tokens for --max-new-tokens); options given here win.",
+            ),
+        ] = None,
         dataset: Annotated[str | None, typer.Option(help="Held-out dataset version NAME@vN.")] = None,
         baseline: Annotated[
             str | None, typer.Option(help="A version to compare with side by side (e.g. the base).")
@@ -145,6 +153,21 @@ def register(app: typer.Typer) -> None:
         from stockade.governance.roles import require
         from stockade.workspace.service import open_workspace
 
+        if config is not None:
+            from stockade.evaluation.config import load_eval_config
+
+            saved = load_eval_config(config)
+            dataset = dataset if dataset is not None else saved.dataset
+            baseline = baseline if baseline is not None else saved.baseline
+            task = task if task is not None else saved.task
+            benchmark = benchmark if benchmark is not None else saved.benchmark
+            data = data if data is not None else (Path(saved.data) if saved.data else None)
+            shots = shots if shots is not None else saved.shots
+            split = split if split is not None else saved.split
+            limit = limit if limit is not None else saved.limit
+            max_new_tokens = max_new_tokens if max_new_tokens is not None else saved.max_new_tokens
+            template = template if template is not None else saved.template
+            batch_size = batch_size if batch_size is not None else saved.batch_size
         _check_combination(dataset, benchmark, data, task, max_new_tokens, shots, split, batch_size)
         with open_workspace(state.workspace) as context:
             require(context, "eval.run")

@@ -69,6 +69,21 @@ def train_yaml(preset: TaskPreset, model: str | None) -> str:
     return "\n".join(head) + "\n" + yaml.safe_dump(settings, allow_unicode=True, sort_keys=False)
 
 
+def eval_yaml(preset: TaskPreset) -> str:
+    """The evaluation of the preset, for `stockade eval MODEL@vN --config eval.yaml`."""
+    head = [
+        f"# stockade eval MODEL@vN --config eval.yaml — the {preset.name} task's evaluation.",
+        "# Keys are the options of `stockade eval --help`; options on the command line win.",
+        "# Add `baseline: BASE@vN` to compare with the base (or the deployed version) side by side.",
+    ]
+    settings = {
+        "dataset": f"{preset.name}-test@v1",
+        "task": preset.name,
+        "max_new_tokens": preset.eval.max_new_tokens,
+    }
+    return "\n".join(head) + "\n" + yaml.safe_dump(settings, allow_unicode=True, sort_keys=False)
+
+
 def readme(preset: TaskPreset, train_records: int, test_records: int) -> str:
     metrics = ", ".join(preset.metrics)
     return f"""# {preset.title}
@@ -81,6 +96,7 @@ Files (written by `stockade task init {preset.name}`; synthetic records, no real
 - `{preset.name}-test.json` — {test_records} held-out records for evaluation
 - `dataset_info.json` — LLaMA-Factory entries `{preset.name}` and `{preset.name}-test`
 - `train.yaml` — recommended training settings (chat template `{preset.template}`)
+- `eval.yaml` — the evaluation: held-out data, task metrics, answer length
 
 Replace the sample records with your own (same format; `stockade task show {preset.name}` prints
 the output format), then:
@@ -90,10 +106,11 @@ stockade task check {preset.name} {preset.name}.json        # every answer follo
 stockade data import --dataset-dir . --dataset {preset.name},{preset.name}-test
 stockade train train.yaml --model BASE@vN
 stockade export RUN_ID --merge --name {preset.name}-model
-stockade eval {preset.name}-model@v1 --dataset {preset.name}-test@v1 --task {preset.name} --baseline BASE@vN
+stockade eval {preset.name}-model@v1 --config eval.yaml --baseline BASE@vN
 ```
 
-`--task {preset.name}` adds the task metrics ({metrics}) to the generic ones.
+`eval.yaml` names the held-out data and `task: {preset.name}`, which adds the task metrics
+({metrics}) to the generic ones.
 """
 
 
@@ -106,6 +123,7 @@ def init_task(name: str, out: Path, *, model: str | None = None) -> Scaffold:
         f"{preset.name}-test.json": json.dumps(test, ensure_ascii=False, indent=1) + "\n",
         "dataset_info.json": json.dumps(dataset_info(preset), ensure_ascii=False, indent=2) + "\n",
         "train.yaml": train_yaml(preset, model),
+        "eval.yaml": eval_yaml(preset),
         "README.md": readme(preset, len(train), len(test)),
     }
     if out.exists() and not out.is_dir():
