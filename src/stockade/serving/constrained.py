@@ -75,9 +75,17 @@ class Grammars:
 
         self.vocab = vocab
         words = max(len(tokenizer), max(eos_ids, default=0) + 1)
-        self.tokenizer = llguidance.hf.from_tokenizer(
-            tokenizer, n_vocab=words, eos_token=sorted(eos_ids) or None
-        )
+        try:
+            self.tokenizer = llguidance.hf.from_tokenizer(
+                tokenizer, n_vocab=words, eos_token=sorted(eos_ids) or None
+            )
+        except TypeError:
+            # llguidance < 1.7 (the newest with manylinux_2_28 wheels, which the offline bundle targets)
+            # takes one end token: the tokenizer's own, which the engine stops on like the others
+            primary = (
+                tokenizer.eos_token_id if tokenizer.eos_token_id in eos_ids else min(eos_ids, default=None)
+            )
+            self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=words, eos_token=primary)
         self.eos_ids = sorted(eos_ids)
 
     def matcher(self, constraint: Constraint) -> Any:
