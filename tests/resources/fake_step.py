@@ -112,6 +112,14 @@ def _point_at(parameter: Any, converted: Any) -> None:
     parameter.data = converted.data
 
 
+def _gpu_dtype(precision: str) -> Any:
+    import torch
+
+    return {"auto": torch.bfloat16, "bf16": torch.bfloat16, "fp16": torch.float16}.get(
+        precision, torch.float32
+    )
+
+
 @contextlib.contextmanager
 def _weights_from_config_alone():
     """``from_pretrained`` builds the model from config.json (no weights read); init is skipped: values
@@ -129,6 +137,9 @@ def _weights_from_config_alone():
         # carries a weakref); pointing the parameter at the copy's data is what .to() did before swaps
         stack.enter_context(mock.patch.object(torch.utils, "swap_tensors", _point_at))
         stack.enter_context(mock.patch("stockade.models.store.weights.use_safetensors", lambda *a, **k: True))
+        # bf16/fp16 rows stand for a GPU run: the weights load in the spec's precision, as on a GPU (on
+        # this CPU the product loads fp32 whatever the spec says)
+        stack.enter_context(mock.patch("stockade.training.model_setup.resolve_dtype", _gpu_dtype))
         for name in INIT_FUNCTIONS:
             stack.enter_context(mock.patch.object(torch.nn.init, name, lambda tensor, *a, **k: tensor))
         yield
