@@ -184,3 +184,16 @@ def test_a_job_aborted_between_its_claim_and_its_start_never_runs(team_workspace
     with as_user(team_workspace, "alice", "trainer") as context:
         done = get_job(context, job.id)
     assert done.status == "aborted" and not done.log_path.exists()  # the command never started
+
+
+def test_a_training_submitted_as_yaml_keeps_its_spec_and_needs_train_run(team_workspace: Path) -> None:
+    from stockade.jobs.service import submit_training
+
+    with as_user(team_workspace, "bob", "reviewer") as context, pytest.raises(PermissionDenied):
+        submit_training(context, "model: tiny@v1\n")
+    assert not (team_workspace / "jobs").exists() or not list((team_workspace / "jobs").iterdir())
+    with as_user(team_workspace, "alice", "trainer") as context:
+        job = submit_training(context, "model: tiny@v1\n")
+    spec = team_workspace / "jobs" / job.id / "train.yaml"
+    assert spec.read_text() == "model: tiny@v1\n"
+    assert job.command == f"stockade train {spec} --json-progress" and job.submitted_by == "alice"

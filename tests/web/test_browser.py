@@ -215,6 +215,7 @@ def test_train_in_the_browser_watch_the_loss_and_approve_as_bob(
             page.wait_for_selector(
                 "#spec-yaml:has-text('max_steps: 15')", timeout=10_000
             )  # live YAML preview
+            page.wait_for_selector("#memory-estimate:has-text('GiB')", timeout=30_000)  # the estimator's
             _shot(page, "train")
             page.click("#start-training")
             page.wait_for_selector("#run-link", timeout=90_000)  # the job announced its run
@@ -262,6 +263,8 @@ def test_train_in_the_browser_watch_the_loss_and_approve_as_bob(
                 "finance-qwen@v1",
                 "--dataset",
                 "finance_qa@v1",
+                "--baseline",
+                "tiny-qwen2@v1",
                 "--limit",
                 "2",
                 "--max-new-tokens",
@@ -294,6 +297,17 @@ def test_train_in_the_browser_watch_the_loss_and_approve_as_bob(
             row.locator("button").click()
             assert "finance-qwen@v1: submitted → approved" in bob_page.inner_text("#model-message")
             _shot(bob_page, "models")
+            # the version's page: its evaluation report and lineage; alice deploys it (registry.deploy)
+            page.goto(f"{server}/models/finance-qwen@v1")
+            assert run_id in page.inner_text("#lineage")
+            report = page.inner_text("section[id^=report-]")
+            assert "tiny-qwen2@v1" in report and "perplexity" in report  # against the baseline
+            page.select_option("#model-action", "deploy")
+            page.fill("input[name=reason]", "release to the branch pilot")
+            page.click("form[action='/models/action'] button")
+            assert "finance-qwen@v1: approved → deployed" in page.inner_text("#model-message")
+            page.goto(f"{server}/models/finance-qwen@v1")
+            _shot(page, "model")
             bob_page.click("#logout")
 
             # the playground: chat with the approved version (model.call: an admin here)

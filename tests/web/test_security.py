@@ -13,7 +13,7 @@ from sqlalchemy import select
 from stockade.storage.database import make_session_factory
 from stockade.storage.job_tables import Job
 from stockade.web.app import SESSION_COOKIE
-from stockade.web.pages import safe_upload_name
+from stockade.web.forms import safe_upload_name
 from stockade.workspace.service import open_workspace
 from tests.web.conftest import PASSWORDS, csrf_of, log_in
 
@@ -28,6 +28,10 @@ PAGES = [
     "/audit",
     "/admin",
     "/runs/x/metrics",
+    "/models/x@v1",
+    "/models/x@v1/reports/r1",
+    "/train?config=a.yaml",
+    "/datasets?root=0",
 ]
 
 
@@ -45,6 +49,11 @@ def test_forms_without_login_are_refused(console: TestClient) -> None:
         "/audit/verify",
         "/playground/ask",
         "/logout",
+        "/train/save",
+        "/datasets/server",
+        "/audit/export",
+        "/jobs/export",
+        "/jobs/eval",
     ):
         assert console.post(path, data={"csrf": "x"}, follow_redirects=False).status_code == 303, path
 
@@ -217,3 +226,16 @@ def test_a_page_polling_itself_does_not_keep_an_idle_session_alive(team_workspac
 
     assert set(statuses({})) == {200}  # a person clicking stays logged in
     assert statuses({"HX-Request": "true"})[-1] == 401  # polling alone does not
+
+
+@pytest.mark.parametrize(
+    "path", ["/train/save", "/datasets/server", "/audit/export", "/jobs/export", "/jobs/eval"]
+)
+def test_the_newer_forms_refuse_a_missing_or_forged_csrf_token(
+    console: TestClient, team_workspace: Path, path: str
+) -> None:
+    log_in(console, "admin")
+    assert console.post(path, data={"csrf": "forged"}).status_code == 403
+    assert console.post(path, data={}).status_code == 403
+    with open_workspace(team_workspace) as context:
+        assert any(r.action == "web.csrf" and r.target == path for r in context.audit.tail(5))

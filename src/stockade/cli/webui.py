@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,15 @@ def register(app: typer.Typer) -> None:
         ] = 30.0,
         max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest dataset upload accepted.")] = 200,
         max_jobs: Annotated[int, typer.Option(min=1, help="How many queued jobs run at once.")] = 1,
+        import_root: Annotated[
+            list[Path] | None,
+            typer.Option(
+                metavar="DIR",
+                exists=True,
+                file_okay=False,
+                help="A server folder the Datasets page may import from (repeatable); nothing outside it.",
+            ),
+        ] = None,
     ) -> None:
         """The web console: datasets, training, runs, models, jobs, audit — login and roles as the CLI."""
         import uvicorn
@@ -41,6 +51,7 @@ def register(app: typer.Typer) -> None:
             idle_minutes=idle_minutes,
             max_upload_bytes=max_upload_mb * 1024 * 1024,
             max_jobs=max_jobs,
+            import_roots=tuple(path.resolve() for path in import_root or ()),
         )
         web_app = create_app(settings)
         ssl: dict[str, str] = {}

@@ -16,7 +16,7 @@ import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -162,11 +162,10 @@ def start_session(context: WorkspaceContext, name: str) -> Actor:
     return context.actor
 
 
-def login(context: WorkspaceContext, name: str, password: str) -> Actor:
-    """Check the password and start a session; a failure is audited and says nothing more.
-
-    Repeated failures lock the name out (``security.lockout_*`` settings); a locked-out login is
-    refused whatever the password."""
+def check_login(context: WorkspaceContext, name: str, password: str) -> Any:
+    """The user ``name`` if ``password`` is theirs and the name is not locked out; otherwise the failure
+    is audited (and counted towards the lockout) and :class:`LoginFailed` or ``LockedOut`` raised. The
+    CLI's `stockade login` and the web console's login both start here."""
     from stockade.governance.users import check_credentials
     from stockade.security.lockout import LockedOut, ensure_not_locked, register_failure
 
@@ -196,6 +195,15 @@ def login(context: WorkspaceContext, name: str, password: str) -> Actor:
             reason="bad_credentials",
             fix="check the name and password; an admin can reset it with `stockade user passwd NAME`",
         )
+    return user
+
+
+def login(context: WorkspaceContext, name: str, password: str) -> Actor:
+    """Check the password and start a session; a failure is audited and says nothing more.
+
+    Repeated failures lock the name out (``security.lockout_*`` settings); a locked-out login is
+    refused whatever the password."""
+    check_login(context, name, password)
     return start_session(context, name)
 
 

@@ -157,6 +157,16 @@ def submit(context: WorkspaceContext, kind: str, args: list[str], *, job_id: str
     return _view(context, row)
 
 
+def submit_training(context: WorkspaceContext, spec_yaml: str) -> JobView:
+    """Queue `stockade train SPEC.yaml --json-progress` for a spec given as YAML text (the console's
+    Train form): the file is kept as ``jobs/<id>/train.yaml``, the spec the job ran."""
+    require(context, KINDS["train"].permission)
+    job_id, folder = new_job_folder(context)
+    spec_file = folder / "train.yaml"
+    spec_file.write_text(spec_yaml, encoding="utf-8")
+    return submit(context, "train", [str(spec_file), "--json-progress"], job_id=job_id)
+
+
 def list_jobs(
     context: WorkspaceContext, *, status: str | None = None, kind: str | None = None, limit: int = 200
 ) -> list[JobView]:

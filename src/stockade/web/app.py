@@ -1,4 +1,5 @@
 """The console's FastAPI application: login, CSRF, language, and the pages (routes in pages.py).
+Login sessions are the service ``governance.web_sessions``; this module reads forms and sets cookies.
 
 Every page opens the workspace as the logged-in user (``Actor``), checks the role's permission with
 ``governance.roles.require`` and calls the same services as the CLI; state changes happen in services,
@@ -20,10 +21,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from stockade.core.errors import StockadeError
+from stockade.governance import web_sessions as sessions
 from stockade.security.principal import AccessDenied, AuthenticationFailed
-from stockade.web import sessions
 from stockade.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from stockade.workspace.service import Actor, WorkspaceContext, open_workspace
 
@@ -41,6 +43,9 @@ class ConsoleSettings:
     max_upload_bytes: int = 200 * 1024 * 1024
     max_jobs: int = 1
     dispatch_interval_s: float = 1.0
+    # server folders the Datasets page may import from (a file, or a LLaMA-Factory dataset_info.json);
+    # nothing outside them is listed or imported
+    import_roots: tuple[Path, ...] = ()
 
 
 class NotLoggedIn(Exception):
@@ -111,14 +116,21 @@ class Console:
     def check_csrf(self, request: Request, user: sessions.WebUser, sent: str | None) -> None:
         if not sent or not hmac.compare_digest(sent, user.csrf_token):
             with self.as_user(request, user) as context:
-                context.record(
-                    "web.csrf", request.url.path, result="denied", reason="missing or wrong CSRF token"
-                )
+                sessions.record_csrf_refusal(context, request.url.path)
             raise CsrfRefused(
                 "the form's CSRF token is missing or wrong",
                 where=request.url.path,
                 fix="reload the page and send the form again",
             )
+
+    async def posted(self, request: Request, user: sessions.WebUser, allowed: set[str]) -> FormData:
+        """A form with this session's CSRF token and only the ``allowed`` fields (others refused by name)."""
+        from stockade.web.forms import check_fields
+
+        form = await request.form()
+        self.check_csrf(request, user, str(form.get("csrf", "")))
+        check_fields(form, allowed)
+        return form
 
     def render(
         self, request: Request, template: str, user: sessions.WebUser | None, status: int = 200, **values: Any

@@ -2,129 +2,43 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from stockade.core.errors import ConfigError, StockadeError
-from stockade.governance.roles import require
+from stockade.governance.roles import actor_roles, has_permission, require
 from stockade.web.app import Console
-
-UPLOAD_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
-_UNSAFE = re.compile(r"[^\w.\-]+")
-PRIVACY_MODES = ("", "desensitize", "block")
-# the deployment guide's fields first (model and data path, epochs, batch size, learning rate, LoRA, 4-bit)
-GUIDE_FIELDS = (
-    "model_name_or_path",
-    "dataset",
-    "template",
-    "finetuning_type",
-    "num_train_epochs",
-    "per_device_train_batch_size",
-    "learning_rate",
-    "lora_rank",
-    "quantization_bit",
+from stockade.web.forms import (
+    EXPORT_MODES,
+    GUIDE_FIELDS,
+    PRIVACY_MODES,
+    SAVE_FIELDS,
+    TRAIN_FORM,
+    UploadTooLarge,
+    eval_args,
+    export_args,
+    form_values,
+    safe_upload_name,
+    spec_from_form,
+    train_field_rows,
+    without,
 )
-MODEL_ACTIONS = ("submit", "approve", "reject")
+from stockade.web.server_folders import server_entries, server_import_args, server_path
+from stockade.web.views import (
+    first_records,
+    job_choices,
+    memory_estimate,
+)
+
 PRIVACY_REPORT = "privacy-report.html"  # written beside a version's data by `data import`
-
-
-class UploadTooLarge(ConfigError):
-    exit_code = 2
-
-
-def safe_upload_name(raw: str) -> str:
-    """The last path part of a browser-given file name, with anything but letters, digits, '.', '_'
-    and '-' replaced; no leading dot. Never a path: '../../etc/passwd' becomes 'passwd' (and is refused
-    for its suffix)."""
-    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _UNSAFE.sub("_", base).lstrip(".")
-    if not base or not base.lower().endswith(UPLOAD_SUFFIXES):
-        raise ConfigError(
-            f"cannot import an upload named {raw!r}",
-            where="file",
-            fix=f"upload a {', '.join(UPLOAD_SUFFIXES)} file",
-        )
-    return base
-
-
-def check_fields(form: FormData, allowed: set[str]) -> None:
-    """Refuse a form field the page does not know, by name (nothing is silently ignored)."""
-    unknown = sorted(set(form.keys()) - allowed - {"csrf"})
-    if unknown:
-        raise ConfigError(
-            f"unknown form field(s): {', '.join(unknown)}",
-            where="form",
-            fix=f"send only {', '.join(sorted(allowed))}",
-        )
-
-
-def train_field_rows(values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The Train form's inputs, from TrainSpec's fields (type, default, description)."""
-    from stockade.core.specs import TrainSpec
-
-    keys = TrainSpec.accepted_keys()
-    rows = []
-    for key in GUIDE_FIELDS:
-        field_name = keys.get(key, key)
-        info = TrainSpec.model_fields[field_name]
-        default = info.get_default(call_default_factory=True)
-        shown = values.get(key, default)
-        if isinstance(shown, list):
-            shown = ",".join(str(item) for item in shown)
-        rows.append(
-            {
-                "key": key,
-                "value": "" if shown is None else shown,
-                "help": info.description or "",
-                "default": default,
-            }
-        )
-    return rows
-
-
-def spec_from_form(form: FormData) -> tuple[Any, str]:
-    """A TrainSpec from the form (empty fields keep their default) plus the extra-keys YAML; the
-    errors are the CLI's (all problems at once, with did-you-mean)."""
-    from stockade.core.specs import TrainSpec, load_spec
-
-    check_fields(form, set(GUIDE_FIELDS) | {"extra"})
-    data: dict[str, Any] = {}
-    extra_text = str(form.get("extra", "") or "")
-    if extra_text.strip():
-        try:
-            extra = yaml.safe_load(extra_text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"the other keys are not valid YAML: {exc}", where="other keys") from None
-        if not isinstance(extra, dict):
-            raise ConfigError("the other keys must be a YAML mapping (key: value)", where="other keys")
-        data.update(extra)
-    for key in GUIDE_FIELDS:
-        value = str(form.get(key, "") or "").strip()
-        if value:
-            data[key] = (
-                [part.strip() for part in value.split(",") if part.strip()] if key == "dataset" else value
-            )
-    spec = load_spec(TrainSpec, data=data)
-    return spec, yaml.safe_dump(
-        spec.model_dump(mode="json", exclude_unset=True), allow_unicode=True, sort_keys=False
-    )
 
 
 def register(app: FastAPI, console: Console) -> None:
     settings = console.settings
-
-    async def posted(request: Request, user, allowed: set[str]) -> FormData:
-        form = await request.form()
-        console.check_csrf(request, user, str(form.get("csrf", "")))
-        check_fields(form, allowed)
-        return form
 
     @app.get("/")
     def home(request: Request):
@@ -141,7 +55,46 @@ def register(app: FastAPI, console: Console) -> None:
             require(context, "runs.read")
             reconcile(context)
             jobs = list_jobs(context)
-        return console.render(request, "jobs.html", user, jobs=jobs, dispatch_errors=console.dispatch_errors)
+            roles = actor_roles(context.actor)
+            choices = job_choices(context, roles)
+        return console.render(
+            request,
+            "jobs.html",
+            user,
+            jobs=jobs,
+            dispatch_errors=console.dispatch_errors,
+            can_export=has_permission(roles, "model.export"),
+            can_eval=has_permission(roles, "eval.run"),
+            export_modes=EXPORT_MODES,
+            **choices,
+        )
+
+    @app.post("/jobs/export")
+    async def job_export(request: Request):
+        """Queue `stockade export RUN --merge|--adapter-only` (permission ``model.export``)."""
+        from stockade.jobs.service import submit
+
+        user = console.user(request)
+        form = await console.posted(request, user, {"run", "mode", "name"})
+        args = export_args(form)
+        with console.as_user(request, user) as context:
+            job = submit(context, "export", args)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    @app.post("/jobs/eval")
+    async def job_eval(request: Request):
+        """Queue `stockade eval MODEL@V --dataset NAME@V ...` (permission ``eval.run``); its report shows
+        on the version's page, side by side with the baseline."""
+        from stockade.jobs.service import submit
+
+        user = console.user(request)
+        form = await console.posted(
+            request, user, {"model", "dataset", "baseline", "task", "limit", "max_new_tokens"}
+        )
+        args = eval_args(form)
+        with console.as_user(request, user) as context:
+            job = submit(context, "eval", args)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     @app.get("/jobs/{job_id}", response_class=HTMLResponse)
     def job_page(request: Request, job_id: str):
@@ -161,27 +114,67 @@ def register(app: FastAPI, console: Console) -> None:
         from stockade.jobs.service import abort
 
         user = console.user(request)
-        form = await posted(request, user, {"reason"})
+        form = await console.posted(request, user, {"reason"})
         with console.as_user(request, user) as context:
             abort(context, job_id, reason=str(form.get("reason", "")))
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
     # ---- datasets
     @app.get("/datasets", response_class=HTMLResponse)
-    def datasets_page(request: Request):
+    def datasets_page(request: Request, root: str = "", path: str = ""):
+        """Versions, the upload form and the server import form; ``?root=N&path=P`` lists a folder
+        of an import root (needs ``data.import``: file names are not for every reader)."""
         from stockade.data.catalog import list_versions
 
         user = console.user(request)
+        browse: dict[str, Any] | None = None
         with console.as_user(request, user) as context:
             require(context, "data.read")
             versions = list_versions(context)
+            if root:
+                require(context, "data.import")
+        if root:
+            target = server_path(settings.import_roots, root, path)
+            base = settings.import_roots[int(root)].resolve()
+            folder = target if target.is_dir() else target.parent
+            browse = {
+                "root": root,
+                "path": target.relative_to(base).as_posix() if target != base else "",
+                "folder": folder.relative_to(base).as_posix() if folder != base else "",
+                "entries": server_entries(base, folder),
+            }
         return console.render(
             request,
             "datasets.html",
             user,
             versions=versions,
             max_mb=settings.max_upload_bytes // (1024 * 1024),
+            roots=[str(r) for r in settings.import_roots],
+            browse=browse,
         )
+
+    @app.post("/datasets/server")
+    async def dataset_from_server(request: Request):
+        """Import a file (or LLaMA-Factory dataset_info.json entries) already on the server, inside an
+        import root: a `stockade data import` job, as an upload but without copying the file."""
+        from stockade.jobs.service import submit
+
+        user = console.user(request)
+        form = await console.posted(request, user, {"root", "path", "name", "datasets", "privacy"})
+        with console.as_user(request, user) as context:
+            require(context, "data.import")
+        privacy = str(form.get("privacy", "") or "")
+        if privacy not in PRIVACY_MODES:
+            raise ConfigError(
+                f"unknown privacy mode {privacy!r}", where="privacy", fix="desensitize or block"
+            )
+        target = server_path(settings.import_roots, str(form.get("root", "")), str(form.get("path", "")))
+        name = str(form.get("name", "") or "").strip()
+        args = server_import_args(target, name, str(form.get("datasets", "") or ""))
+        args += [f"--privacy={privacy}"] if privacy else []
+        with console.as_user(request, user) as context:
+            job = submit(context, "import", args)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     @app.get("/datasets/{reference}", response_class=HTMLResponse)
     def dataset_page(request: Request, reference: str):
@@ -195,7 +188,7 @@ def register(app: FastAPI, console: Console) -> None:
             data_file = context.workspace.root / version.path
             if data_file.is_dir():
                 data_file = data_file / DATA_FILE
-        sample = _first_records(data_file, 3)
+        sample = first_records(data_file, 3)
         has_report = (data_file.parent / PRIVACY_REPORT).is_file()
         return console.render(
             request, "dataset.html", user, version=version, sample=sample, has_report=has_report
@@ -229,7 +222,7 @@ def register(app: FastAPI, console: Console) -> None:
                 where="file",
                 fix="split the file, or start the console with a larger --max-upload-mb",
             )
-        form = await posted(request, user, {"file", "name", "privacy"})
+        form = await console.posted(request, user, {"file", "name", "privacy"})
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise ConfigError("no file was sent", where="file", fix="choose a file to upload")
@@ -261,52 +254,102 @@ def register(app: FastAPI, console: Console) -> None:
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
     # ---- train
-    @app.get("/train", response_class=HTMLResponse)
-    def train_page(request: Request):
-        user = console.user(request)
+    def render_train(request: Request, user, *, status: int = 200, values=None, extra="", **more: Any):
+        from stockade.jobs.configs import list_configs
+
         with console.as_user(request, user) as context:
             require(context, "train.run")
+            configs = list_configs(context)
+        more.setdefault("error", None)
+        more.setdefault("message", None)
         return console.render(
-            request, "train.html", user, fields=train_field_rows({}), preview="", error=None
+            request,
+            "train.html",
+            user,
+            status=status,
+            fields=train_field_rows(values or {}),
+            extra=extra,
+            configs=configs,
+            preview="",
+            estimate=None,
+            **more,
         )
+
+    @app.get("/train", response_class=HTMLResponse)
+    def train_page(request: Request, config: str = ""):
+        """The form; ``?config=NAME`` fills it from the workspace's ``configs/NAME``."""
+        from stockade.jobs.configs import load_config
+
+        user = console.user(request)
+        if not config:
+            return render_train(request, user)
+        with console.as_user(request, user) as context:
+            values, extra = form_values(load_config(context, config))
+        return render_train(request, user, values=values, extra=extra, loaded=config)
 
     @app.post("/train/preview", response_class=HTMLResponse)
     async def train_preview(request: Request):
         user = console.user(request)
-        form = await posted(request, user, set(GUIDE_FIELDS) | {"extra"})
+        form = await console.posted(request, user, TRAIN_FORM)
+        estimate = None
         try:
-            _, text = spec_from_form(form)
+            spec, text = spec_from_form(form)
             error = None
         except StockadeError as exc:
             text, error = "", str(exc)
-        return console.render(request, "train_preview.html", user, preview=text, error=error)
+        else:
+            from starlette.concurrency import run_in_threadpool
+
+            with console.as_user(request, user) as context:  # reads config.json; torch once per process
+                estimate = await run_in_threadpool(memory_estimate, context, spec)
+        return console.render(
+            request, "train_preview.html", user, preview=text, error=error, estimate=estimate
+        )
+
+    @app.post("/train/save", response_class=HTMLResponse)
+    async def train_save(request: Request):
+        """Save the form's spec as ``configs/NAME`` in the workspace (as `stockade train --save-config`)."""
+        return await train_submit(request, start=False)
 
     @app.post("/train/start")
     async def train_start(request: Request):
-        from stockade.jobs.service import new_job_folder, submit
+        """Start a `stockade train SPEC.yaml` job; with a config name, save the spec there first."""
+        return await train_submit(request, start=True)
+
+    async def train_submit(request: Request, *, start: bool):
+        from stockade.jobs.configs import save_config
+        from stockade.jobs.service import submit_training
 
         user = console.user(request)
-        form = await posted(request, user, set(GUIDE_FIELDS) | {"extra"})
-        try:
-            _, text = spec_from_form(form)
-        except StockadeError as exc:
-            values = {key: str(form.get(key, "")) for key in GUIDE_FIELDS}
-            return console.render(
-                request,
-                "train.html",
-                user,
-                status=400,
-                fields=train_field_rows(values),
-                preview="",
-                error=str(exc),
-            )
+        form = await console.posted(request, user, TRAIN_FORM | SAVE_FIELDS)
         with console.as_user(request, user) as context:
-            require(context, "train.run")
-            job_id, folder = new_job_folder(context)
-            spec_file = folder / "train.yaml"
-            spec_file.write_text(text, encoding="utf-8")
-            submit(context, "train", [str(spec_file), "--json-progress"], job_id=job_id)
-        return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+            require(context, "train.run")  # before reading the form: a refusal is a refusal
+        values = {key: str(form.get(key, "")) for key in GUIDE_FIELDS}
+        extra, name = str(form.get("extra", "") or ""), str(form.get("config_name", "") or "").strip()
+        overwrite = str(form.get("overwrite", "") or "")
+        path = None
+        try:
+            if overwrite not in ("", "on"):
+                raise ConfigError(f"overwrite is {overwrite!r}", where="overwrite", fix="tick it or not")
+            if not start and not name:
+                raise ConfigError(
+                    "no config name", where="config name", fix="type one, e.g. finance_cfg.yaml"
+                )
+            spec, text = spec_from_form(without(form, SAVE_FIELDS))
+            with console.as_user(request, user) as context:
+                require(context, "train.run")
+                if name:
+                    path = save_config(context, name, spec, overwrite=overwrite == "on")
+                if start:
+                    job_id = submit_training(context, text).id
+        except StockadeError as exc:
+            return render_train(request, user, status=400, values=values, extra=extra, error=str(exc))
+        if start:
+            return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+        assert path is not None
+        return render_train(
+            request, user, values=values, extra=extra, message=f"configs/{path.name}", loaded=path.name
+        )
 
     # ---- runs
     @app.get("/runs", response_class=HTMLResponse)
@@ -356,142 +399,6 @@ def register(app: FastAPI, console: Console) -> None:
             }
         )
 
-    # ---- models
-    @app.get("/models", response_class=HTMLResponse)
-    def models_page(request: Request, message: str | None = None):
-        from stockade.governance.registry import list_registry
+    from stockade.web import governance_pages
 
-        user = console.user(request)
-        with console.as_user(request, user) as context:
-            versions = list_registry(context)
-        return console.render(
-            request, "models.html", user, versions=versions, actions=MODEL_ACTIONS, message=message
-        )
-
-    @app.post("/models/action", response_class=HTMLResponse)
-    async def model_action(request: Request):
-        from stockade.governance.lifecycle import transition
-        from stockade.governance.registry import list_registry
-
-        user = console.user(request)
-        form = await posted(request, user, {"ref", "action", "reason"})
-        action = str(form.get("action", ""))
-        if action not in MODEL_ACTIONS:
-            raise ConfigError(f"unknown action {action!r}", where="action", fix=", ".join(MODEL_ACTIONS))
-        with console.as_user(request, user) as context:
-            result = transition(context, str(form.get("ref", "")), action, reason=str(form.get("reason", "")))
-            versions = list_registry(context)
-        message = f"{result.ref}: {result.stage_before} → {result.stage}"
-        return console.render(
-            request, "models.html", user, versions=versions, actions=MODEL_ACTIONS, message=message
-        )
-
-    # ---- playground: an approved version, loaded in this process as `stockade chat` does
-    @app.get("/playground", response_class=HTMLResponse)
-    def playground_page(request: Request):
-        from stockade.governance.registry import list_registry
-
-        user = console.user(request)
-        with console.as_user(request, user) as context:
-            require(context, "model.call")
-            versions = [v for v in list_registry(context) if v["stage"] in ("approved", "deployed")]
-        return console.render(request, "playground.html", user, versions=versions)
-
-    @app.post("/playground/ask", response_class=HTMLResponse)
-    async def playground_ask(request: Request):
-        from starlette.concurrency import run_in_threadpool
-
-        user = console.user(request)
-        form = await posted(request, user, {"model", "compare", "prompt", "max_new_tokens"})
-        prompt = str(form.get("prompt", "") or "")
-        if not prompt.strip():
-            raise ConfigError("the prompt is empty", where="prompt", fix="type a question")
-        try:
-            max_new = int(str(form.get("max_new_tokens", "") or "64"))
-        except ValueError:
-            raise ConfigError("max_new_tokens must be a whole number", where="max_new_tokens") from None
-        if not 1 <= max_new <= 1024:
-            raise ConfigError("max_new_tokens must be between 1 and 1024", where="max_new_tokens")
-        models = [str(form.get("model", ""))] + ([str(form.get("compare"))] if form.get("compare") else [])
-        replies = []
-        with console.as_user(request, user) as context:
-            for reference in models:
-                replies.append(
-                    await run_in_threadpool(
-                        console.playground.ask, context, reference, prompt, max_new_tokens=max_new
-                    )
-                )
-        return console.render(request, "playground_replies.html", user, replies=replies)
-
-    # ---- monitor
-    @app.get("/monitor", response_class=HTMLResponse)
-    def monitor_page(request: Request):
-        from stockade.jobs.service import list_jobs
-        from stockade.operations.monitor import read_gpus, running_runs
-
-        user = console.user(request)
-        with console.as_user(request, user) as context:
-            require(context, "runs.read")
-            jobs = [job for job in list_jobs(context) if job.status in ("queued", "running", "aborting")]
-            runs = running_runs(context.engine, context.workspace.root)
-        return console.render(request, "monitor.html", user, gpus=read_gpus(), jobs=jobs, runs=runs)
-
-    # ---- audit
-    @app.get("/audit", response_class=HTMLResponse)
-    def audit_page(request: Request, actor: str = "", action: str = "", count: int = 200):
-        from stockade.audit.log import record_as_dict
-
-        user = console.user(request)
-        with console.as_user(request, user) as context:
-            require(context, "audit.read")
-            records = [record_as_dict(r) for r in context.audit.tail(min(max(count, 1), 2000) * 5)]
-        records = [
-            r for r in records if (not actor or r["actor"] == actor) and (not action or action in r["action"])
-        ][-count:]
-        return console.render(
-            request,
-            "audit.html",
-            user,
-            records=list(reversed(records)),
-            actor=actor,
-            action=action,
-            verdict=None,
-        )
-
-    @app.post("/audit/verify", response_class=HTMLResponse)
-    async def audit_verify(request: Request):
-        from stockade.audit import verify_chain
-        from stockade.audit.checkpoints import CheckpointVerifier
-
-        user = console.user(request)
-        await posted(request, user, set())
-        with console.as_user(request, user) as context:
-            require(context, "audit.verify")
-            result = verify_chain(context.audit, CheckpointVerifier.for_workspace(context.workspace.root))
-        verdict = "ok" if result.ok else (result.problem or "failed")
-        return console.render(request, "verify.html", user, result=result, verdict=verdict)
-
-    # ---- admin (read-only)
-    @app.get("/admin", response_class=HTMLResponse)
-    def admin_page(request: Request):
-        from stockade.governance.roles import ROLE_SUMMARY
-        from stockade.governance.users import list_users
-
-        user = console.user(request)
-        with console.as_user(request, user) as context:
-            users = list_users(context)
-        return console.render(request, "admin.html", user, users=users, role_summary=ROLE_SUMMARY)
-
-
-def _first_records(path: Path, count: int) -> list[str]:
-    """The first records of a stored (already desensitized) version, as the model's input text."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    try:
-        records = json.loads(text)
-        items = records[:count] if isinstance(records, list) else []
-    except json.JSONDecodeError:
-        items = [json.loads(line) for line in text.splitlines()[:count] if line.strip()]
-    return [json.dumps(item, ensure_ascii=False, indent=1) for item in items]
+    governance_pages.register(app, console)

@@ -1,7 +1,9 @@
-"""Web-console logins. The password check is the CLI's (``governance.users.check_credentials``, argon2)
-with the same lockout (``security.lockout``) and the same ``user.login`` audit record; the browser holds
-a random token in an HttpOnly cookie, the database only its SHA-256, a CSRF token and when it was last
-used (idle timeout). Every login gets a new token: an id planted before login is never promoted."""
+"""Web-console login sessions, the service behind ``stockade webui``'s login form (the console's routes
+only read the form and set the cookie). The password check is the CLI's
+(``governance.users.check_credentials``, argon2) with the same lockout (``security.lockout``) and the same
+``user.login`` audit record (``via: web``); the browser holds a random token in an HttpOnly cookie, the
+database only its SHA-256, a CSRF token and when it was last used (idle timeout). Every login gets a new
+token: an id planted before login is never promoted. A refused CSRF token is audited here too."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from sqlalchemy import select, update
 from stockade.audit.log import utc_now
 from stockade.core.hashing import sha256_bytes
 from stockade.core.ids import new_id
-from stockade.governance.sessions import LoginFailed
-from stockade.security.lockout import LockedOut, ensure_not_locked, register_failure, register_success
+from stockade.governance.sessions import check_login
+from stockade.security.lockout import register_success
 from stockade.storage.database import make_session_factory
 from stockade.storage.governance_tables import User
 from stockade.storage.job_tables import WebSession
@@ -48,34 +50,8 @@ def _hash(token: str) -> str:
 
 def login(context: WorkspaceContext, name: str, password: str) -> str:
     """Check the password as `stockade login` does; returns the new session's cookie token."""
-    from stockade.governance.users import check_credentials
-
+    user = check_login(context, name, password)  # audits a failure, as `stockade login` does
     key, factory = f"user:{name}", make_session_factory(context.engine)
-    try:
-        with factory() as session:
-            ensure_not_locked(session, key)
-    except LockedOut:
-        context.record("user.login", name, result="denied", reason="locked out after repeated failures")
-        raise
-    with factory() as session:
-        user = check_credentials(session, name, password)  # slow (argon2): outside any lock
-    if user is None:
-        with factory.begin() as session:
-            context.audit.lock(session)
-            locked = register_failure(session, key, context.workspace.settings.security)
-            context.record(
-                "user.login",
-                name,
-                result="denied",
-                reason="wrong name or password, or disabled",
-                session=session,
-                locked_out=locked,
-            )
-        raise LoginFailed(
-            "login refused: wrong user name or password, or the user is disabled",
-            reason="bad_credentials",
-            fix="check the name and password; an admin can reset it with `stockade user passwd NAME`",
-        )
     token = secrets.token_urlsafe(32)
     hours = context.workspace.settings.governance.session_hours
     now = datetime.now(timezone.utc)
@@ -123,6 +99,7 @@ def current_user(
 
 
 def logout(context: WorkspaceContext, token: str | None) -> bool:
+    """End the session of ``token`` (audited ``user.logout``); ``False`` when none was live."""
     if not token:
         return False
     with make_session_factory(context.engine).begin() as session:
@@ -135,3 +112,8 @@ def logout(context: WorkspaceContext, token: str | None) -> bool:
         if ended:
             context.record("user.logout", context.actor.name, session=session, via="web")
     return bool(ended)
+
+
+def record_csrf_refusal(context: WorkspaceContext, where: str) -> None:
+    """Audit a form of ``where`` refused for a missing or wrong CSRF token (``web.csrf``, denied)."""
+    context.record("web.csrf", where, result="denied", reason="missing or wrong CSRF token")
