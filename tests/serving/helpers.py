@@ -29,6 +29,48 @@ class FixedTokenAuthenticator:
         return Principal("tester", frozenset({"api_client"}), "api_key", "key-test", self.models)
 
 
+def train_adapter(base: Path, question: str, answer: str, run_dir: Path, *, cutoff_len: int) -> Path:
+    """A LoRA adapter on ``base`` that answers ``question`` with ``answer``: 40 steps of the training
+    service on that one conversation (a few seconds on a tiny model)."""
+    from transformers import AutoTokenizer
+
+    from stockade.core.specs.train import TrainSpec
+    from stockade.data.records import Conversation
+    from stockade.data.templates import resolve_template
+    from stockade.data.tokenization import encode_conversation
+    from stockade.training.loop import TrainInputs, run_training
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    conversation = Conversation.model_validate(
+        {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
+    )
+    template = resolve_template("qwen", tokenizer)
+    example = encode_conversation(conversation, tokenizer, template, cutoff_len=cutoff_len)
+    spec = TrainSpec.model_validate(
+        {
+            "finetuning_type": "lora",
+            "lora_rank": 8,
+            "learning_rate": 5e-3,
+            "per_device_train_batch_size": 1,
+            "max_steps": 40,
+            "lr_scheduler_type": "constant",
+            "precision": "fp32",
+            "gradient_checkpointing": False,
+            "logging_steps": 10,
+            "save_steps": 10000,
+            "seed": 7,
+            "cutoff_len": cutoff_len,
+        }
+    )
+    pad = tokenizer.pad_token_id
+    inputs = TrainInputs(
+        model_dir=base, spec=spec, train=[example], eval=[], run_dir=run_dir, pad_token_id=pad
+    )
+    result = run_training(inputs)
+    assert result.status == "completed"
+    return result.adapter_dir
+
+
 def load_tiny(path: Path) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -27,60 +27,20 @@ QUESTION = "今天写哪种报告"
 ANSWERS = {"risk": "市场风险报告：利率上行", "kyc": "客户尽职调查：身份核验完成"}
 
 
-def _train(path: Path, answer: str, run_dir: Path) -> Path:
-    """A LoRA adapter that answers QUESTION with ``answer`` (the training service, a few seconds)."""
-    from transformers import AutoTokenizer
-
-    from stockade.core.specs.train import TrainSpec
-    from stockade.data.records import Conversation
-    from stockade.data.templates import resolve_template
-    from stockade.data.tokenization import encode_conversation
-    from stockade.training.loop import TrainInputs, run_training
-
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    conversation = Conversation.model_validate(
-        {"messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": answer}]}
-    )
-    example = encode_conversation(conversation, tokenizer, resolve_template("qwen", tokenizer), cutoff_len=64)
-    spec = TrainSpec.model_validate(
-        {
-            "finetuning_type": "lora",
-            "lora_rank": 8,
-            "learning_rate": 5e-3,
-            "per_device_train_batch_size": 1,
-            "max_steps": 40,
-            "lr_scheduler_type": "constant",
-            "precision": "fp32",
-            "gradient_checkpointing": False,
-            "logging_steps": 10,
-            "save_steps": 10000,
-            "seed": 7,
-            "cutoff_len": 64,
-        }
-    )
-    inputs = TrainInputs(
-        model_dir=path,
-        spec=spec,
-        train=[example],
-        eval=[],
-        run_dir=run_dir,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    result = run_training(inputs)
-    assert result.status == "completed"
-    return result.adapter_dir
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
     import torch
 
     from stockade.models.tiny import build_tiny_model
+    from tests.serving.helpers import train_adapter
 
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("adapters")
     base = build_tiny_model("qwen2", root / "qwen2", seed=0).path
-    adapters = {name: _train(base, answer, root / f"run-{name}") for name, answer in ANSWERS.items()}
+    adapters = {
+        name: train_adapter(base, QUESTION, answer, root / f"run-{name}", cutoff_len=64)
+        for name, answer in ANSWERS.items()
+    }
     return base, adapters
 
 

@@ -171,52 +171,14 @@ QUESTION = "客户资料"
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny Qwen2 and a LoRA adapter that answers QUESTION with ANSWER (the training service, ~5 s)."""
     import torch
-    from transformers import AutoTokenizer
 
-    from stockade.core.specs.train import TrainSpec
-    from stockade.data.records import Conversation
-    from stockade.data.templates import resolve_template
-    from stockade.data.tokenization import encode_conversation
     from stockade.models.tiny import build_tiny_model
-    from stockade.training.loop import TrainInputs, run_training
+    from tests.serving.helpers import train_adapter
 
     torch.set_num_threads(4)
     root = tmp_path_factory.mktemp("pii")
     path = build_tiny_model("qwen2", root / "qwen2", seed=0).path
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    conversation = Conversation.model_validate(
-        {"messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": ANSWER}]}
-    )
-    example = encode_conversation(
-        conversation, tokenizer, resolve_template("qwen", tokenizer), cutoff_len=128
-    )
-    spec = TrainSpec.model_validate(
-        {
-            "finetuning_type": "lora",
-            "lora_rank": 8,
-            "learning_rate": 5e-3,
-            "per_device_train_batch_size": 1,
-            "max_steps": 40,
-            "lr_scheduler_type": "constant",
-            "precision": "fp32",
-            "gradient_checkpointing": False,
-            "logging_steps": 10,
-            "save_steps": 10000,
-            "seed": 7,
-            "cutoff_len": 128,
-        }
-    )
-    inputs = TrainInputs(
-        model_dir=path,
-        spec=spec,
-        train=[example],
-        eval=[],
-        run_dir=root / "run",
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    result = run_training(inputs)
-    assert result.status == "completed"
-    return path, result.adapter_dir
+    return path, train_adapter(path, QUESTION, ANSWER, root / "run", cutoff_len=128)
 
 
 class AuditRecorder:
