@@ -5,7 +5,7 @@ A Chinese address runs from large to small::
     [province] [city] [district/county] [town/街道] [road/村/小区 ...] [number 号] [栋 单元 层 室]
     北京市      朝阳区                    建国路         88号  SOHO现代城 3栋 1201室
 
-Three kinds of anchors start a match, all found by fast regex scans:
+Three kinds of anchors start a match, all found in one regex scan of the text:
 
 1. a house number (``88号``, ``100弄``, ``3栋``): the address is grown *leftwards* from it by
    matching a reversed grammar on the reversed text before it (so greedy quantifiers extend
@@ -31,9 +31,7 @@ from stockade.privacy.detectors._base import (
     CJK,
     DETECTORS,
     cjk_class_without,
-    digit_window,
     fold_fullwidth,
-    has_digit,
     literal_alternation,
     load_table,
 )
@@ -103,6 +101,17 @@ def _rev_alt(words: Iterable[str]) -> str:
     return literal_alternation(_rev(w) for w in words)
 
 
+def _guarded(words: Iterable[str]) -> str:
+    """A group matching any of ``words`` (longest first), behind a class of their first characters.
+
+    Same matches as the bare alternation, only faster where it fails: ``re`` tries the top-level
+    branches of a trie one by one (about 250 for the gazetteer), a class in one step.
+    """
+    words = tuple(words)
+    first = "".join(sorted({re.escape(w[0]) for w in words if w}))
+    return f"(?:(?=[{first}])(?:{literal_alternation(words)}))"
+
+
 _LOW_STRONG = ("大道", "大街", "胡同", "路", "街", "巷", "道", "弄", "村", "社区", "里", "组", "屯", "段")
 _LOW_WEAK = (
     "小区", "花园", "公寓", "大厦", "广场", "家园", "新村", "苑", "园", "城", "中心", "庄", "坊", "湾",
@@ -126,6 +135,8 @@ _TOWN_SUFFIX = ("街道", "镇", "乡")
 _CITY_SUFFIX = ("自治州", "地区", "市", "盟")
 _STRONG_CHARS = frozenset("路街巷道弄村里组屯胡段")
 _GAZ = PROVINCES + CITIES
+_GAZ_FWD = _guarded(_GAZ)  # a gazetteer name, as a group
+_GAZ_REV = _guarded(_rev(w) for w in _GAZ)  # ... reversed
 
 # --- the reversed grammar, matched on text[::-1] from just before a house number ------------
 # District levels may not start where a gazetteer name matches: "北京市" is a city, not a
@@ -133,11 +144,11 @@ _GAZ = PROVINCES + CITIES
 _BACK_RE = re.compile(
     f"(?P<low>(?:(?:{_rev_alt(_LOW)})[{_PN}]{{1,6}}){{0,3}})"
     f"(?P<town>(?:{_rev_alt(_TOWN_SUFFIX)})[{_P}]{{1,5}})?"
-    f"(?P<dist>(?:(?:{_rev_alt(_ZONES)})(?:家国)?(?:[{_P}]{{1,4}}(?={_rev_alt(_GAZ)}))?"
+    f"(?P<dist>(?:(?:{_rev_alt(_ZONES)})(?:家国)?(?:[{_P}]{{1,4}}(?={_GAZ_REV}))?"
     f"|{_rev_alt(_DIST_SPECIAL)}"
-    f"|(?:{_rev_alt(_DIST_SUFFIX)})[{CJK}]{{1,4}}?(?={_rev_alt(_GAZ)})"  # right after a city: any name
-    f"|(?!{_rev_alt(_GAZ)})(?:{_rev_alt(_DIST_SUFFIX)})[{_P}]{{1,4}}){{0,2}})"
-    f"(?P<gaz>(?:{_rev_alt(_GAZ)}){{0,2}})"
+    f"|(?:{_rev_alt(_DIST_SUFFIX)})[{CJK}]{{1,4}}?(?={_GAZ_REV})"  # right after a city: any name
+    f"|(?!{_GAZ_REV})(?:{_rev_alt(_DIST_SUFFIX)})[{_P}]{{1,4}}){{0,2}})"
+    f"(?P<gaz>{_GAZ_REV}{{0,2}})"
     f"(?P<city>(?:{_rev_alt(_CITY_SUFFIX)})[{_P}]{{2,4}})?"
 )
 
@@ -157,7 +168,7 @@ _UNIT = (
     r"|[0-9]{1,4}(?:号楼|栋|幢|座)(?:[0-9]{1,2}单元)?(?:[0-9]{1,2}层)?(?:[0-9]{2,5}室?)?)?)?"
 )
 _FWD_BODY = (
-    f"(?P<gaz>(?:{literal_alternation(_GAZ)}){{0,2}})"
+    f"(?P<gaz>{_GAZ_FWD}{{0,2}})"
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
     f"(?P<dist>(?:(?:国家)?(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
     f"|[{_P}]{{1,4}}(?:{literal_alternation(_DIST_SUFFIX)})){{0,2}})"
@@ -166,10 +177,10 @@ _FWD_BODY = (
     f"(?P<house>{_HOUSE}{_UNIT})?"
 )
 _FWD_RE = re.compile(_FWD_BODY)
+#: After a context word: separators ("地址：", "住址为"), then the forward grammar. The grammar
+#: always matches (every part is optional), so the separators never give back a character.
+_CONTEXT_FWD_RE = re.compile(r"(?:[：:\s]|为|是|在|于){0,3}" + _FWD_BODY)
 
-# A house number: digits (``88``, ``3-1``) followed by one of these; found from the suffix, which
-# is rarer than digits, and checked backwards.
-_HOUSE_SUFFIX_RE = re.compile("[号弄栋幢座单](?:(?<=[0-9][号弄栋幢座])|(?<=[0-9]单)元)")
 _HOUSE_DIGITS_BACK_RE = re.compile(r"[0-9]{1,5}(?:[-－—][0-9]{1,6})?(?![0-9A-Za-z.])")
 _UNIT_RE = re.compile(r"(?:楼|院)?" + _UNIT)
 
@@ -181,14 +192,55 @@ ADDRESS_CONTEXT: tuple[str, ...] = (
 #: Context words also used of any place ("位于纽约市", "走访了哪个城市"): after them an address
 #: needs a house number or a Chinese division with a district.
 _WEAK_ADDRESS_CONTEXT = frozenset(("位于", "走访"))
+_DIVISION_WORDS = ("省", "市", "自治区", "特别行政区", "自治州", "地区", "盟")
+#: A division anchor: the suffix of a gazetteer division with a district after it.
+_DIVISION_AHEAD = f"(?=[{CJK}]{{1,8}}?(?:区|县|市|旗))"  # a district must follow
+_DIVISION_ANCHOR_RE = re.compile(f"(?:{literal_alternation(_DIVISION_WORDS)}){_DIVISION_AHEAD}")
+
+# The three kinds of anchors are found in ONE scan of the text, an alternation in which every
+# branch starts with a literal character, so ``re`` scans for their first characters at C speed
+# (a branch that starts with a group, e.g. a trie of words, loses that: 3-10x slower on Chinese
+# text). Per kind, each branch matches exactly what that kind's own scan would:
+#
+# * a house-number suffix (号, 弄, 栋, 幢, 座, 单元) right after a digit;
+# * a context word, longest first (as the trie of literal_alternation would match it);
+# * a division suffix with a district ahead (no two of these words start at the same place).
+#
+# No branch's match contains the first character of another kind's branch, so one scan finds
+# every anchor that the three separate scans would, except one: a context word ending in 地
+# (住所地, 户籍地, 所在地) hides a division anchor 地区 starting at its last character; detect()
+# checks that case explicitly.
+#
+# Context words that start with a character frequent in bank text (户 of 客户, the ``a`` of
+# English) are found from a rarer character inside them, the rest checked behind it: the match
+# is then the word's tail (its end, all that detect() uses, is the same). No other word contains
+# these tails or the characters before them, so no match is gained or lost.
+_CONTEXT_TAILS = {"籍地": ("户籍地",), "ddress": ("address", "Address"), "DDRESS": ("ADDRESS",)}
+_AT_HOUSE, _AT_CONTEXT, _AT_DIVISION = 0, 1, 2
+_ANCHOR_KIND: dict[str, int] = {
+    **{c: _AT_HOUSE for c in "号弄栋幢座"},
+    "单元": _AT_HOUSE,
+    **dict.fromkeys(ADDRESS_CONTEXT, _AT_CONTEXT),
+    **dict.fromkeys(_CONTEXT_TAILS, _AT_CONTEXT),
+    **dict.fromkeys(_DIVISION_WORDS, _AT_DIVISION),
+}
+_TAILED = {w for words in _CONTEXT_TAILS.values() for w in words}
+#: Each kind's own scan: the one scan below must find exactly what they find (tested).
+_HOUSE_SUFFIX_RE = re.compile("[号弄栋幢座单](?:(?<=[0-9][号弄栋幢座])|(?<=[0-9]单)元)")
 _CONTEXT_RE = re.compile(literal_alternation(ADDRESS_CONTEXT))
-_CONTEXT_SEP_RE = re.compile(r"(?:[：:\s]|为|是|在|于){0,3}")
-_DIVISION_ANCHOR_RE = re.compile(
-    f"(?:{literal_alternation(('省', '市', '自治区', '特别行政区', '自治州', '地区', '盟'))})"
-    f"(?=[{CJK}]{{1,8}}?(?:区|县|市|旗))"  # a district must follow
+_ANCHOR_RE = re.compile(
+    "|".join(
+        [f"{c}(?<=[0-9]{c})" for c in "号弄栋幢座"]
+        + ["单(?<=[0-9]单)元"]
+        + [re.escape(w) for w in sorted(ADDRESS_CONTEXT, key=len, reverse=True) if w not in _TAILED]
+        + [f"{re.escape(t)}(?<={'|'.join(map(re.escape, ws))})" for t, ws in _CONTEXT_TAILS.items()]
+        + [re.escape(w) + _DIVISION_AHEAD for w in _DIVISION_WORDS]
+    )
 )
-_GAZ_BACK_RE = re.compile(f"(?:{_rev_alt(_GAZ)}){{1,2}}")
+_GAZ_BACK_RE = re.compile(f"{_GAZ_REV}{{1,2}}")
 _GAZETTEER_RE = re.compile(literal_alternation(_GAZ))
+_GAZ_START_RE = re.compile(_GAZ_FWD)
+_GAZ_FIRST = frozenset(w[0] for w in _GAZ)
 _WINDOW = 48
 
 
@@ -203,96 +255,136 @@ class AddressDetector:
     def detect(self, text: str) -> list[Span]:
         text = fold_fullwidth(text)  # same offsets
         found: list[tuple[int, int, float]] = []
-        if has_digit(text):
-            self._from_house_numbers(text, found)
-        self._from_context(text, found)
-        self._from_divisions(text, found)
+        house_end = division_end = 0  # the end of the last address of each kind
+        forward: dict[int, re.Match[str]] = {}  # forward matches by the end of their gazetteer part
+        for m in _ANCHOR_RE.finditer(text):
+            word = m.group()
+            kind = _ANCHOR_KIND[word]
+            if kind == _AT_HOUSE:
+                house_end = _from_house_number(text, m.start(), m.end(), house_end, found)
+            elif kind == _AT_CONTEXT:
+                _from_context(text, word, m.end(), forward, found)  # (word may be a tail)
+                if word[-1] == "地":  # 住所地区...: the division anchor this match hides
+                    d = _DIVISION_ANCHOR_RE.match(text, m.end() - 1)
+                    if d is not None:
+                        division_end = _from_division(text, d.end(), division_end, forward, found)
+            else:
+                division_end = _from_division(text, m.end(), division_end, forward, found)
         return _merge(found, self.name)
 
-    # 1. house numbers -----------------------------------------------------------------------
-    def _from_house_numbers(self, text: str, found: list[tuple[int, int, float]]) -> None:
-        last_end = 0
-        # A suffix follows a digit (号, or 单元: two characters), so only the digits' part of the
-        # text is scanned; nothing that lies after it can match.
-        lo, hi = digit_window(text)
-        for m in _HOUSE_SUFFIX_RE.finditer(text, lo, hi + 2):
-            s = m.start()
-            if s < last_end:
-                continue
-            digits = _HOUSE_DIGITS_BACK_RE.match(text[max(last_end, s - 13) : s][::-1])
-            if digits is None:
-                continue
-            a = s - digits.end()
-            lo = max(last_end, a - _WINDOW)
-            back = _BACK_RE.match(text[lo:a][::-1])
-            if back is None or back.end() == 0:
-                continue
-            low = back.group("low")
-            start = a - back.end()
-            gazetteer = _GAZETTEER_RE.search(text, start, a) is not None
-            strong = any(c in _STRONG_CHARS for c in low)
-            if gazetteer:
-                score = 0.92
-            elif back.group("dist") and (strong or low):
-                score = 0.85
-            elif strong:
-                score = 0.75
-            else:
-                continue
-            end = _UNIT_RE.match(text, m.end()).end()
-            found.append((start, end, score))
-            last_end = end
 
-    # 2. context words -----------------------------------------------------------------------
-    def _from_context(self, text: str, found: list[tuple[int, int, float]]) -> None:
-        for m in _CONTEXT_RE.finditer(text):
-            p = _CONTEXT_SEP_RE.match(text, m.end()).end()
-            f = _FWD_RE.match(text, p)
-            if f is None or f.end() == p:
-                continue
-            gazetteer = bool(f.group("gaz"))
-            if not (gazetteer or f.group("city") or f.group("dist") or (f.group("house") and f.group("low"))):
-                continue
-            if m.group() in _WEAK_ADDRESS_CONTEXT and not (
-                f.group("house") or ((gazetteer or f.group("city")) and f.group("dist"))
-            ):
-                continue
-            found.append((p, f.end(), 0.9 if gazetteer else 0.8))
+# 1. house numbers ---------------------------------------------------------------------------
+def _from_house_number(
+    text: str, s: int, suffix_end: int, last_end: int, found: list[tuple[int, int, float]]
+) -> int:
+    """The address grown from the house-number suffix at ``s`` (the digits before it, then the
+    reversed grammar); returns the new end of the last house-number address."""
+    if s < last_end:
+        return last_end
+    # One reversed copy of the text before the suffix serves both backward matches: the digits,
+    # then the grammar before them (pos/endpos bound each as the slices text[..:s], text[lo:a]
+    # would: neither pattern has a lookbehind, and a lookahead at endpos sees the end).
+    rev = text[max(last_end, s - 13 - _WINDOW) : s][::-1]
+    digits = _HOUSE_DIGITS_BACK_RE.match(rev, 0, 13)
+    if digits is None:
+        return last_end
+    d = digits.end()
+    a = s - d
+    back = _BACK_RE.match(rev, d, d + a - max(last_end, a - _WINDOW))
+    if back is None or back.end() == d:
+        return last_end
+    start = s - back.end()
+    low, dist, gaz = back.group("low", "dist", "gaz")
+    # A gazetteer name read by the grammar lies in the span; search only when none was.
+    if gaz or _GAZETTEER_RE.search(text, start, a) is not None:
+        score = 0.92
+    elif low and dist:  # (a low part with a strong character is a low part)
+        score = 0.85
+    elif low and not _STRONG_CHARS.isdisjoint(low):
+        score = 0.75
+    else:
+        return last_end
+    end = _UNIT_RE.match(text, suffix_end).end()
+    found.append((start, end, score))
+    return end
 
-    # 3. a gazetteer division followed by district + road --------------------------------------
-    def _from_divisions(self, text: str, found: list[tuple[int, int, float]]) -> None:
-        last_end = 0
-        for m in _DIVISION_ANCHOR_RE.finditer(text):
-            e = m.end()
-            if e <= last_end:
-                continue
-            back = _GAZ_BACK_RE.match(text[max(last_end, e - 16) : e][::-1])
-            if back is None:
-                continue
-            f = _FWD_RE.match(text, e)
-            if f is None or not f.group("dist"):
-                continue
-            low = f.group("low") or ""
-            if not (any(c in _STRONG_CHARS for c in low) or (low and f.group("house"))):
-                continue
-            found.append((e - back.end(), f.end(), 0.85))
-            last_end = f.end()
+
+# 2. context words ---------------------------------------------------------------------------
+def _from_context(
+    text: str,
+    word: str,
+    word_end: int,
+    forward: dict[int, re.Match[str]],
+    found: list[tuple[int, int, float]],
+) -> None:
+    f = _CONTEXT_FWD_RE.match(text, word_end)
+    if f is None:
+        return
+    forward[f.end("gaz")] = f
+    p = f.start("gaz")  # after the separators
+    end = f.end()
+    if end == p:
+        return
+    gazetteer, city, dist, house = f.group("gaz", "city", "dist", "house")
+    if not (gazetteer or city or dist or (house and f.group("low"))):
+        return
+    if word in _WEAK_ADDRESS_CONTEXT and not (house or ((gazetteer or city) and dist)):
+        return
+    found.append((p, end, 0.9 if gazetteer else 0.8))
+
+
+# 3. a gazetteer division followed by district + road ----------------------------------------
+def _from_division(
+    text: str,
+    e: int,
+    last_end: int,
+    forward: dict[int, re.Match[str]],
+    found: list[tuple[int, int, float]],
+) -> int:
+    """The address around the division anchor ending at ``e``; returns the new end of the last
+    division address."""
+    if e <= last_end:
+        return last_end
+    back = _GAZ_BACK_RE.match(text[max(last_end, e - 16) : e][::-1])
+    if back is None:
+        return last_end
+    # "地址：天津市和平区...": the context word's forward match read 天津市 as its gazetteer part,
+    # then the rest from e. Every part after the gazetteer part is optional, so that rest was
+    # matched exactly as a forward match at e matches it when its own gazetteer part is empty,
+    # i.e. when no gazetteer name starts at e. Only the parts after the gazetteer are read below.
+    f = forward.get(e)
+    if f is None or (text[e : e + 1] in _GAZ_FIRST and _GAZ_START_RE.match(text, e) is not None):
+        f = _FWD_RE.match(text, e)
+        if f is None:
+            return last_end
+        forward[f.end("gaz")] = f
+    low, dist, house = f.group("low", "dist", "house")
+    if not (dist and low and (house or not _STRONG_CHARS.isdisjoint(low))):
+        return last_end
+    end = f.end()
+    found.append((e - back.end(), end, 0.85))
+    return end
 
 
 def _merge(found: list[tuple[int, int, float]], detector: str) -> list[Span]:
-    """Union overlapping matches of the different anchors into one span each."""
+    """Union overlapping matches of the different anchors into one span each (the highest score)."""
     spans: list[Span] = []
-    cur: list[float] | None = None
-    for start, end, score in sorted(found):
-        if end <= start:
+    if not found:
+        return spans
+    found.sort()
+    start, end, score = -1, -1, 0.0
+    for s, e, sc in found:
+        if e <= s:
             continue
-        if cur is not None and start < cur[1]:
-            cur[1] = max(cur[1], end)
-            cur[2] = max(cur[2], score)
+        if s < end:
+            if e > end:
+                end = e
+            if sc > score:
+                score = sc
             continue
-        if cur is not None:
-            spans.append(Span(int(cur[0]), int(cur[1]), PiiType.ADDRESS, cur[2], detector))
-        cur = [start, end, score]
-    if cur is not None:
-        spans.append(Span(int(cur[0]), int(cur[1]), PiiType.ADDRESS, cur[2], detector))
+        if end >= 0:
+            spans.append(Span(start, end, PiiType.ADDRESS, score, detector))
+        start, end, score = s, e, sc
+    if end >= 0:
+        spans.append(Span(start, end, PiiType.ADDRESS, score, detector))
     return spans
