@@ -65,6 +65,15 @@ class PrivacyEngine:
             pii_type: (OPERATORS.get(operator).apply, params)
             for pii_type, (operator, params) in self._rules.items()
         }
+        #: The output of each type whose operator ignores the value (``replace``'s placeholder,
+        #: ``redact``'s nothing), rendered once: a dense file replaces tens of thousands of spans.
+        #: Kept with the type object it was rendered for (a custom type's label is part of it).
+        self._fixed: dict[SpanType, tuple[SpanType, str]] = {}
+        for pii_type, (operator, params) in self._rules.items():
+            constant = getattr(OPERATORS.get(operator), "constant", None)
+            piece = constant(pii_type, params) if constant is not None else None
+            if piece is not None:
+                self._fixed[pii_type] = (pii_type, piece)
 
     def worker_args(self) -> tuple[dict[str, Any], bytes]:
         """What another process needs to build the same engine."""
@@ -101,12 +110,17 @@ class PrivacyEngine:
     def transform(self, text: str, spans: list[Span]) -> str:
         """Apply each span's operator; ``spans`` are non-overlapping and sorted (as ``scan`` returns)."""
         pieces, last = [], 0
-        bound, secret = self._bound, self._secret
-        for span in spans:
-            apply, params = bound[span.type]  # keyed by name: PiiType, CustomType or str
-            pieces.append(text[last : span.start])
-            pieces.append(apply(text[span.start : span.end], span.type, params, secret))
-            last = span.end
+        bound, fixed, secret = self._bound, self._fixed, self._secret
+        for start, end, kind, _, _ in spans:  # unpacked: cheaper than five attribute reads
+            rendered = fixed.get(kind)
+            if rendered is not None and rendered[0] is kind:  # the very type it was rendered for
+                piece = rendered[1]
+            else:
+                apply, params = bound[kind]  # keyed by name: PiiType, CustomType or str
+                piece = apply(text[start:end], kind, params, secret)
+            pieces.append(text[last:start])
+            pieces.append(piece)
+            last = end
         pieces.append(text[last:])
         return "".join(pieces)
 

@@ -14,9 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from stockade.privacy.spans import LABELS, CustomType, PiiType, Span, SpanType, type_name
+from stockade.privacy.spans import LABELS, CustomType, PiiType, Span, SpanType
 
 SAMPLES_PER_TYPE = 3
+
+#: ``type_name`` of a span's type, as one C call: a ``PiiType`` or ``CustomType`` is a ``str``
+#: whose characters are its name (``add`` runs once per span found).
+_name = str.__str__
 
 
 def masked_sample(value: str, pii_type: SpanType | str) -> str:
@@ -50,13 +54,15 @@ class ScanReport:
         if not spans:
             return
         self.strings_with_pii += 1
-        for span in spans:
-            kind = type_name(span.type)
-            self.counts[kind][field_name] += 1
-            if len(self.samples[kind]) < SAMPLES_PER_TYPE:
-                self.samples[kind].append(masked_sample(text[span.start : span.end], span.type))
-            if isinstance(span.type, CustomType):
-                self.labels[kind] = span.type.label
+        counts, samples = self.counts, self.samples
+        for start, end, pii_type, _, _ in spans:
+            kind = _name(pii_type)
+            counts[kind][field_name] += 1
+            kept = samples[kind]
+            if len(kept) < SAMPLES_PER_TYPE:
+                kept.append(masked_sample(text[start:end], pii_type))
+            if isinstance(pii_type, CustomType):
+                self.labels[kind] = pii_type.label
 
     def merge(self, other: ScanReport) -> None:
         self.strings += other.strings

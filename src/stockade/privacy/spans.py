@@ -118,7 +118,11 @@ class Span(_SpanFields):
     def __new__(cls, start: int, end: int, type: SpanType, score: float, detector: str) -> Span:
         if not 0 <= start < end:
             raise ValueError(f"bad span offsets {start}..{end}")
-        return _SpanFields.__new__(cls, start, end, type, score, detector)
+        # tuple.__new__ directly: the named tuple's own __new__ is one more Python call per span
+        return _tuple_new(cls, (start, end, type, score, detector))
+
+
+_tuple_new = tuple.__new__
 
 
 class Detector(Protocol):

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from collections.abc import Iterable, Sequence
 
 from stockade.privacy.detectors import address, codes, grouped, network, numbers, person
@@ -122,12 +123,15 @@ def default_detectors() -> list[Detector]:
 _DEFAULTS: list[Detector] | None = None
 
 
-def _by_start(span: Span) -> tuple[int, int]:
-    return span.start, span.end
-
-
 def _by_rank(span: Span) -> tuple[float, int, int, str, str]:
-    return -span.score, span.start - span.end, span.start, span.type.value, span.detector
+    start, end, kind, score, detector = span
+    # str.__str__(kind) is kind.value for a PiiType and a CustomType alike, without the enum's
+    # Python-level property
+    return -score, start - end, start, str.__str__(kind), detector
+
+
+_START = operator.itemgetter(0)
+_END = operator.itemgetter(1)
 
 
 def detect_all(text: str, detectors: Sequence[Detector] | None = None) -> list[Span]:
@@ -146,17 +150,39 @@ def detect_all(text: str, detectors: Sequence[Detector] | None = None) -> list[S
 def resolve_overlaps(spans: Iterable[Span]) -> list[Span]:
     """Non-overlapping spans sorted by start. Where spans overlap the one with the higher score
     is kept, then the longer one, then the earlier one (a deterministic total order)."""
-    spans = sorted(spans, key=_by_start)
-    for a, b in itertools.pairwise(spans):
-        if b.start < a.end:
-            break
-    else:
-        return spans  # the usual case: nothing overlaps
-    ranked = sorted(spans, key=_by_rank)
+    # Sorted as tuples (start, end, then the other fields), in C. Equal to sorting by (start, end):
+    # spans that tie on both overlap, and the ranking below decides between them whatever their order.
+    spans = sorted(spans)
+    if len(spans) < 2 or not any(map(operator.lt, map(_START, spans[1:]), map(_END, spans))):
+        return spans  # the usual case: nothing overlaps (each span starts at or after the previous end)
+    # Overlaps only matter within a cluster (a run of spans, in start order, each starting before
+    # the furthest end so far): spans of different clusters never overlap, so ranking each cluster
+    # on its own keeps exactly what ranking them all together would, with far fewer ranking keys.
+    kept: list[Span] = []
+    cluster = [spans[0]]
+    reach = spans[0].end
+    for span in itertools.islice(spans, 1, None):
+        if span.start < reach:
+            cluster.append(span)
+            if span.end > reach:
+                reach = span.end
+            continue
+        if len(cluster) == 1:
+            kept.append(cluster[0])
+        else:
+            kept.extend(_best(cluster))
+        cluster = [span]
+        reach = span.end
+    kept.extend(cluster if len(cluster) == 1 else _best(cluster))
+    return kept
+
+
+def _best(spans: list[Span]) -> list[Span]:
+    """The spans kept of overlapping ``spans``: best ranked first, each unless it overlaps one
+    already kept; sorted by start."""
     kept: list[Span] = []
     starts: list[int] = []  # sorted starts of kept spans, parallel to ``kept``
-
-    for span in ranked:
+    for span in sorted(spans, key=_by_rank):
         i = bisect.bisect_left(starts, span.start)
         if i > 0 and kept[i - 1].end > span.start:
             continue

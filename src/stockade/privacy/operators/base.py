@@ -42,6 +42,12 @@ class BaseOperator:
     def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str:
         raise NotImplementedError
 
+    def constant(self, pii_type: SpanType, params: BaseModel) -> str | None:
+        """What :meth:`apply` returns for every value and secret of ``pii_type`` with ``params``, or
+        ``None`` when the output depends on them. The engine renders a constant once per type
+        rather than once per span (an operator without this method is always applied)."""
+        return None
+
 
 OPERATORS: Registry[Operator] = Registry("privacy operator")
 

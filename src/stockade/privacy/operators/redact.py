@@ -19,5 +19,8 @@ class RedactOperator(BaseOperator):
     def apply(self, value: str, pii_type: SpanType, params: BaseModel, secret: bytes) -> str:
         return ""
 
+    def constant(self, pii_type: SpanType, params: BaseModel) -> str | None:
+        return ""
+
 
 OPERATORS.add(RedactOperator.name, RedactOperator())

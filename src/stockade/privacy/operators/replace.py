@@ -47,5 +47,8 @@ class ReplaceOperator(BaseOperator):
         assert isinstance(params, ReplaceParams)
         return render_placeholder(params.placeholder, pii_type)
 
+    def constant(self, pii_type: SpanType, params: BaseModel) -> str | None:
+        return self.apply("", pii_type, params, b"")  # the placeholder ignores the value
+
 
 OPERATORS.add(ReplaceOperator.name, ReplaceOperator())
