@@ -9,8 +9,13 @@ Performance notes (the gate must scan >= 10 MB/s of Chinese text per core):
 * Work in Python happens only at candidate positions (matches of those regexes), never in a
   loop over every character.
 * Per-text facts shared by the detectors (the folded text, whether it has a digit, the window
-  of text around its digits) are computed once per text and cached for the last text;
+  of text around its digits, its ASCII shape) are computed once per text and cached for the last text;
   digit-based patterns scan only :func:`digit_window`, not the prose around it.
+* A pattern that must start with a class still tests it at every character (a third of dense
+  text is digits). Such detectors find candidate starts with a literal search on the text's
+  :func:`ascii_shape` (``b" 000000"``: six digits after no letter or digit) and run their own
+  pattern only there (:func:`matches_at`), with the same result as ``finditer``; a digit detector
+  also returns at once when the digit window is shorter than its shortest match.
 * CJK characters are ``\\w`` in Python's ``re``, so ``\\b`` does not separate ``卡号6222...``;
   boundaries are explicit ASCII-alphanumeric lookarounds.
 """
@@ -18,7 +23,7 @@ Performance notes (the gate must scan >= 10 MB/s of Chinese text per core):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 
@@ -73,7 +78,15 @@ _NUMERAL_RUN_RE = re.compile(
     f"(?:[{SPOKEN_DIGITS}]+{_SPOKEN_SEP})*[{SPOKEN_DIGITS}]{{3,}}(?:{_SPOKEN_SEP}[{SPOKEN_DIGITS}]+)*叉?"
     f"|[{SPOKEN_DIGITS}十百千]+(?=号|栋|幢|单元|室|楼|层|组|弄|户)"  # before an address unit
 )
-_NUMERAL_HINT_RE = re.compile(f"[{SPOKEN_DIGITS}][{SPOKEN_DIGITS}十百千号栋幢单室楼层组弄户]")
+_HINT_NEXT = f"[{SPOKEN_DIGITS}十百千号栋幢单室楼层组弄户]"
+_NUMERAL_HINT_RE = re.compile(f"[{SPOKEN_DIGITS}]{_HINT_NEXT}")
+# The first place where either of the two scans above would find something, in one pass over the
+# text (most texts have neither; one class first, then the branches, keeps the fast scan); the
+# other scan then starts from there. The hint never involves a character that folding changes, so
+# it is the same on the text and on its folded copy.
+_FOLD_OR_HINT_RE = re.compile(
+    f"[０-９Ａ-Ｚａ-ｚ＠．－＋{SPOKEN_DIGITS}](?:(?<=[{SPOKEN_DIGITS}])(?={_HINT_NEXT})|(?<![{SPOKEN_DIGITS}]))"
+)
 # The last text folded and its result: detect_all runs every detector on the same text object,
 # so the normalised view is built once per text, not once per detector.
 _last_fold: tuple[str, str] = ("", "")
@@ -90,11 +103,20 @@ def fold_fullwidth(text: str) -> str:
     last = _last_fold  # one read: another thread may replace it, but never half of it
     if last[0] is text:
         return last[1]
-    if _FULLWIDTH_RE.search(text) is not None or ("\u3000" in text and _SPACED_DIGIT_RE.search(text)):
+    first = _FOLD_OR_HINT_RE.search(text)
+    if first is None:
+        fullwidth = hint = False
+    elif text[first.start()] in SPOKEN_DIGITS:
+        hint = True
+        fullwidth = _FULLWIDTH_RE.search(text, first.start()) is not None
+    else:
+        fullwidth = True
+        hint = _NUMERAL_HINT_RE.search(text, first.start()) is not None
+    if fullwidth or ("\u3000" in text and _SPACED_DIGIT_RE.search(text)):
         folded = text.translate(_FOLD_TABLE)
     else:
         folded = text
-    if _NUMERAL_HINT_RE.search(folded) is not None:
+    if hint:
         folded = _NUMERAL_RUN_RE.sub(_numerals_to_digits, folded)
     _last_fold = (text, folded)
     return folded
@@ -115,10 +137,8 @@ def has_digit(text: str) -> bool:
     return found
 
 
-_DIGIT_RE = re.compile("[0-9]")
-# Up to the last digit (``.*`` runs to the end and backs off to it) and the run of ASCII letters,
-# digits, spaces and hyphens after it.
-_TO_LAST_DIGIT_RE = re.compile(r".*[0-9][0-9A-Za-z \-]*", re.DOTALL)
+# The run of ASCII letters, digits, spaces and hyphens after the last digit.
+_AFTER_LAST_DIGIT_RE = re.compile(r"[0-9A-Za-z \-]*")
 _last_window: tuple[str, tuple[int, int]] = ("", (0, 0))
 
 
@@ -139,15 +159,98 @@ def digit_window(text: str) -> tuple[int, int]:
     last = _last_window
     if last[0] is text:
         return last[1]
-    first = _DIGIT_RE.search(text)
-    window = (0, 0) if first is None else (max(0, first.start() - 2), _TO_LAST_DIGIT_RE.match(text).end())
+    # The first and last digits from the shape (shape[i + 1] is text[i]): two byte searches in C,
+    # where a regex would test a class at every character up to the first digit and back off
+    # character by character from the end of the text to the last one.
+    shape = ascii_shape(text)
+    first = shape.find(b"0")
+    if first < 0:
+        window = (0, 0)
+    else:
+        after_last = shape.rfind(b"0")  # the index in the text just after the last digit
+        window = (max(0, first - 3), _AFTER_LAST_DIGIT_RE.match(text, after_last).end())
     _last_window = (text, window)
     return window
+
+
+# Every ASCII digit -> "0", every ASCII letter -> "a", every other byte -> " ".
+_SHAPE_TABLE = bytes(
+    48 if 48 <= b <= 57 else 97 if 65 <= b <= 90 or 97 <= b <= 122 else 32 for b in range(256)
+)
+_last_shape: tuple[str, bytes] = ("", b"")
+
+
+def ascii_shape(text: str) -> bytes:
+    """The shape of ``text``, one byte per character after a leading space: ``shape[i + 1]`` is
+    ``0`` where ``text[i]`` is an ASCII digit, ``a`` for an ASCII letter and a space for anything
+    else; ``shape[0]`` is a space standing for the start of the text. Cached for the last text.
+
+    A scanning regex whose first character is a class (``[1-8]``, ``[0-9A-Z...]``) tests that class
+    at every character of the text; on the shape, a literal finds the same places with ``re``'s
+    fast literal search (encoding and translating are single C passes): ``b" 000000"`` at index
+    ``k`` is a run of six or more digits starting at ``text[k]`` after no letter or digit. The
+    detectors use it to find *candidate* starts, then run their own pattern only there
+    (:func:`matches_at`); the pattern still decides."""
+    global _last_shape
+    last = _last_shape
+    if last[0] is text:
+        return last[1]
+    shape = b" " + text.encode("ascii", "replace").translate(_SHAPE_TABLE)
+    _last_shape = (text, shape)
+    return shape
+
+
+def matches_at(
+    pattern: re.Pattern[str], text: str, hits: Iterable[re.Match[bytes]], endpos: int, back: int = 0
+) -> list[re.Match[str]]:
+    """What ``pattern.finditer(text, pos, endpos)`` finds, given ``hits``: matches (on the shape)
+    whose starts less ``back`` are increasing positions, none below ``pos``, among them every
+    position where ``pattern`` can match. Like ``finditer`` it tries them left to right and resumes
+    after each match (the patterns never match empty)."""
+    found = []
+    end = 0
+    match = pattern.match
+    for hit in hits:
+        start = hit.start() - back
+        if start >= end:
+            m = match(text, start, endpos)
+            if m is not None:
+                found.append(m)
+                end = m.end()
+    return found
+
+
+_last_view: tuple[str, tuple[str, int, int]] = ("", ("", 0, 0))
+
+
+def digit_view(text: str) -> tuple[str, int, int]:
+    """``fold_fullwidth(text)`` and its :func:`digit_window` in one call (the digit-based detectors
+    need both), cached for the last text."""
+    global _last_view
+    last = _last_view
+    if last[0] is text:
+        return last[1]
+    folded = fold_fullwidth(text)
+    lo, hi = digit_window(folded)
+    view = (folded, lo, hi)
+    _last_view = (text, view)
+    return view
 
 
 def context_before(text: str, start: int, words: tuple[str, ...], window: int = 16) -> bool:
     """Whether one of ``words`` occurs in the ``window`` characters before ``start``."""
     return _words_re(words).search(text, max(0, start - window), start) is not None
+
+
+def context_finder(words: tuple[str, ...], window: int = 16) -> Callable[[str, int], bool]:
+    """``context_before(text, start, words, window)`` as a function of ``text`` and ``start``, its
+    regex looked up once rather than at every match (which hashes ``words`` each time)."""
+    search = _words_re(words).search
+
+    def before(text: str, start: int) -> bool:
+        return search(text, start - window if start > window else 0, start) is not None
+
+    return before
 
 
 @cache

@@ -25,6 +25,7 @@ _ID_CHECK = "10X98765432"
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+_USCC_CHARS = frozenset(USCC_ALPHABET)
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 #: Registration authority (1st char) -> organization types (2nd char) of GB 32100 and its amendments.
 _USCC_KINDS: dict[str, str] = {
@@ -43,22 +44,37 @@ _USCC_KINDS: dict[str, str] = {
 }
 
 
+_ID_WEIGHTS_ZERO = 48 * sum(_ID_WEIGHTS)  # the weighted sum of "0" * 17 as byte values
+
+
 def id_check_char(first17: str) -> str:
     """The GB 11643 check character (``0``-``9`` or ``X``) of the first 17 digits."""
     if len(first17) == 17 and first17.isascii() and first17.isdigit():  # the usual case, no Python loop
-        total = sum(map(operator.mul, map(int, first17), _ID_WEIGHTS))
+        # On the byte values (ord("0") == 48), with the weighted sum of the 48s taken off.
+        total = sum(map(operator.mul, first17.encode(), _ID_WEIGHTS)) - _ID_WEIGHTS_ZERO
     else:
         total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11]
 
 
+_EARLIEST_BIRTH = _dt.date(1900, 1, 1)
+# A day known to be today or earlier: a date up to it needs no clock read (the clock only moves on).
+_known_past = _dt.date.today()
+
+
 def valid_birth_date(yyyymmdd: str, today: _dt.date | None = None) -> bool:
     """A real calendar date from 1900-01-01 up to today."""
+    global _known_past
     try:
         born = _dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
     except ValueError:
         return False
-    return _dt.date(1900, 1, 1) <= born <= (today or _dt.date.today())
+    if today is not None:
+        return _EARLIEST_BIRTH <= born <= today
+    if born <= _known_past:
+        return born >= _EARLIEST_BIRTH
+    _known_past = _dt.date.today()
+    return born <= _known_past
 
 
 def id_card_shape(digits: str) -> bool:
@@ -86,17 +102,16 @@ def valid_id15(number: str) -> bool:
     )
 
 
-_LUHN_DOUBLED = {str(d): 2 * d - 9 if 2 * d > 9 else 2 * d for d in range(10)}
-_LUHN_PLAIN = {str(d): d for d in range(10)}
+# Each digit -> the digit of its Luhn double (2d, less 9 when over 9).
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def luhn_ok(digits: str) -> bool:
     """The Luhn (mod 10) check used by payment cards."""
-    if digits.isascii() and digits.isdigit():  # the usual case: two table sums, no Python loop
-        plain = _LUHN_PLAIN
-        doubled = _LUHN_DOUBLED
+    if digits.isascii() and digits.isdigit():  # the usual case: sums of byte values, no Python loop
         rev = digits[::-1]
-        return (sum(map(plain.__getitem__, rev[::2])) + sum(map(doubled.__getitem__, rev[1::2]))) % 10 == 0
+        total = sum(rev[::2].encode()) + sum(rev[1::2].translate(_LUHN_DOUBLED).encode())
+        return (total - 48 * len(digits)) % 10 == 0  # ord("0") == 48
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
@@ -110,13 +125,15 @@ def luhn_ok(digits: str) -> bool:
 
 def uscc_check_char(first17: str) -> str:
     """The GB 32100 check character of the first 17 characters."""
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    if len(first17) != 17:
+        raise ValueError(f"uscc_check_char needs 17 characters, got {len(first17)}")
+    total = sum(map(operator.mul, map(_USCC_VALUE.__getitem__, first17), _USCC_WEIGHTS))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
 def valid_uscc(code: str) -> bool:
     """An 18-character 统一社会信用代码: alphabet, kind, region prefix and check character."""
-    if len(code) != 18 or any(c not in _USCC_VALUE for c in code):
+    if len(code) != 18 or not _USCC_CHARS.issuperset(code):
         return False
     if code[1] not in _USCC_KINDS.get(code[0], ""):
         return False

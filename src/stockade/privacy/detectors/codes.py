@@ -7,10 +7,12 @@ import re
 from stockade.privacy.detectors._base import (
     DETECTORS,
     END,
-    context_before,
-    digit_window,
+    ascii_shape,
+    context_finder,
+    digit_view,
     fold_fullwidth,
     has_digit,
+    matches_at,
 )
 from stockade.privacy.detectors.checksums import id_card_shape, valid_uscc
 from stockade.privacy.spans import PiiType, Span
@@ -22,7 +24,12 @@ from stockade.privacy.spans import PiiType, Span
 _U = "0-9A-HJ-NPQRTUWXY"  # the 31-character alphabet: no I, O, S, V, Z
 _U = _U + "a-hj-npqrtuwxy"  # check characters are sometimes typed in lower case
 _USCC_RE = re.compile(f"[{_U}](?<![0-9A-Za-z][{_U}])[{_U}][0-9]{{6}}[{_U}]{{10}}" + END)
+# Where a code can start, on the text's shape (see ascii_shape): a token of exactly 18 ASCII letters
+# and digits with digits in places 3-8, found from those six digits (a fast literal search); a match
+# at index k of the shape is a code starting at k - 3 in the text.
+_USCC_AT = re.compile(rb"000000(?<=[0a][0a]000000)(?<![0a][0a][0a]000000)[0a]{10}(?![0a])")
 _USCC_CONTEXT = ("信用代码", "社会信用", "税号", "纳税人识别号", "纳税识别号", "USCC", "营业执照", "注册号")
+_uscc_context_before = context_finder(_USCC_CONTEXT, window=20)
 
 
 @DETECTORS.register("uscc")
@@ -36,13 +43,15 @@ class UsccDetector:
     types = (PiiType.USCC,)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
+        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        if hi - lo < 18:
+            return []
         spans = []
-        for m in _USCC_RE.finditer(text, *digit_window(text)):
+        for m in matches_at(_USCC_RE, text, _USCC_AT.finditer(ascii_shape(text), lo, hi + 1), hi, back=3):
             code = m.group().upper()
             if not valid_uscc(code):
                 continue
-            context = context_before(text, m.start(), _USCC_CONTEXT, window=20)
+            context = _uscc_context_before(text, m.start())
             if code.isdigit():
                 if id_card_shape(code) and not context:
                     continue  # most likely a 身份证 with a wrong check digit
@@ -69,6 +78,30 @@ _PASSPORT_RE = re.compile(
     r")" + END
 )
 _PASSPORT_CONTEXT = ("护照", "passport", "Passport", "PASSPORT", "旅行证件")
+_passport_context_before = context_finder(_PASSPORT_CONTEXT, window=12)
+
+
+# A letter then six digits, on the text's shape: every passport and permit number has one, at its
+# start or (a second letter first: E + letter + 7 digits, C + letter + 7 digits) one character in.
+_LETTER_DIGITS_AT = re.compile(rb"a000000")
+
+
+def _letter_digits_matches(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> list[re.Match[str]]:
+    """``pattern.finditer(text, lo, hi)`` for a letter + digits identifier, tried only where the
+    shape has a letter and six digits: from the letter, or from the letter before it."""
+    shape = ascii_shape(text)  # shape[k] is text[k - 1]
+    found = []
+    end = 0
+    for hit in _LETTER_DIGITS_AT.finditer(shape, lo, hi + 1):
+        start = hit.start() - 1
+        if shape[start] == 97:  # 97: b"a", a second letter first
+            start -= 1
+        if start >= end:
+            m = pattern.match(text, start, hi)
+            if m is not None:
+                found.append(m)
+                end = m.end()
+    return found
 
 
 @DETECTORS.register("passport")
@@ -81,10 +114,12 @@ class PassportDetector:
     types = (PiiType.PASSPORT,)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
+        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        if hi - lo < 7:
+            return []
         spans = []
-        for m in _PASSPORT_RE.finditer(text, *digit_window(text)):
-            context = context_before(text, m.start(), _PASSPORT_CONTEXT, window=12)
+        for m in _letter_digits_matches(_PASSPORT_RE, text, lo, hi):
+            context = _passport_context_before(text, m.start())
             if m.group("ctx") is not None:
                 if not context:
                     continue
@@ -106,6 +141,7 @@ _PERMIT_RE = re.compile(
     + END
 )
 _PERMIT_CONTEXT = ("通行证", "回乡证", "港澳", "来往内地", "往来", "Permit", "permit", "PERMIT")
+_permit_context_before = context_finder(_PERMIT_CONTEXT, window=16)
 
 
 @DETECTORS.register("hk_macao_permit")
@@ -118,10 +154,12 @@ class HkMacaoPermitDetector:
     types = (PiiType.HK_MACAO_PERMIT,)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
+        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        if hi - lo < 9:
+            return []
         spans = []
-        for m in _PERMIT_RE.finditer(text, *digit_window(text)):
-            context = context_before(text, m.start(), _PERMIT_CONTEXT, window=16)
+        for m in _letter_digits_matches(_PERMIT_RE, text, lo, hi):
+            context = _permit_context_before(text, m.start())
             score = 0.97 if context else 0.8
             spans.append(Span(m.start(), m.end(), PiiType.HK_MACAO_PERMIT, score, self.name))
         return spans
@@ -143,6 +181,7 @@ _PLATE_RE = re.compile(
     r")" + END
 )
 _PLATE_CONTEXT = ("车牌", "号牌", "车辆", "牌照", "车号")
+_plate_context_before = context_finder(_PLATE_CONTEXT, window=10)
 
 
 @DETECTORS.register("license_plate")
@@ -163,6 +202,6 @@ class LicensePlateDetector:
             serial = m.group("serial")
             if serial is not None and sum(c.isalpha() for c in serial) > 2:
                 continue
-            score = 0.97 if context_before(text, m.start(), _PLATE_CONTEXT, window=10) else 0.9
+            score = 0.97 if _plate_context_before(text, m.start()) else 0.9
             spans.append(Span(m.start(), m.end(), PiiType.LICENSE_PLATE, score, self.name))
         return spans

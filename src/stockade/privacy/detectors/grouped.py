@@ -15,10 +15,11 @@ thousands grouping of an amount (``13,812,345,678``).
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
-from stockade.privacy.detectors._base import DETECTORS, context_before, digit_window, fold_fullwidth
+from stockade.privacy.detectors._base import DETECTORS, digit_view
 from stockade.privacy.detectors.checksums import id_card_shape, luhn_ok, valid_id18
-from stockade.privacy.detectors.numbers import card_score
+from stockade.privacy.detectors.numbers import card_context_before, card_score
 from stockade.privacy.spans import PiiType, Span
 
 _SEP = r"(?:[ ,，、/\-－—]|, |， |、 | - )"
@@ -28,16 +29,16 @@ _RUN_RE = re.compile(
     + _SEP
     + r"[0-9]+)+(?:[Xx])?(?![0-9A-Za-z]|\.[0-9]|[万亿元千百%％])"
 )
-_GROUP_RE = re.compile(r"[0-9]+[Xx]?")
+# A run splits into its groups (digits, an X only at the very end) and the separators between them.
+_SPLIT_RE = re.compile(r"([^0-9Xx]+)")
 _MAX_GROUPS = 12
 _CC = ("86", "0086")
-_CARD_CONTEXT = ("卡号", "银行卡", "账号", "帐号", "借记卡", "信用卡", "储蓄卡", "账户", "帐户", "卡")
 _AREA_RE = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
 
 
-def _thousands(run: str, groups: list[re.Match[str]]) -> bool:
-    """``1,234,567``: an amount, not an identifier."""
-    if len(groups[0].group()) > 3 or any(len(g.group()) != 3 for g in groups[1:]):
+def _thousands(run: str, lengths: list[int]) -> bool:
+    """``1,234,567`` (the lengths of its digit groups): an amount, not an identifier."""
+    if lengths[0] > 3 or lengths.count(3) != len(lengths) - (lengths[0] != 3):
         return False
     return "," in run or "，" in run or "." in run
 
@@ -52,43 +53,53 @@ class GroupedNumberDetector:
     types = (PiiType.ID_CARD, PiiType.BANK_CARD, PiiType.MOBILE, PiiType.LANDLINE)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
+        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        if hi - lo < 11:
+            return []  # no run long enough (see below)
         spans: list[Span] = []
-        for m in _RUN_RE.finditer(text, *digit_window(text)):
+        for m in _RUN_RE.finditer(text, lo, hi):
             run = m.group()
             if len(run) < 11:
                 continue  # fewer than ten digits: no identifier here (dates, times, amounts)
-            groups = list(_GROUP_RE.finditer(run))
-            if len(groups) < 2 or len(groups) > _MAX_GROUPS or _thousands(run, groups):
+            # Groups and separators alternate; the running total of their lengths gives each
+            # group's end. (An X can only end the run, so every group but the last is all digits.)
+            pieces = _SPLIT_RE.split(run)
+            parts = pieces[::2]
+            count = len(parts)
+            if count > _MAX_GROUPS:
                 continue
-            base = m.start()
-            parts = [g.group() for g in groups]
-            last = len(parts) - 1
-            for i in range(len(parts)):
-                digits = ""
-                for j in range(i, len(parts)):
-                    part = parts[j]
-                    if j < last and not part.isdigit():
-                        break  # an X inside the run
-                    if len(part) > 12:
-                        break  # a whole number of its own (订单6228443646881674 200万), not a piece
-                    digits += part
-                    n = len(digits)
+            lengths = list(map(len, parts))
+            if _thousands(run, lengths):
+                continue
+            ends = list(accumulate(map(len, pieces), initial=m.start()))[1::2]
+            last = count - 1
+            rest = sum(lengths)  # characters in parts[i:]
+            country_code = parts[0] in _CC
+            for i in range(count):
+                if i and rest < 16 and (i > 1 or not country_code):
+                    break  # only a whole run may be shorter than a card, and this one cannot be whole
+                rest -= lengths[i]
+                n = lengths[i]  # the number of characters in parts[i..j]
+                if n > 12:
+                    continue  # a whole number of its own (订单6228443646881674 200万), not a piece
+                # No checksum protects a phone number: it must be the whole run (after a country
+                # code), not a slice of a longer number.
+                may_be_whole = i == 0 or (i == 1 and country_code)
+                # One group alone is the plain detectors' business: j starts at the next one.
+                for j in range(i + 1, count):
+                    if lengths[j] > 12:
+                        break
+                    n += lengths[j]
                     if n > 19:
                         break
-                    if j == i:
-                        continue  # one group alone is the plain detectors' business
-                    # No checksum protects a phone number: it must be the whole run (after a
-                    # country code), not a slice of a longer number.
-                    whole = j == last and (i == 0 or (i == 1 and parts[0] in _CC))
-                    if n < 16 and not (whole and n >= 10):
+                    if n < 16 and (n < 10 or j != last or not may_be_whole):
                         continue  # no identifier has this many digits here
-                    found = self._classify(text, base + groups[i].start(), digits, whole, j - i + 1)
+                    whole = j == last and may_be_whole
+                    start = ends[i] - lengths[i]
+                    found = self._classify(text, start, "".join(parts[i : j + 1]), whole, j - i + 1)
                     if found is not None:
                         pii_type, score = found
-                        spans.append(
-                            Span(base + groups[i].start(), base + groups[j].end(), pii_type, score, self.name)
-                        )
+                        spans.append(Span(start, ends[j], pii_type, score, self.name))
         return spans
 
     @staticmethod
@@ -103,7 +114,7 @@ class GroupedNumberDetector:
         if 16 <= n <= 19 and luhn_ok(digits) and not (n == 18 and id_card_shape(digits)):
             score = card_score(digits)
             if score is not None:
-                if context_before(text, start, _CARD_CONTEXT, window=12):
+                if card_context_before(text, start):
                     score = max(score, 0.95)
                 if score >= 0.88:
                     return PiiType.BANK_CARD, score

@@ -7,8 +7,8 @@ import re
 
 from stockade.privacy.detectors._base import (
     DETECTORS,
-    context_before,
-    digit_window,
+    context_finder,
+    digit_view,
     fold_fullwidth,
     is_alnum_ascii,
 )
@@ -68,6 +68,7 @@ _IPV4_RE = re.compile(r"\.(?<=[0-9]\.)[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9A
 # except the label "IP" itself ("IP192.168.1.1").
 _IPV4_HEAD_RE = re.compile(r"[0-9]{1,3}(?![0-9.])(?:(?![A-Za-z])|(?=PI|pi)(?!..[A-Za-z]))")
 _VERSION_CONTEXT = ("版本", "version", "Version", "VERSION", "ver.", "Ver.", "固件", "build", "Build")
+_version_context_before = context_finder(_VERSION_CONTEXT, window=12)
 
 
 @DETECTORS.register("ipv4")
@@ -80,11 +81,11 @@ class Ipv4Detector:
     types = (PiiType.IPV4,)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
-        if "." not in text:
-            return []
+        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        if hi - lo < 7 or "." not in text:
+            return []  # no room for 1.2.3.4
         spans = []
-        for m in _IPV4_RE.finditer(text, *digit_window(text)):
+        for m in _IPV4_RE.finditer(text, lo, hi):
             dot = m.start()
             head = _IPV4_HEAD_RE.match(text[max(0, dot - 7) : dot][::-1])
             if head is None:
@@ -93,7 +94,7 @@ class Ipv4Detector:
             octets = text[start : m.end()].split(".")
             if any(int(o) > 255 for o in octets):
                 continue
-            if context_before(text, start, _VERSION_CONTEXT, window=12):
+            if _version_context_before(text, start):
                 continue
             score = 0.7 if octets[0] in ("0", "127", "255") else 0.95
             spans.append(Span(start, m.end(), PiiType.IPV4, score, self.name))
@@ -105,7 +106,9 @@ class Ipv4Detector:
 # ---------------------------------------------------------------------------------------------
 
 _V6_SEED_RE = re.compile(r":[0-9A-Fa-f]{0,4}:")  # two colons close together
-_V6_LEFT_RE = re.compile(r"[0-9A-Fa-f:]{0,45}\Z")
+# Read on the reversed text before a seed: one match, where a forward search anchored at the seed
+# would try every start up to 45 characters back.
+_V6_LEFT_REV_RE = re.compile(r"[0-9A-Fa-f:]{0,45}")
 _V6_RIGHT_RE = re.compile(r"[0-9A-Fa-f:.]{0,60}")
 
 
@@ -143,8 +146,8 @@ class Ipv6Detector:
             i = seed.start()
             if i < last_end:
                 continue
-            left = _V6_LEFT_RE.search(text, max(last_end, i - 45), i)
-            start = left.start() if left else i
+            lo = max(last_end, i - 45)
+            start = i - _V6_LEFT_REV_RE.match(text[lo:i][::-1]).end()  # always matches, maybe empty
             end = _V6_RIGHT_RE.match(text, i).end()
             found = _trim_v6(text, start, end)
             if found is None:

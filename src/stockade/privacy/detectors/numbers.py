@@ -7,10 +7,11 @@ import re
 from stockade.privacy.detectors._base import (
     DETECTORS,
     END,
-    context_before,
-    digit_window,
-    fold_fullwidth,
+    ascii_shape,
+    context_finder,
+    digit_view,
     is_alnum_ascii,
+    matches_at,
 )
 from stockade.privacy.detectors.checksums import id_card_shape, luhn_ok, valid_id15, valid_id18
 from stockade.privacy.spans import PiiType, Span
@@ -29,6 +30,11 @@ _ID_RE = re.compile(
     r"[0-9]{3}[0-9Xx]|[0-9]{2}" + _MONTH + _DAY + r"[0-9]{3})" + END
 )
 _ID_CONTEXT = ("身份证", "证件号", "公民身份", "身份号码", "ID")
+_id_context_before = context_finder(_ID_CONTEXT)
+# Where an ID can start, on the text's shape (see ascii_shape; a match at index k of the shape is a
+# start at k in the text): after no letter or digit, 6 + 8 + 4 characters (maybe grouped by single
+# separators, the last maybe X) or 15 digits, then no letter or digit.
+_ID_AT = re.compile(rb" 000000(?= ?00000000 ?000[0a](?![0a])|000000000(?![0a]))")
 
 
 @DETECTORS.register("id_card")
@@ -41,9 +47,11 @@ class IdCardDetector:
     types = (PiiType.ID_CARD,)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
+        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        if hi - lo < 15:
+            return []  # too short for any ID
         spans = []
-        for m in _ID_RE.finditer(text, *digit_window(text)):
+        for m in matches_at(_ID_RE, text, _ID_AT.finditer(ascii_shape(text), lo, hi + 1), hi):
             raw = m.group()
             if m.group("birth") is not None:
                 if m.group("s1") != m.group("s2"):
@@ -55,7 +63,7 @@ class IdCardDetector:
             else:
                 if not valid_id15(raw):
                     continue
-                score = 0.95 if context_before(text, m.start(), _ID_CONTEXT) else 0.8
+                score = 0.95 if _id_context_before(text, m.start()) else 0.8
             spans.append(Span(m.start(), m.end(), PiiType.ID_CARD, score, self.name))
         return spans
 
@@ -108,9 +116,11 @@ class MobileDetector:
     types = (PiiType.MOBILE,)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
+        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        if hi - lo < 11:
+            return []
         spans = []
-        for m in _MOBILE_RE.finditer(text, *digit_window(text)):
+        for m in _MOBILE_RE.finditer(text, lo, hi):
             start = _mobile_start(text, m.start())
             if start is None:
                 continue
@@ -148,6 +158,7 @@ _LANDLINE_INTL_RE = re.compile(
     r"\+(?<![0-9A-Za-z]\+)86[ -]?(?:\(0\)|（0）)?" + _AREA + r"(?P<sep>[ -])" + _SUBSCRIBER + _EXTENSION + END
 )
 _LANDLINE_CONTEXT = ("电话", "座机", "固话", "传真", "Tel", "TEL", "tel", "联系方式", "办公")
+_landline_context_before = context_finder(_LANDLINE_CONTEXT)
 
 
 @DETECTORS.register("landline")
@@ -160,24 +171,23 @@ class LandlineDetector:
     types = (PiiType.LANDLINE,)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
-        if "0" not in text:
+        text, lo, hi = digit_view(text)  # every match has digits and ends with one
+        if hi - lo < 10 or "0" not in text:
             return []
-        window = digit_window(text)  # every match has digits and ends with one
         spans = []
-        for m in _LANDLINE_PLAIN_RE.finditer(text, *window):
+        for m in _LANDLINE_PLAIN_RE.finditer(text, lo, hi):
             grouped = bool(m.group("sep") or m.group("sep2"))
             if m.group("first") == "1" and not m.group("sep"):
                 continue
             score = 0.9 if grouped else 0.8
-            if context_before(text, m.start(), _LANDLINE_CONTEXT):
+            if _landline_context_before(text, m.start()):
                 score = 0.95
             spans.append(Span(m.start(), m.end(), PiiType.LANDLINE, score, self.name))
         if "(" in text or "（" in text:
-            for m in _LANDLINE_PAREN_RE.finditer(text, *window):
+            for m in _LANDLINE_PAREN_RE.finditer(text, lo, hi):
                 spans.append(Span(m.start() - 1, m.end(), PiiType.LANDLINE, 0.95, self.name))
         if "+" in text:
-            for m in _LANDLINE_INTL_RE.finditer(text, *window):
+            for m in _LANDLINE_INTL_RE.finditer(text, lo, hi):
                 spans.append(Span(m.start(), m.end(), PiiType.LANDLINE, 0.95, self.name))
         return spans
 
@@ -192,7 +202,13 @@ _CARD_RE = re.compile(
     r"(?:[0-9]{15,18}|[0-9]{3}(?P<sep>[ -])[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{4}(?:(?P=sep)[0-9]{1,3})?)"
     + END
 )
+# Where a card number can start, on the text's shape (a match at k: a start at k in the text): after
+# no letter or digit, 16-19 digits or four groups of 4 joined by single separators (a last group of
+# 1-3 may follow), then no letter or digit. Only the first group is consumed: another number may
+# start right after it (1234 5678...).
+_CARD_AT = re.compile(rb" 0000(?=0{12,15}(?![0a])| 0000 0000 0000(?![0a]))")
 _CARD_CONTEXT = ("卡号", "银行卡", "账号", "帐号", "借记卡", "信用卡", "储蓄卡", "账户", "帐户", "卡")
+card_context_before = context_finder(_CARD_CONTEXT, window=12)
 
 
 @DETECTORS.register("bank_card")
@@ -206,9 +222,11 @@ class BankCardDetector:
     types = (PiiType.BANK_CARD,)
 
     def detect(self, text: str) -> list[Span]:
-        text = fold_fullwidth(text)  # same offsets
+        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        if hi - lo < 16:
+            return []  # too short for any card number
         spans = []
-        for m in _CARD_RE.finditer(text, *digit_window(text)):
+        for m in matches_at(_CARD_RE, text, _CARD_AT.finditer(ascii_shape(text), lo, hi + 1), hi):
             raw = m.group()
             digits = raw.replace(" ", "").replace("-", "") if m.group("sep") else raw
             if not 16 <= len(digits) <= 19 or not luhn_ok(digits):
@@ -216,7 +234,7 @@ class BankCardDetector:
             score = card_score(digits)
             if score is None:
                 continue
-            context = context_before(text, m.start(), _CARD_CONTEXT, window=12)
+            context = card_context_before(text, m.start())
             # Shaped like a 身份证: a valid one is the ID detector's; an invalid one is most
             # likely a mistyped ID, unless it is a UnionPay number or called a card.
             if (
