@@ -32,6 +32,7 @@ veto a delimited three-character name ending in a common given-name character ("
 
 from __future__ import annotations
 
+import bisect
 import functools
 import importlib.util
 import itertools
@@ -53,6 +54,7 @@ from stockade.privacy.spans import PiiType, Span
 
 SURNAMES: frozenset[str] = frozenset(load_words("surnames.txt"))
 COMPOUND_SURNAMES: frozenset[str] = frozenset(load_words("compound_surnames.txt"))
+_COMPOUND_HEADS = frozenset(s[0] for s in COMPOUND_SURNAMES)
 _STOPWORDS: frozenset[str] = frozenset(w for w in load_words("person_stopwords.txt") if w[0] != "=")
 _STOPWORDS |= frozenset(PROVINCES + CITIES)  # 江苏, 安徽, 宁波...: places, not names
 _STOP2 = frozenset(w for w in _STOPWORDS if len(w) == 2)
@@ -171,11 +173,10 @@ _EN_NOT_NAMES = frozenset(
 
 def _surname_len(text: str, p: int) -> int:
     """Length of the surname starting at ``p`` (2 for compound, 1, or 0 for none)."""
-    if text[p : p + 2] in COMPOUND_SURNAMES:
+    first = text[p : p + 1]
+    if first in _COMPOUND_HEADS and text[p : p + 2] in COMPOUND_SURNAMES:  # one look-up for most places
         return 2
-    if text[p : p + 1] in SURNAMES:
-        return 1
-    return 0
+    return 1 if first in SURNAMES else 0
 
 
 def _vetoed(text: str, start: int, end: int) -> bool:
@@ -248,7 +249,9 @@ class PersonDetector:
             self._mou(text, found)
             self._after_weak_context(text, found, strict)
             self._standalone(text, found, strict)
-        for m in _EN_RE.finditer(text):
+        # Every English name has two Latin letters in a row: a text without them skips the scan.
+        latin = _LATIN_RE.search(text) is not None
+        for m in _EN_RE.finditer(text) if latin else ():
             t = m.start()
             if t and text[t - 1].isascii() and text[t - 1].isalpha():
                 continue
@@ -263,7 +266,7 @@ class PersonDetector:
             _add(found, m.start("name"), m.end("name"), 0.8)
         # Names found twice (context word and title) may overlap: keep the first, longest one.
         out = self._resolve(text, found, strict, titled)
-        if out and _LATIN_RE.search(text) is not None:
+        if out and latin:
             out = _with_romanised_echoes(text, out, self.name)
         return out
 
@@ -275,7 +278,7 @@ class PersonDetector:
         for start, (end, score) in sorted(found.items()):
             if start < last_end:
                 continue
-            if is_cjk(text[start]):
+            if "\u4e00" <= text[start] <= "\u9fff":  # is_cjk, inline
                 checked = _lexicon_check(text, start, end, start in strict, start in titled)
                 if checked is None:
                     continue
@@ -450,7 +453,9 @@ _MINORITY_PARTS: tuple[str, ...] = (
     "努尔兰", "叶尔兰", "加娜尔", "阿娜尔", "再努尔", "祖丽", "米娜", "热娜", "排尔", "艾尔肯", "阿合",
 )  # fmt: skip
 _MINORITY_PART_RE = re.compile(literal_alternation(_MINORITY_PARTS))
-_DOT_NAME_RE = re.compile(f"[{CJK}]{{2,7}}(?=[·•・])(?:[·•・][{CJK}]{{2,5}}){{1,2}}")
+# (the first character apart, here and in the Latin patterns below: a pattern that starts with a
+# repeat loses ``re``'s fast scan for its first character, see _base.py)
+_DOT_NAME_RE = re.compile(f"[{CJK}][{CJK}]{{1,6}}(?=[·•・])(?:[·•・][{CJK}]{{2,5}}){{1,2}}")
 #: Common elements of Tibetan names (and a few Mongolian ones); a name is one to two of them.
 _TIBETAN_PARTS: tuple[str, ...] = (
     "扎西", "次仁", "卓玛", "多吉", "格桑", "索朗", "拉姆", "央金", "达瓦", "尼玛", "平措", "旺堆", "顿珠",
@@ -528,7 +533,10 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
         return end
     if strict and text[start + sl] not in GIVEN_NAME_CHARS:
         return None  # cheap first: however the end moves, the first given character stays
-    b = lexicon.boundaries(text, max(0, start - 4), min(n, end + 4))
+    # sorted boundaries of the window: membership tests on a dozen ints, and the cuts inside the
+    # candidate are a slice (no set, no sort)
+    b = lexicon.boundary_list(text, max(0, start - 4), min(n, end + 4))
+    word = lexicon.word_table().get  # one look-up of the table for the few words below
     if (strict or titled) and start not in b:
         return None
     if bare:
@@ -536,8 +544,8 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
         # of surname + title character that is no name (汇总) is an ordinary word.
         if end in b:
             return end
-        nxt = min(x for x in b if x > start)
-        info = lexicon.word(text[start:nxt])
+        nxt = b[bisect.bisect_right(b, start)]  # the window's end is in b, so there is one
+        info = word(text[start:nxt])
         return end if info is None or info[1] == "nr" else None
     if strict and start + sl not in b:
         return None
@@ -546,30 +554,29 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
         if end - start <= sl:
             return None
     candidate = text[start:end]
-    info = lexicon.word(candidate)
+    info = word(candidate)
     if info is not None:
         freq, pos = info
         if strict and not (pos == "nr" and freq < 20 and len(candidate) == 3):
             return None
         if not strict and pos != "nr" and freq >= 300:
             return None
-    cuts = sorted(x for x in b if start + sl < x < end)
-    edges = [start + sl, *cuts, end]
+    edges = [start + sl, *b[bisect.bisect_right(b, start + sl) : bisect.bisect_left(b, end)], end]
     for a, z in itertools.pairwise(edges):
         piece = text[a:z]
         if len(piece) < 2:
             continue
-        info = lexicon.word(piece)
+        info = word(piece)
         if info is None or info[1] == "nr":
             continue
         if strict and info[1] == "ns":
             return None  # a place name (南|苏丹)
-        if (strict or titled) and info[0] >= 100 and not all(c in GIVEN_NAME_CHARS for c in piece):
+        if (strict or titled) and info[0] >= 100 and not GIVEN_NAME_CHARS.issuperset(piece):
             return None  # an ordinary word (时|发送|律师函: not a name before 律师)
         if info[0] >= (20 if strict else 1000) and not _name_like(piece):
             return None
     given = text[start + sl : end]
-    name_like = all(c in GIVEN_NAME_CHARS for c in given) and given != "小"  # 王小: a nickname prefix
+    name_like = GIVEN_NAME_CHARS.issuperset(given) and given != "小"  # 王小: a nickname prefix
     if strict and not name_like:
         return None
     return end
@@ -577,7 +584,7 @@ def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> 
 
 # --- romanised forms of names found in the same text ------------------------------------------
 
-_LATIN_RE = re.compile("[A-Za-z]{2}")
+_LATIN_RE = re.compile("[A-Za-z][A-Za-z]")  # two letters; not [A-Za-z]{2} (no fast scan)
 
 
 @functools.cache
@@ -620,10 +627,28 @@ def _surname_readings(surname: str) -> frozenset[str]:
 
 
 @functools.cache
-def _all_surname_readings() -> frozenset[str]:
-    """Every spelling of every surname (a few hundred words): a text with none of them as a Latin
-    word has no romanised form of a Chinese name to find."""
-    return frozenset().union(*(_surname_readings(s) for s in SURNAMES | COMPOUND_SURNAMES))
+def _ascii_surname_readings(surname: str) -> tuple[bytes, ...]:
+    """The readings of a surname that a Latin word can spell (ASCII), as bytes."""
+    return tuple(r.encode("ascii") for r in _surname_readings(surname) if r.isascii())
+
+
+@functools.cache
+def _readings(ch: str) -> tuple[str, ...]:
+    """The syllables a spelling of ``ch`` may use: every reading, ü as v, u or yu (吕: Lü, Lv, Lu,
+    Lyu); ``ch`` itself when it has none."""
+    out: list[str] = []
+    for r in _syllables(ch):
+        if "ü" in r or "v" in r:
+            out.extend(r.replace("ü", "v").replace("v", u) for u in ("v", "u", "yu"))
+        elif r:
+            out.append(r)
+    return tuple(out) or (ch,)
+
+
+@functools.cache
+def _ascii_readings(ch: str) -> tuple[bytes, ...]:
+    """The syllables of :func:`_readings` that a Latin word can spell (ASCII), as bytes."""
+    return tuple(r.encode("ascii") for r in _readings(ch) if r.isascii())
 
 
 @functools.lru_cache(maxsize=65536)
@@ -632,19 +657,10 @@ def _romanised_keys(surname: str, given: str) -> frozenset[str]:
     ``luo xiao ming`` (also ``Luo Xiao-ming``), ``xiaoming luo``, ``xiao ming luo``; every reading
     of each character (surnames often have a rarer one: 单 shan), ü as v, u or yu."""
 
-    def readings(ch: str) -> list[str]:
-        out = []
-        for r in _syllables(ch):
-            if "ü" in r or "v" in r:  # 吕: Lü, Lv, Lu, Lyu
-                out.extend(r.replace("ü", "v").replace("v", u) for u in ("v", "u", "yu"))
-            elif r:
-                out.append(r)
-        return out or [ch]
-
-    surnames = ["".join(parts) for parts in itertools.product(*(readings(c) for c in surname))]
+    surnames = ["".join(parts) for parts in itertools.product(*(_readings(c) for c in surname))]
     if not given:
         return frozenset(surnames)
-    givens = list(itertools.product(*(readings(c) for c in given)))
+    givens = list(itertools.product(*(_readings(c) for c in given)))
     if len(surnames) * len(givens) > 64:
         return frozenset()
     keys: set[str] = set()
@@ -656,36 +672,65 @@ def _romanised_keys(surname: str, given: str) -> frozenset[str]:
     return frozenset(keys)
 
 
+@functools.lru_cache(maxsize=65536)
+def _romanised_forms(surname: str, given: str) -> tuple[frozenset[str], frozenset[str]]:
+    """:func:`_romanised_keys` and the first words of those spellings."""
+    keys = _romanised_keys(surname, given)
+    return keys, frozenset(key.split(" ", 1)[0] for key in keys)
+
+
 #: A run of Latin words joined by spaces, commas or hyphens: where a romanised name can be.
-_LATIN_WORDS_RE = re.compile(r"[A-Za-z]+(?:[ ,\-]+[A-Za-z]+)*")
-_LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
+_LATIN_WORDS_RE = re.compile(r"[A-Za-z][A-Za-z]*(?:[ ,\-]+[A-Za-z]+)*")
+_LATIN_WORD_RE = re.compile(r"[A-Za-z][A-Za-z]*")  # [A-Za-z]+, with the fast scan
+_CJK_RUN_RE = re.compile(f"[{CJK}]+")
+
+
+def _any_in(parts: tuple[bytes, ...], text: bytes) -> bool:
+    return any(map(text.__contains__, parts))  # no generator frame: C calls only
 
 
 def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[Span]:
     """``spans`` plus the romanised forms of the Chinese names among them found elsewhere in the
     text (the same record often gives ``罗晓明`` and ``LUO XIAOMING``). Windows of two to four
     consecutive Latin words are looked up in the set of spellings; no regex is built per text."""
-    # Every spelling has the pinyin of the surname as a word of its own: the Latin words of the
-    # text are collected once, and a name whose surname's reading is not among them is skipped
-    # before any pinyin of its given name is looked up.
-    words_in_text = set(map(str.lower, _LATIN_WORD_RE.findall(text)))  # one pass, no Python loop
-    if words_in_text.isdisjoint(_all_surname_readings()):
-        return spans
-    keys: set[str] = set()
-    longest = 0
+    # Every spelling has the pinyin of the surname as a word of its own, and a word that starts with
+    # a syllable of the given name's first character. First a cheap necessary condition: both occur
+    # in the text (substrings of its ASCII characters in lower case, every other character "?": one
+    # C-level pass). Only for the names that pass it are the Latin words of the text collected
+    # (once), and a name whose surname's reading is not among them is skipped before the spellings
+    # of its given name are built.
+    ascii_lower = text.encode("ascii", "replace").lower()
+    names = []
     for span in spans:
         sl = _surname_len(text, span.start)
         given = text[span.start + sl : span.end]
-        if sl and given and all(is_cjk(c) for c in given) and "某" not in given:
+        if sl and given and _CJK_RUN_RE.fullmatch(given) is not None and "某" not in given:
             surname = text[span.start : span.start + sl]
-            if words_in_text.isdisjoint(_surname_readings(surname)):
-                continue
-            keys |= _romanised_keys(surname, given)
-            longest = max(longest, 1 + len(given))
+            if _any_in(_ascii_surname_readings(surname), ascii_lower) and _any_in(
+                _ascii_readings(given[0]), ascii_lower
+            ):
+                names.append((surname, given))
+    if not names:
+        return spans
+    words_in_text = set(map(str.lower, _LATIN_WORD_RE.findall(text)))  # one pass, no Python loop
+    keys: set[str] = set()
+    firsts: set[str] = set()  # a window can match only from one of these words
+    longest = 0
+    for surname, given in names:
+        if words_in_text.isdisjoint(_surname_readings(surname)):
+            continue
+        name_keys, name_firsts = _romanised_forms(surname, given)
+        # A window matches only from the first word of a spelling, and every word of a run is a
+        # word of the text: a name none of whose spellings starts with a word of the text has
+        # nothing to find (and leaving it out shortens no window that could match).
+        if words_in_text.isdisjoint(name_firsts):
+            continue
+        keys |= name_keys
+        firsts |= name_firsts
+        longest = max(longest, 1 + len(given))
     if not keys:
         return spans
     extra = []
-    firsts = {key.split(" ", 1)[0] for key in keys}  # a window can match only from one of these words
     for latin in _LATIN_WORDS_RE.finditer(text):
         run_start, run = latin.start(), latin.group()
         if firsts.isdisjoint(map(str.lower, _LATIN_WORD_RE.findall(run))):
