@@ -10,9 +10,8 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -44,6 +43,7 @@ from stockade.cli import monitor as monitor_command
 from stockade.cli import security as security_group
 from stockade.cli import task as task_group
 from stockade.cli import upgrade as upgrade_command
+from stockade.cli.lazy_commands import LazyCommands, defer_commands
 from stockade.cli.output import (
     errors,
     print_error,
@@ -54,6 +54,9 @@ from stockade.cli.output import (
 from stockade.cli.state import state
 from stockade.core import environment, offline
 from stockade.core.errors import StockadeError
+
+if TYPE_CHECKING:  # typer parses with its own copy of click: the click package is not loaded at run time
+    import click
 
 # `stockade --help` groups the commands in the deployment guide's order (docs/deployment-guide.md).
 # Names registered later by other modules belong here too; tests/cli/test_help_panels.py checks that
@@ -75,13 +78,18 @@ GUIDE_POSITION = {name: position for position, name in enumerate(PANEL_OF)}
 class GuideOrderedGroup(TyperGroup):
     """The root command: each sub-command gets its panel from GUIDE_PANELS when the command tree is
     built (after every module registered its commands, whatever the line order), and help lists the
-    panels in the guide's order."""
+    panels in the guide's order. Sub-commands are built when first used (cli/lazy_commands.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, command in self.commands.items():
-            if not getattr(command, "rich_help_panel", None) and name in PANEL_OF:  # unset: a falsy default
-                command.rich_help_panel = PANEL_OF[name]  # type: ignore[attr-defined]
+            self.give_panel(name, command)
+        self.commands = LazyCommands(self.commands, DEFERRED, self.give_panel)
+
+    @staticmethod
+    def give_panel(name: str, command: Any) -> None:
+        if not getattr(command, "rich_help_panel", None) and name in PANEL_OF:  # unset: a falsy default
+            command.rich_help_panel = PANEL_OF[name]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = super().list_commands(ctx)
@@ -153,6 +161,7 @@ app.add_typer(task_group.app, name="task")
 upgrade_command.register(app)
 webui.register(app)
 placeholders.register(app)
+DEFERRED = defer_commands(app)  # built when used: `data desensitize` does not build `train`'s options
 
 
 def main() -> None:

@@ -8,14 +8,13 @@ from typing import Annotated
 import typer
 
 from stockade.cli.output import console, errors, escape
-from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
+from stockade.cli.spec_options import spec_command, spec_from_args, spec_yaml
 from stockade.cli.specs import SPEC_CONTEXT, DryRun, Verify, VerifyMode
 from stockade.cli.state import state
-from stockade.core.specs import ExportSpec
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(ExportSpec))
+    @app.command(context_settings=SPEC_CONTEXT, cls=spec_command("ExportSpec"))
     def export(
         ctx: typer.Context,
         run_id: Annotated[
@@ -37,6 +36,7 @@ def register(app: typer.Typer) -> None:
 
         Merging runs on CPU, writes sharded safetensors, and registers the version only if the merged
         model reproduces base + adapter logits on a probe batch within the tolerance."""
+        from stockade.core.specs import ExportSpec
         from stockade.governance.roles import require
         from stockade.models.store.export import export_run
         from stockade.workspace.service import open_workspace

@@ -8,11 +8,10 @@ from typing import Annotated
 import typer
 
 from stockade.cli.output import console, escape
-from stockade.cli.spec_options import spec_epilog, spec_from_args
+from stockade.cli.spec_options import spec_command, spec_from_args
 from stockade.cli.specs import SPEC_CONTEXT, DryRun, check_spec
 from stockade.cli.state import state
 from stockade.core.paths import user_path
-from stockade.core.specs import ServeSpec
 
 Dev = Annotated[bool, typer.Option("--dev", help="Serve an unapproved version or a folder (announced).")]
 
@@ -58,7 +57,7 @@ LogFormatOption = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(ServeSpec))
+    @app.command(context_settings=SPEC_CONTEXT, cls=spec_command("ServeSpec"))
     def serve(
         ctx: typer.Context,
         dry_run: DryRun = False,
@@ -76,6 +75,8 @@ def register(app: typer.Typer) -> None:
         route but /health needs Authorization: Bearer TOKEN. SIGTERM drains in-flight requests, then exits.
         Personal data in responses is masked unless --pii-filter (or serve_pii_filter) says otherwise.
         """
+        from stockade.core.specs import ServeSpec
+
         spec, _ = spec_from_args(ServeSpec, list(ctx.args) + (["--dev", "true"] if dev else []))
         if spec.adapter and user_path(spec.adapter).is_dir():  # a folder (else a run id): the one path rule
             spec = spec.model_copy(update={"adapter": str(user_path(spec.adapter))})

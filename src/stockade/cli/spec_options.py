@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
+from typer.core import TyperCommand
 
 from stockade.cli.state import state
 from stockade.core.paths import existing_path
@@ -25,6 +27,27 @@ def spec_epilog(spec: type[SpecBase]) -> str:
         also = f" (also --{', --'.join(aliases)})" if aliases else ""
         lines.append(f"--{name}{also} (default {default!r}): {info.description or ''}")
     return "\n\n".join(lines)
+
+
+def spec_command(spec_name: str) -> type[TyperCommand]:
+    """A command class whose help epilog is ``spec_epilog`` of ``stockade.core.specs.<spec_name>``,
+    built when the help is shown: the spec's pydantic model is imported only by a command that uses it
+    (``@app.command(cls=spec_command("TrainSpec"))`` in place of ``epilog=spec_epilog(TrainSpec)``)."""
+
+    class SpecCommand(TyperCommand):
+        @property  # type: ignore[override]
+        def epilog(self) -> str:
+            from stockade.core import specs
+
+            return spec_epilog(getattr(specs, spec_name))
+
+        @epilog.setter
+        def epilog(self, value: Any) -> None:
+            if value is not None:
+                raise ValueError(f"the epilog of a {spec_name} command is its keys' list; it takes no other")
+
+    SpecCommand.__name__ = SpecCommand.__qualname__ = f"{spec_name}Command"
+    return SpecCommand
 
 
 def spec_from_args(spec: type[Spec], args: list[str]) -> tuple[Spec, Path | None]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stockade.cli.output import console, escape
-from stockade.cli.spec_options import spec_yaml
-from stockade.core.references import parse_model_reference
-from stockade.core.specs import Spec
+
+if TYPE_CHECKING:
+    from stockade.core.specs import Spec
 
 SPEC_CONTEXT = {
     "allow_extra_args": True,
@@ -37,6 +37,9 @@ Verify = Annotated[
 
 def check_spec(spec: Spec, command: str, dry_run: bool) -> bool:
     """Refuse an unusable model reference; with ``dry_run``, print the resolved spec. True: done."""
+    from stockade.cli.spec_options import spec_yaml
+    from stockade.core.references import parse_model_reference
+
     model = getattr(spec, "model", None)
     if model:
         parse_model_reference(model, where=f"{command}: model")

@@ -9,11 +9,10 @@ from typing import Annotated
 import typer
 
 from stockade.cli.output import console, errors, escape, new_table, print_json, status_text
-from stockade.cli.spec_options import spec_epilog, spec_from_args, spec_yaml
+from stockade.cli.spec_options import spec_command, spec_from_args, spec_yaml
 from stockade.cli.specs import SPEC_CONTEXT, DryRun, Verify, VerifyMode, check_spec
 from stockade.cli.state import state
 from stockade.core.paths import user_path
-from stockade.core.specs import TrainSpec
 from stockade.governance.roles import require
 
 runs_app = typer.Typer(help="Training runs: list, show, remove.", no_args_is_help=True)
@@ -52,7 +51,7 @@ def _progress_printer(as_json: bool):
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(context_settings=SPEC_CONTEXT, epilog=spec_epilog(TrainSpec))
+    @app.command(context_settings=SPEC_CONTEXT, cls=spec_command("TrainSpec"))
     def train(
         ctx: typer.Context,
         dry_run: DryRun = False,
@@ -72,6 +71,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Fine-tune: stockade train [CONFIG.yaml] [--key value ...] (LLaMA-Factory keys accepted)."""
+        from stockade.core.specs import TrainSpec
         from stockade.training.service import dry_run as resolve_dry_run
         from stockade.training.service import resume_training, start_training
         from stockade.workspace.service import open_workspace

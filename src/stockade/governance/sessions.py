@@ -27,7 +27,6 @@ from stockade.core.errors import ConfigError
 from stockade.core.hashing import sha256_bytes
 from stockade.core.ids import new_id
 from stockade.core.workspace import DIRECTORY_MODE, SECRET_FILE_MODE, Workspace
-from stockade.security.lockout import register_success
 from stockade.security.principal import AuthenticationFailed
 from stockade.storage.database import make_session_factory
 from stockade.storage.governance_tables import User, UserSession
@@ -138,6 +137,8 @@ def _actor_for(user: User) -> Actor:
 
 def start_session(context: WorkspaceContext, name: str) -> Actor:
     """Log ``name`` in (its credentials were checked by the caller) and make it the acting user."""
+    from stockade.security.lockout import register_success  # login only: not on every command's path
+
     hours = context.workspace.settings.governance.session_hours
     token = secrets.token_urlsafe(32)
     now = datetime.now(timezone.utc)
