@@ -3,10 +3,13 @@ send a packet to a non-loopback address by accident."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +18,12 @@ import pytest
 from stockade.core import offline
 
 offline.activate()
+
+# Derived data (the name detector's dictionary tables, core.derived_cache) is cached in one temporary
+# folder for the run, inherited by the CLI processes the tests start, never in the user's ~/.cache.
+if "STOCKADE_CACHE_DIR" not in os.environ:
+    os.environ["STOCKADE_CACHE_DIR"] = tempfile.mkdtemp(prefix="stockade-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["STOCKADE_CACHE_DIR"], ignore_errors=True)
 
 REPO = Path(__file__).resolve().parents[1]
 # The files the tests read ship in tests/fixtures (byte-identical copies of ../shared/fixtures, the project

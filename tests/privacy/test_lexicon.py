@@ -48,3 +48,15 @@ def test_words_carry_frequency_and_part_of_speech() -> None:
     assert freq > 0 and pos == "n"
     assert lexicon.word("卢建华") is None
     assert lexicon.given_name_count("华") > lexicon.given_name_count("瓜")
+
+
+def test_cached_tables_equal_freshly_built_ones(tmp_path, monkeypatch) -> None:
+    """The lexicon read back from the derived-data cache is the one built from dict.txt."""
+    monkeypatch.setenv("STOCKADE_CACHE_DIR", str(tmp_path))
+    built = lexicon._Lexicon()  # builds and writes the cache
+    assert len(list(tmp_path.glob("lexicon-*.marshal"))) == 1
+    cached = lexicon._Lexicon()  # reads it
+    for name in ("words", "logp", "floor", "single", "pairs", "starts3", "given_counts"):
+        assert getattr(cached, name) == getattr(built, name), name
+    assert isinstance(cached.starts3, frozenset)
+    assert cached.words["黄瓜"] == built.words["黄瓜"] and cached.words["黄瓜"][1] == "n"

@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 HOME_VARIABLE = "STOCKADE_HOME"
+CACHE_VARIABLE = "STOCKADE_CACHE_DIR"
 DEFAULT_WORKSPACE_NAME = "stockade-workspace"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
@@ -21,6 +22,19 @@ def stockade_home() -> Path | None:
     """The workspace named by ``$STOCKADE_HOME``, if set."""
     value = os.environ.get(HOME_VARIABLE, "").strip()
     return Path(value).expanduser() if value else None
+
+
+def cache_location() -> Path | None:
+    """Where derived files that are safe to delete are kept (``core.derived_cache``):
+    ``$STOCKADE_CACHE_DIR``, else ``$XDG_CACHE_HOME/stockade``, else ``~/.cache/stockade``;
+    None when ``STOCKADE_CACHE_DIR=off`` (nothing is cached then)."""
+    value = os.environ.get(CACHE_VARIABLE, "").strip()
+    if value.lower() == "off":
+        return None
+    if value:
+        return Path(value).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "stockade"
 
 
 def os_user() -> str:

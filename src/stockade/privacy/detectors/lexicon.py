@@ -11,54 +11,91 @@ The name detector asks it two questions about a candidate such as ``黄瓜`` or 
   inside a word (``时|发送``, ``感谢|张``) is not a name; a real name mostly falls apart into single
   characters or short name-like pieces, because given names are rarely dictionary words.
 
-Loaded lazily, once per process (under a second, ~60 MB); nothing is downloaded. :func:`boundaries` is
+Loaded lazily, once per process (about half a second to build, half that from the derived-data
+cache; ~60 MB); nothing is downloaded. :func:`boundaries` is
 jieba's own algorithm written out for short windows; tests/privacy/test_lexicon.py holds it to ``jieba.cut``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 from collections import Counter
-from importlib import resources
+from importlib import metadata, resources
+from typing import Any
+
+from stockade.core.derived_cache import load_or_build
 
 _lock = threading.Lock()
 
 
 class _Lexicon:
     """jieba's dictionary, read straight from its ``dict.txt`` (jieba's own start-up builds a prefix
-    table of 500,000 entries that this module does not need)."""
+    table of 500,000 entries that this module does not need).
+
+    The tables below are derived from ``dict.txt`` alone, and building them takes about half a
+    second of every process's start-up; they are kept in the derived-data cache (``core.derived_cache``,
+    keyed by the file's size and time and jieba's version), which loads them in about half that."""
 
     def __init__(self) -> None:
-        dictionary = resources.files("jieba").joinpath("dict.txt").read_text("utf-8")
-        rows = _ROW_RE.findall(dictionary)
-        self.words: dict[str, tuple[int, str]] = {w: (int(f), pos) for w, f, pos in rows}
-        log_total = math.log(sum(f for f, _ in self.words.values()))
-        #: jieba's score of a word: log(freq) - log(total); words of up to five characters (longer
-        #: ones never decide where a name of two to four characters ends).
-        self.logp: dict[str, float] = {
-            w: math.log(f) - log_total for w, (f, _) in self.words.items() if f and len(w) <= 5
-        }
-        self.floor = -log_total  # a character jieba does not know: log(1) - log(total)
-        #: The segmenter's two look-ups at every place, in small tables that stay in the CPU cache
-        #: (measured: faster than the one table of 340,000 words): every CJK ideograph (the only
-        #: characters it scores) with its score or the floor, and the two-character words.
-        self.single: dict[str, float] = {
-            ch: self.logp.get(ch, self.floor) for ch in map(chr, range(0x4E00, 0xA000))
-        }
-        self.pairs: dict[str, float] = {w: p for w, p in self.logp.items() if len(w) == 2}
-        #: The first two characters of every word of three to five: where no such word starts, the
-        #: segmenter looks no further than two characters (most places in a name; a small version
-        #: of the prefix table jieba builds for the same purpose).
-        self.starts3 = frozenset(w[:2] for w in self.logp if len(w) > 2)
-        given: Counter[str] = Counter()
-        for w, (_, pos) in self.words.items():
-            if pos == "nr" and len(w) == 3:
-                given[w[1]] += 1
-                given[w[2]] += 1
-        #: How often a character appears in the given names of jieba's three-character names.
-        self.given_counts = given
+        source = resources.files("jieba").joinpath("dict.txt")
+        try:
+            info = os.stat(str(source))
+            key: tuple[object, ...] = (
+                "jieba-dict",
+                str(source),
+                info.st_size,
+                info.st_mtime_ns,
+                _jieba_version(),
+            )
+        except OSError:  # not a plain file (a zipped install): build every time
+            key = ()
+        tables = load_or_build("lexicon", (*key, _FORMAT), _build) if key else _build()
+        (self.words, self.logp, self.floor, self.single, self.pairs, starts3, self.given_counts) = tables
+        self.starts3 = frozenset(starts3)
+
+
+#: The layout of the tables ``_build`` returns: change it whenever they change, so that a cache
+#: written by another version of this module is not read.
+_FORMAT = 1
+
+
+def _jieba_version() -> str:
+    try:
+        return metadata.version("jieba")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _build() -> tuple[Any, ...]:
+    """The lexicon's tables, from jieba's ``dict.txt``: ``(words, logp, floor, single, pairs,
+    starts3, given_counts)`` as plain dicts, floats and tuples (what the cache can keep)."""
+    dictionary = resources.files("jieba").joinpath("dict.txt").read_text("utf-8")
+    rows = _ROW_RE.findall(dictionary)
+    words: dict[str, tuple[int, str]] = {w: (int(f), pos) for w, f, pos in rows}
+    log_total = math.log(sum(f for f, _ in words.values()))
+    #: jieba's score of a word: log(freq) - log(total); words of up to five characters (longer
+    #: ones never decide where a name of two to four characters ends).
+    logp: dict[str, float] = {w: math.log(f) - log_total for w, (f, _) in words.items() if f and len(w) <= 5}
+    floor = -log_total  # a character jieba does not know: log(1) - log(total)
+    #: The segmenter's two look-ups at every place, in small tables that stay in the CPU cache
+    #: (measured: faster than the one table of 340,000 words): every CJK ideograph (the only
+    #: characters it scores) with its score or the floor, and the two-character words.
+    single: dict[str, float] = {ch: logp.get(ch, floor) for ch in map(chr, range(0x4E00, 0xA000))}
+    pairs: dict[str, float] = {w: p for w, p in logp.items() if len(w) == 2}
+    #: The first two characters of every word of three to five: where no such word starts, the
+    #: segmenter looks no further than two characters (most places in a name; a small version
+    #: of the prefix table jieba builds for the same purpose).
+    starts3 = tuple(sorted({w[:2] for w in logp if len(w) > 2}))
+    given: Counter[str] = Counter()
+    for w, (_, pos) in words.items():
+        if pos == "nr" and len(w) == 3:
+            given[w[1]] += 1
+            given[w[2]] += 1
+    #: How often a character appears in the given names of jieba's three-character names.
+    return words, logp, floor, single, pairs, starts3, dict(given)
 
 
 _ROW_RE = re.compile(r"^(\S+) (\d+) (\S+)$", re.MULTILINE)
