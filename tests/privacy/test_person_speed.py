@@ -124,7 +124,7 @@ def test_patterns_written_for_the_fast_scan_match_as_the_plain_ones() -> None:
     plain = {
         person._DOT_NAME_RE: re.compile(f"[{cjk}]{{2,7}}(?=[·•・])(?:[·•・][{cjk}]{{2,5}}){{1,2}}"),
         person._LATIN_RE: re.compile("[A-Za-z]{2}"),
-        person._LATIN_WORDS_RE: re.compile(r"[A-Za-z]+(?:[ ,\-]+[A-Za-z]+)*"),
+        person._LATIN_PHRASE_RE: re.compile(r"[A-Za-z]+(?:[ ,\-]+[A-Za-z]+)+"),
         person._LATIN_WORD_RE: re.compile(r"[A-Za-z]+"),
     }
     texts = [

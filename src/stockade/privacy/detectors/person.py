@@ -369,13 +369,15 @@ class PersonDetector:
             p = m.start()
             if p in found:
                 continue
+            end = m.end()
             sl = _surname_len(text, p)
-            given = m.end() - p - sl
-            if not sl or not 1 <= given <= 2 or _vetoed(text, p, m.end()):
+            given = end - p - sl
+            # (independent tests: the stop-list, slices and look-ups, last)
+            if not sl or not 1 <= given <= 2 or not _G1_STOP.isdisjoint(text[p + sl : end]):
                 continue
-            if not _G1_STOP.isdisjoint(text[p + sl : m.end()]):
+            if _vetoed(text, p, end):
                 continue
-            _add(found, p, m.end(), 0.75 if given == 2 else 0.65)
+            _add(found, p, end, 0.75 if given == 2 else 0.65)
             strict.add(p)
 
     def _before_titles(self, text: str, found: dict[int, tuple[int, float]], titled: set[int]) -> None:
@@ -403,12 +405,15 @@ def _name_before(text: str, t: int) -> tuple[int, float] | None:
         if s < 0:
             continue
         sl = _surname_len(text, s)
-        if not sl or sl > length or _vetoed(text, s, t):
+        # The tests are independent, so the cheapest come first: the length, then the given name's
+        # characters with C-level calls (all CJK: min and max in the block), the stop-list (slices
+        # and look-ups) last. (sl == 2 at length 4 leaves a given name of 2: no test of its own.)
+        if not sl or not 0 <= length - sl <= 2:
             continue
         given = text[s + sl : t]
-        if any(not is_cjk(c) for c in given) or any(c in _G1_STOP for c in given):
+        if given and (min(given) < "\u4e00" or max(given) > "\u9fff" or not _G1_STOP.isdisjoint(given)):
             continue
-        if len(given) > 2 or (sl == 2 and length == 4 and len(given) != 2):
+        if _vetoed(text, s, t):
             continue
         options.append((s, 0.7 if not given else 0.85))
     if not options:
@@ -679,8 +684,11 @@ def _romanised_forms(surname: str, given: str) -> tuple[frozenset[str], frozense
     return keys, frozenset(key.split(" ", 1)[0] for key in keys)
 
 
-#: A run of Latin words joined by spaces, commas or hyphens: where a romanised name can be.
-_LATIN_WORDS_RE = re.compile(r"[A-Za-z][A-Za-z]*(?:[ ,\-]+[A-Za-z]+)*")
+#: A run of two or more Latin words joined by spaces, commas or hyphens: where a romanised name can
+#: be (every spelling has two words at least, so single words, e.g. the parts of an e-mail address,
+#: are passed over inside ``re``). The look-behind after the first letter (which keeps the fast
+#: scan) stops a try in the middle of a word, so a word is tried once: linear, however long.
+_LATIN_PHRASE_RE = re.compile(r"[A-Za-z](?<![A-Za-z].)[A-Za-z]*(?:[ ,\-]+[A-Za-z]+)+")
 _LATIN_WORD_RE = re.compile(r"[A-Za-z][A-Za-z]*")  # [A-Za-z]+, with the fast scan
 _CJK_RUN_RE = re.compile(f"[{CJK}]+")
 
@@ -695,11 +703,14 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
     consecutive Latin words are looked up in the set of spellings; no regex is built per text."""
     # Every spelling has the pinyin of the surname as a word of its own, and a word that starts with
     # a syllable of the given name's first character. First a cheap necessary condition: both occur
-    # in the text (substrings of its ASCII characters in lower case, every other character "?": one
-    # C-level pass). Only for the names that pass it are the Latin words of the text collected
-    # (once), and a name whose surname's reading is not among them is skipped before the spellings
-    # of its given name are built.
-    ascii_lower = text.encode("ascii", "replace").lower()
+    # in the text (substrings of its ASCII characters in lower case: one C-level pass). The other
+    # characters are dropped, not replaced: a shorter string to search (on Chinese text a quarter),
+    # and a run of letters stays whole, so no reading that occurs is missed (one that straddles a
+    # dropped ideograph only lets a name through to the exact word tests below). Only for the
+    # names that pass it are the Latin words of the text collected (once), and a name whose
+    # surname's reading is not among them is skipped before the spellings of its given name are
+    # built.
+    ascii_lower = text.encode("ascii", "ignore").lower()
     names = []
     for span in spans:
         sl = _surname_len(text, span.start)
@@ -731,20 +742,25 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
     if not keys:
         return spans
     extra = []
-    for latin in _LATIN_WORDS_RE.finditer(text):
-        run_start, run = latin.start(), latin.group()
-        if firsts.isdisjoint(map(str.lower, _LATIN_WORD_RE.findall(run))):
+    for latin in _LATIN_PHRASE_RE.finditer(text):
+        run = latin.group()
+        # The run's words in lower case: a run is letters and separators [ ,-] only, so three C
+        # calls split it as _LATIN_WORD_RE would (no match objects; their places are read only
+        # for a window that matches).
+        lowered = run.lower().replace(",", " ").replace("-", " ").split()
+        if firsts.isdisjoint(lowered):
             continue  # no spelling starts in this run (most English prose): no window to look up
-        words = list(_LATIN_WORD_RE.finditer(run))
-        lowered = [w.group().lower() for w in words]
+        words: list[re.Match[str]] = []
+        run_start = latin.start()
         i = 0
-        while i < len(words):
+        while i < len(lowered):
             if lowered[i] not in firsts:
                 i += 1
                 continue
-            for j in range(min(len(words), i + longest), i + 1, -1):
+            for j in range(min(len(lowered), i + longest), i + 1, -1):
                 key = " ".join(lowered[i:j])
                 if key in keys:
+                    words = words or list(_LATIN_WORD_RE.finditer(run))
                     extra.append(
                         Span(
                             run_start + words[i].start(),
