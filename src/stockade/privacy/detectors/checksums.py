@@ -102,16 +102,19 @@ def valid_id15(number: str) -> bool:
     )
 
 
-# Each digit -> the digit of its Luhn double (2d, less 9 when over 9).
-_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+# Each digit (as a byte) -> the digit of its Luhn double (2d, less 9 when over 9).
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def luhn_ok(digits: str) -> bool:
     """The Luhn (mod 10) check used by payment cards."""
     if digits.isascii() and digits.isdigit():  # the usual case: sums of byte values, no Python loop
-        rev = digits[::-1]
-        total = sum(rev[::2].encode()) + sum(rev[1::2].translate(_LUHN_DOUBLED).encode())
-        return (total - 48 * len(digits)) % 10 == 0  # ord("0") == 48
+        # Doubled: every second digit from the right one's left neighbour, that is the digits at
+        # the positions of the other parity than the last one (len - 1); no reversed copy needed.
+        raw = digits.encode()
+        odd = len(raw) & 1
+        total = sum(raw[1 - odd :: 2]) + sum(raw[odd::2].translate(_LUHN_DOUBLED))
+        return (total - 48 * len(raw)) % 10 == 0  # ord("0") == 48
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48

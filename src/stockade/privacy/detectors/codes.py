@@ -7,12 +7,11 @@ import re
 from stockade.privacy.detectors._base import (
     DETECTORS,
     END,
-    ascii_shape,
     context_finder,
-    digit_view,
     fold_fullwidth,
     has_digit,
     matches_at,
+    shape_view,
 )
 from stockade.privacy.detectors.checksums import id_card_shape, valid_uscc
 from stockade.privacy.spans import PiiType, Span
@@ -26,8 +25,10 @@ _U = _U + "a-hj-npqrtuwxy"  # check characters are sometimes typed in lower case
 _USCC_RE = re.compile(f"[{_U}](?<![0-9A-Za-z][{_U}])[{_U}][0-9]{{6}}[{_U}]{{10}}" + END)
 # Where a code can start, on the text's shape (see ascii_shape): a token of exactly 18 ASCII letters
 # and digits with digits in places 3-8, found from those six digits (a fast literal search); a match
-# at index k of the shape is a code starting at k - 3 in the text.
-_USCC_AT = re.compile(rb"000000(?<=[0a][0a]000000)(?<![0a][0a][0a]000000)[0a]{10}(?![0a])")
+# at index k of the shape is a code starting at k - 3 in the text. "Not a fourth letter or digit
+# before" is one lookbehind for a space (the shape has only "0", "a" and spaces, and starts with a
+# space): 1.6x faster than a second, negative lookbehind at every six digits of a long number.
+_USCC_AT = re.compile(rb"000000(?<= [0a][0a]000000)[0a]{10}(?![0a])")
 _USCC_CONTEXT = ("信用代码", "社会信用", "税号", "纳税人识别号", "纳税识别号", "USCC", "营业执照", "注册号")
 _uscc_context_before = context_finder(_USCC_CONTEXT, window=20)
 
@@ -43,11 +44,11 @@ class UsccDetector:
     types = (PiiType.USCC,)
 
     def detect(self, text: str) -> list[Span]:
-        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        text, lo, hi, shape = shape_view(text)  # the folded text (same offsets), where its digits are
         if hi - lo < 18:
             return []
         spans = []
-        for m in matches_at(_USCC_RE, text, _USCC_AT.finditer(ascii_shape(text), lo, hi + 1), hi, back=3):
+        for m in matches_at(_USCC_RE, text, _USCC_AT.finditer(shape, lo, hi + 1), hi, back=3):
             code = m.group().upper()
             if not valid_uscc(code):
                 continue
@@ -86,10 +87,12 @@ _passport_context_before = context_finder(_PASSPORT_CONTEXT, window=12)
 _LETTER_DIGITS_AT = re.compile(rb"a000000")
 
 
-def _letter_digits_matches(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> list[re.Match[str]]:
+def _letter_digits_matches(
+    pattern: re.Pattern[str], text: str, lo: int, hi: int, shape: bytes
+) -> list[re.Match[str]]:
     """``pattern.finditer(text, lo, hi)`` for a letter + digits identifier, tried only where the
-    shape has a letter and six digits: from the letter, or from the letter before it."""
-    shape = ascii_shape(text)  # shape[k] is text[k - 1]
+    ``shape`` of ``text`` (shape[k] is text[k - 1]) has a letter and six digits: from the letter,
+    or from the letter before it."""
     found = []
     end = 0
     for hit in _LETTER_DIGITS_AT.finditer(shape, lo, hi + 1):
@@ -114,11 +117,11 @@ class PassportDetector:
     types = (PiiType.PASSPORT,)
 
     def detect(self, text: str) -> list[Span]:
-        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        text, lo, hi, shape = shape_view(text)  # the folded text (same offsets), where its digits are
         if hi - lo < 7:
             return []
         spans = []
-        for m in _letter_digits_matches(_PASSPORT_RE, text, lo, hi):
+        for m in _letter_digits_matches(_PASSPORT_RE, text, lo, hi, shape):
             context = _passport_context_before(text, m.start())
             if m.group("ctx") is not None:
                 if not context:
@@ -154,11 +157,11 @@ class HkMacaoPermitDetector:
     types = (PiiType.HK_MACAO_PERMIT,)
 
     def detect(self, text: str) -> list[Span]:
-        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        text, lo, hi, shape = shape_view(text)  # the folded text (same offsets), where its digits are
         if hi - lo < 9:
             return []
         spans = []
-        for m in _letter_digits_matches(_PERMIT_RE, text, lo, hi):
+        for m in _letter_digits_matches(_PERMIT_RE, text, lo, hi, shape):
             context = _permit_context_before(text, m.start())
             score = 0.97 if context else 0.8
             spans.append(Span(m.start(), m.end(), PiiType.HK_MACAO_PERMIT, score, self.name))
@@ -200,7 +203,7 @@ class LicensePlateDetector:
         spans = []
         for m in _PLATE_RE.finditer(text):
             serial = m.group("serial")
-            if serial is not None and sum(c.isalpha() for c in serial) > 2:
+            if serial is not None and sum(map(str.isalpha, serial)) > 2:  # (map: no generator frames)
                 continue
             score = 0.97 if _plate_context_before(text, m.start()) else 0.9
             spans.append(Span(m.start(), m.end(), PiiType.LICENSE_PLATE, score, self.name))

@@ -19,7 +19,10 @@ from stockade.privacy.spans import PiiType, Span
 # ---------------------------------------------------------------------------------------------
 
 _AT_RE = re.compile("@")
-_LOCAL_RE = re.compile(r"[A-Za-z0-9_%+\-](?:[A-Za-z0-9._%+\-]{0,63})\Z")
+# The local part before an "@": the longest run of these characters (at most 64) that ends there,
+# read with one match on the reversed text (a search forward would try every start up to 64
+# characters back, each running to the "@"), less the dots it starts with.
+_LOCAL_REV_RE = re.compile(r"[A-Za-z0-9._%+\-]{0,64}")
 _DOMAIN_RE = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
 )
@@ -43,15 +46,15 @@ class EmailDetector:
             i = at.start()
             if i < last_end:
                 continue
-            local = _LOCAL_RE.search(text, max(last_end, i - 64), i)
-            if local is None:
-                continue
+            lo = last_end if last_end > i - 64 else i - 64
+            start = i - _LOCAL_REV_RE.match(text[lo:i][::-1]).end()  # always matches, maybe empty
+            while start < i and text[start] == ".":  # a local part never starts with a dot
+                start += 1
+            if start == i:
+                continue  # no local part
             domain = _DOMAIN_RE.match(text, i + 1)
             if domain is None:
                 continue
-            start = local.start()
-            while text[start] == ".":  # a local part never starts with a dot
-                start += 1
             spans.append(Span(start, domain.end(), PiiType.EMAIL, 0.99, self.name))
             last_end = domain.end()
         return spans
@@ -92,7 +95,7 @@ class Ipv4Detector:
                 continue
             start = dot - head.end()
             octets = text[start : m.end()].split(".")
-            if any(int(o) > 255 for o in octets):
+            if max(map(int, octets)) > 255:  # (map: no generator frames)
                 continue
             if _version_context_before(text, start):
                 continue

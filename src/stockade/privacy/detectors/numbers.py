@@ -7,11 +7,11 @@ import re
 from stockade.privacy.detectors._base import (
     DETECTORS,
     END,
-    ascii_shape,
     context_finder,
     digit_view,
     is_alnum_ascii,
     matches_at,
+    shape_view,
 )
 from stockade.privacy.detectors.checksums import id_card_shape, luhn_ok, valid_id15, valid_id18
 from stockade.privacy.spans import PiiType, Span
@@ -47,16 +47,17 @@ class IdCardDetector:
     types = (PiiType.ID_CARD,)
 
     def detect(self, text: str) -> list[Span]:
-        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        text, lo, hi, shape = shape_view(text)  # the folded text (same offsets), where its digits are
         if hi - lo < 15:
             return []  # too short for any ID
         spans = []
-        for m in matches_at(_ID_RE, text, _ID_AT.finditer(ascii_shape(text), lo, hi + 1), hi):
+        for m in matches_at(_ID_RE, text, _ID_AT.finditer(shape, lo, hi + 1), hi):
             raw = m.group()
             if m.group("birth") is not None:
-                if m.group("s1") != m.group("s2"):
+                sep = m.group("s1")
+                if sep != m.group("s2"):
                     continue  # "110105 19900101-1234": inconsistent grouping
-                number = raw.replace(" ", "").replace("-", "")
+                number = raw.replace(sep, "") if sep else raw  # the only separators are the two seps
                 if not valid_id18(number):
                     continue
                 score = 1.0
@@ -121,9 +122,13 @@ class MobileDetector:
             return []
         spans = []
         for m in _MOBILE_RE.finditer(text, lo, hi):
-            start = _mobile_start(text, m.start())
-            if start is None:
-                continue
+            start = m.start()
+            # Usually after a character that ends no country code and is no digit: the number
+            # starts there, without the call (_mobile_start's own first test).
+            if start and (text[start - 1] in _CC_LAST or text[start - 1].isdigit()):
+                start = _mobile_start(text, start)
+                if start is None:
+                    continue
             spans.append(Span(start, m.end(), PiiType.MOBILE, 0.95, self.name))
         return spans
 
@@ -222,11 +227,11 @@ class BankCardDetector:
     types = (PiiType.BANK_CARD,)
 
     def detect(self, text: str) -> list[Span]:
-        text, lo, hi = digit_view(text)  # the folded text (same offsets), where its digits are
+        text, lo, hi, shape = shape_view(text)  # the folded text (same offsets), where its digits are
         if hi - lo < 16:
             return []  # too short for any card number
         spans = []
-        for m in matches_at(_CARD_RE, text, _CARD_AT.finditer(ascii_shape(text), lo, hi + 1), hi):
+        for m in matches_at(_CARD_RE, text, _CARD_AT.finditer(shape, lo, hi + 1), hi):
             raw = m.group()
             digits = raw.replace(" ", "").replace("-", "") if m.group("sep") else raw
             if not 16 <= len(digits) <= 19 or not luhn_ok(digits):
@@ -234,16 +239,19 @@ class BankCardDetector:
             score = card_score(digits)
             if score is None:
                 continue
-            context = card_context_before(text, m.start())
             # Shaped like a 身份证: a valid one is the ID detector's; an invalid one is most
             # likely a mistyped ID, unless it is a UnionPay number or called a card.
             if (
                 len(digits) == 18
                 and id_card_shape(digits)
-                and (valid_id18(digits) or not (context or digits.startswith("62")))
+                and (
+                    valid_id18(digits)
+                    or not (digits.startswith("62") or card_context_before(text, m.start()))
+                )
             ):
                 continue
-            if score < 0.95 and context:
+            # The context search only where it can change the score (not for UnionPay, 0.98).
+            if score < 0.95 and card_context_before(text, m.start()):
                 score = 0.95
             spans.append(Span(m.start(), m.end(), PiiType.BANK_CARD, score, self.name))
         return spans
