@@ -111,3 +111,16 @@ def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert environment.cache_location() == tmp_path / "stockade"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert environment.cache_location() == Path.home() / ".cache" / "stockade"
+
+
+def test_no_home_directory_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stockade.core import environment
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("STOCKADE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert environment.cache_location() is None
+    assert derived_cache.load_or_build("thing", ("k",), Builder(VALUE)) == VALUE

@@ -34,7 +34,12 @@ def cache_location() -> Path | None:
     if value:
         return Path(value).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "stockade"
+    if xdg:
+        return Path(xdg) / "stockade"
+    try:
+        return Path.home() / ".cache" / "stockade"
+    except RuntimeError:  # no home directory (a service account without one): no cache
+        return None
 
 
 def os_user() -> str:
