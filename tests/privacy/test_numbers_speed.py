@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 from stockade.privacy.detectors import _base, checksums, codes, grouped, network, numbers
 from stockade.privacy.detectors._base import (
     ascii_shape,
-    context_before,
     digit_view,
     digit_window,
     fold_fullwidth,
@@ -41,6 +40,12 @@ from stockade.privacy.detectors._base import (
 from stockade.privacy.spans import PiiType, Span
 
 # --- the plain versions ---------------------------------------------------------------------------
+
+
+def context_before(text: str, start: int, words: tuple[str, ...], window: int = 16) -> bool:
+    """The context look-up the detectors made before ``context_finder``: the words' regex found at
+    every call."""
+    return _base._words_re(words).search(text, max(0, start - window), start) is not None
 
 
 def _reference_fold(text: str) -> str:

@@ -30,12 +30,12 @@ from hypothesis import strategies as st
 from stockade.privacy.detectors import _base, checksums, codes, grouped, network, numbers
 from stockade.privacy.detectors._base import (
     ascii_shape,
-    context_before,
     digit_view,
     fold_fullwidth,
     shape_view,
 )
 from stockade.privacy.spans import PiiType, Span
+from tests.privacy.test_numbers_speed import context_before
 
 # --- the code as it was -----------------------------------------------------------------------------
 

@@ -261,14 +261,9 @@ def shape_view(text: str) -> tuple[str, int, int, bytes]:
     return view
 
 
-def context_before(text: str, start: int, words: tuple[str, ...], window: int = 16) -> bool:
-    """Whether one of ``words`` occurs in the ``window`` characters before ``start``."""
-    return _words_re(words).search(text, max(0, start - window), start) is not None
-
-
 def context_finder(words: tuple[str, ...], window: int = 16) -> Callable[[str, int], bool]:
-    """``context_before(text, start, words, window)`` as a function of ``text`` and ``start``, its
-    regex looked up once rather than at every match (which hashes ``words`` each time)."""
+    """A test ``before(text, start)``: whether one of ``words`` occurs in the ``window`` characters
+    before ``start``. Built once per detector, so its regex is not looked up at every match."""
     search = _words_re(words).search
 
     def before(text: str, start: int) -> bool:

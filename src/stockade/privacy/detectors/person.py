@@ -656,7 +656,6 @@ def _ascii_readings(ch: str) -> tuple[bytes, ...]:
     return tuple(r.encode("ascii") for r in _readings(ch) if r.isascii())
 
 
-@functools.lru_cache(maxsize=65536)
 def _romanised_keys(surname: str, given: str) -> frozenset[str]:
     """The pinyin of a name as lower-case words, in the usual orders and spellings: ``luo xiaoming``,
     ``luo xiao ming`` (also ``Luo Xiao-ming``), ``xiaoming luo``, ``xiao ming luo``; every reading
@@ -679,7 +678,8 @@ def _romanised_keys(surname: str, given: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=65536)
 def _romanised_forms(surname: str, given: str) -> tuple[frozenset[str], frozenset[str]]:
-    """:func:`_romanised_keys` and the first words of those spellings."""
+    """:func:`_romanised_keys` and the first words of those spellings (the one cache of a name's
+    spellings; a surname's alone are cached by :func:`_surname_readings`)."""
     keys = _romanised_keys(surname, given)
     return keys, frozenset(key.split(" ", 1)[0] for key in keys)
 
