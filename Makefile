@@ -12,7 +12,8 @@ TORCH ?= torch==2.13.0
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# setup.py and the C source too: an editable install builds the optional extension in place
+$(STAMP): pyproject.toml setup.py src/stockade/privacy/detectors/_segment.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"

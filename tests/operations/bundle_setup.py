@@ -3,6 +3,7 @@ backup_setup.fake_model)."""
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -28,6 +29,8 @@ class FakePip:
     def __init__(self, requires: list[str]) -> None:
         self.requires = requires
         self.calls: list[list[str]] = []
+        #: STOCKADE_BUILD_NATIVE as each build of Stockade's own wheel saw it (setup.py reads it)
+        self.build_native: list[str | None] = []
 
     def __call__(self, args: list[str]) -> None:
         self.calls.append(args)
@@ -38,6 +41,7 @@ class FakePip:
             and "--no-deps" in args
             and not any(a.endswith((".tar.gz", ".zip")) for a in args)
         ):
+            self.build_native.append(os.environ.get("STOCKADE_BUILD_NATIVE"))
             metadata = "Metadata-Version: 2.1\nName: stockade\nVersion: 7.7.7\n" + "".join(
                 f"Requires-Dist: {line}\n" for line in self.requires
             )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,6 +188,21 @@ def test_python_markers_are_evaluated_for_the_target_python(source: Path, tmp_pa
     (source / "requirements/lock-cpu-py310.txt").write_text(LOCK.format(torch="torch==2.13.0+cpu"))
     with pytest.raises(StockadeError, match="does not pin tomli"):
         build_bundle(BuildRequest(source, tmp_path / "b", python="3.10"), run=FakePip(REQUIRES))
+
+
+def test_stockades_own_wheel_has_its_c_extension_only_for_this_python(source: Path, tmp_path: Path) -> None:
+    """The optional extension is compiled for the interpreter that builds the bundle: a bundle for
+    another Python gets Stockade's wheel without it (STOCKADE_BUILD_NATIVE=0 for setup.py)."""
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    other = next(version for version in ("3.11", "3.12") if version != here)
+    (source / f"requirements/lock-cpu-py{other.replace('.', '')}.txt").write_text(
+        LOCK.format(torch="torch==2.13.0+cpu")
+    )
+    pip = FakePip(REQUIRES)
+    build_bundle(BuildRequest(source, tmp_path / "same", python=here), run=pip)
+    build_bundle(BuildRequest(source, tmp_path / "other", python=other), run=pip)
+    assert pip.build_native == [None, "0"]
+    assert "STOCKADE_BUILD_NATIVE" not in os.environ  # set for the build only
 
 
 @pytest.mark.parametrize("target", ["cpu", "cuda"])

@@ -6,14 +6,19 @@ layers ask these functions.
 
 from __future__ import annotations
 
+import contextlib
 import locale
 import os
 import pwd
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 HOME_VARIABLE = "STOCKADE_HOME"
 CACHE_VARIABLE = "STOCKADE_CACHE_DIR"
+NATIVE_VARIABLE = "STOCKADE_NATIVE"
+#: Read by setup.py: ``0`` builds Stockade's wheel without its optional C extension (pure Python).
+BUILD_NATIVE_VARIABLE = "STOCKADE_BUILD_NATIVE"
 DEFAULT_WORKSPACE_NAME = "stockade-workspace"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
@@ -40,6 +45,28 @@ def cache_location() -> Path | None:
         return Path.home() / ".cache" / "stockade"
     except RuntimeError:  # no home directory (a service account without one): no cache
         return None
+
+
+def native_code_enabled() -> bool:
+    """Whether the optional C extensions may be used where they are built; ``STOCKADE_NATIVE=off``
+    (or ``0``) turns them off, and the same work runs in Python (same results, slower)."""
+    return os.environ.get(NATIVE_VARIABLE, "").strip().lower() not in ("off", "0", "false", "no")
+
+
+@contextlib.contextmanager
+def variables_set(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the environment (of this process and the ones it starts) for the ``with``
+    block, then the previous values back."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def os_user() -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stockade.audit.log import utc_now
+from stockade.core.environment import BUILD_NATIVE_VARIABLE, variables_set
 from stockade.core.errors import StockadeError
 from stockade.core.hashing import sha256_file
 from stockade.operations.bundle_manifest import describe, write_manifest
@@ -262,7 +263,11 @@ def build_bundle(request: BuildRequest, *, run: Runner = run_pip) -> BuildResult
     work.mkdir(parents=True)
     wheels.mkdir()
     try:
-        run(["wheel", "--quiet", "--no-deps", "-w", str(work / "own"), str(request.source)])
+        # Stockade's optional C extension is compiled for this interpreter: for another target
+        # Python the wheel is built without it (pure Python, the same results, slower scans).
+        native = request.python == f"{sys.version_info[0]}.{sys.version_info[1]}"
+        with variables_set({} if native else {BUILD_NATIVE_VARIABLE: "0"}):
+            run(["wheel", "--quiet", "--no-deps", "-w", str(work / "own"), str(request.source)])
         own = next((work / "own").glob("stockade-*.whl"))
         version = describe(f"wheels/{own.name}")[1]  # the checkout's version, not the running one's
         roots = stockade_roots(own, request.extras, request.python)

@@ -1,0 +1,134 @@
+"""The name detector's word-boundary search in C (``detectors/_segment.c``, an optional extension)
+gives exactly what the Python version gives, and the Python version runs where it is not built.
+
+The C version is checked against ``lexicon._boundary_list_python`` (itself held to jieba's own
+segmenter and to the plain search in test_lexicon.py and test_person_speed.py) on random windows of
+realistic bank text, on random strings, on runs longer than its stack buffers, and through the
+name detector end to end. In CI (``CI=true``) a missing extension fails instead of skipping, so the
+path every user of a built wheel runs is the one tested.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stockade.privacy.corpus.realistic import generate_realistic
+from stockade.privacy.detectors import lexicon, person
+
+try:
+    from stockade.privacy.detectors import _segment
+except ImportError:  # not built here (no C compiler when installed, or STOCKADE_BUILD_NATIVE=0)
+    _segment = None
+
+if _segment is None and os.environ.get("CI", "").lower() == "true":
+    pytest.fail(
+        "stockade.privacy.detectors._segment is not built: `make setup` (pip install -e .) compiles it "
+        "with the system's C compiler",
+        pytrace=False,
+    )
+pytestmark = pytest.mark.skipif(_segment is None, reason="the optional C extension is not built here")
+
+
+def _python(text: str, lo: int, hi: int) -> list[int]:
+    return lexicon._boundary_list_python(text, lo, hi, lexicon._get())
+
+
+@functools.cache
+def _native():
+    lex = lexicon._get()
+    return _segment.Segmenter(lex.single, lex.pairs, lex.logp, lex.starts3)
+
+
+def test_the_lexicon_uses_it_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert lexicon.native_in_use()
+    lex = lexicon._get()
+    monkeypatch.setenv("STOCKADE_NATIVE", "off")
+    assert lexicon.native_segmenter(lex.single, lex.pairs, lex.logp, lex.starts3) is None
+    monkeypatch.setenv("STOCKADE_NATIVE", "on")
+    assert lexicon.native_segmenter(lex.single, lex.pairs, lex.logp, lex.starts3) is not None
+
+
+def test_it_equals_the_python_search_on_windows_of_bank_text() -> None:
+    native = _native()
+    texts = [record.text for record in generate_realistic(120, 5)]
+    rng = random.Random(11)
+    checked = 0
+    for text in texts:
+        assert native.boundary_list(text, 0, len(text)) == _python(text, 0, len(text))
+        for _ in range(60):
+            lo = rng.randrange(len(text) + 1)
+            hi = min(len(text), lo + rng.randrange(0, 24))
+            assert native.boundary_list(text, lo, hi) == _python(text, lo, hi), (text[lo:hi], lo, hi)
+            checked += 1
+    assert checked > 5_000
+
+
+# ideographs of real words (so the two- to five-character tables are hit), rare ones, and the other
+# characters a window may hold
+_WORDY = "中国工商银行客户经理张伟王芳李娜必要时发送律师函黄瓜母亲多次致电其亲属卢建华收款人罗晓明"
+_ALPHABET = st.sampled_from(list(_WORDY) + list("丨丶乂亍亘亙亜鿿一") + list("0123456789 AZaz，。：·\n〇㐀"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ALPHABET, max_size=90).map("".join), st.data())
+def test_it_equals_the_python_search_on_random_strings(text: str, data: st.DataObject) -> None:
+    native = _native()
+    lo = data.draw(st.integers(0, len(text)))
+    hi = data.draw(st.integers(lo, len(text)))
+    assert native.boundary_list(text, lo, hi) == _python(text, lo, hi)
+    assert native.boundary_list(text, 0, len(text)) == _python(text, 0, len(text))
+
+
+def test_runs_longer_than_its_buffers() -> None:
+    native = _native()
+    paragraph = "".join(re.findall("[\u4e00-\u9fff]", Path(__file__).read_text("utf-8")))
+    paragraph += "必要时发送律师函中国工商银行客户经理" * 40  # a run of hundreds of ideographs
+    assert len(paragraph) > 300
+    assert native.boundary_list(paragraph, 0, len(paragraph)) == _python(paragraph, 0, len(paragraph))
+    assert native.boundary_list(paragraph, 7, 200) == _python(paragraph, 7, 200)
+
+
+def test_empty_and_reversed_windows_and_bad_arguments() -> None:
+    native = _native()
+    assert native.boundary_list("张伟", 1, 1) == _python("张伟", 1, 1) == [1]
+    assert native.boundary_list("张伟", 2, 1) == _python("张伟", 2, 1) == [1, 2]
+    with pytest.raises(IndexError, match="within the text"):
+        native.boundary_list("张伟", 0, 5)
+    with pytest.raises(TypeError):
+        native.boundary_list(b"zhang", 0, 2)
+    with pytest.raises(TypeError):
+        native.boundary_list("张伟", 0)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        _segment.Segmenter.__new__(_segment.Segmenter).boundary_list("张伟", 0, 2)
+    lex = lexicon._get()
+    with pytest.raises(ValueError, match="no score for U\\+4e00"):
+        _segment.Segmenter({}, lex.pairs, lex.logp, lex.starts3)
+
+
+def test_the_name_detector_finds_the_same_names_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [record.text for record in generate_realistic(200, 13)]
+    detector = person.PersonDetector()
+    person._CHECKED.clear()
+    with_c = [detector.detect(text) for text in texts]
+    monkeypatch.setattr(lexicon._get(), "native", None)
+    person._CHECKED.clear()  # the memory of checked candidates would answer without searching
+    without = [detector.detect(text) for text in texts]
+    person._CHECKED.clear()
+    assert with_c == without
+    assert sum(map(len, with_c)) > 300
+
+
+def test_the_built_module_needs_no_newer_c_library_than_the_bundles_target() -> None:
+    """The install bundle targets manylinux_2_28 (glibc 2.28): the extension in its wheel may not
+    ask for a newer versioned glibc symbol."""
+    data = Path(_segment.__file__).read_bytes()
+    versions = [tuple(map(int, v.split(b"."))) for v in re.findall(rb"GLIBC_(\d+\.\d+)", data)]
+    assert all(v <= (2, 28) for v in versions), versions
