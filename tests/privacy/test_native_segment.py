@@ -1,5 +1,5 @@
-"""The name detector's word-boundary search in C (``detectors/_segment.c``, an optional extension)
-gives exactly what the Python version gives, and the Python version runs where it is not built.
+"""The name detector's word-boundary search and candidate check in C (``detectors/_segment.c``, an
+optional extension) give exactly what the Python versions give, which run where it is not built.
 
 The C version is checked against ``lexicon._boundary_list_python`` (itself held to jieba's own
 segmenter and to the plain search in test_lexicon.py and test_person_speed.py) on random windows of
@@ -11,6 +11,7 @@ path every user of a built wheel runs is the one tested.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import random
 import re
@@ -34,6 +35,7 @@ if _segment is None and os.environ.get("CI", "").lower() == "true":
         "with the system's C compiler",
         pytrace=False,
     )
+ALPACA_ZH = Path(__file__).parents[1] / "fixtures" / "llamafactory-data" / "alpaca_zh_demo.json"
 pytestmark = pytest.mark.skipif(_segment is None, reason="the optional C extension is not built here")
 
 
@@ -118,12 +120,108 @@ def test_the_name_detector_finds_the_same_names_either_way(monkeypatch: pytest.M
     detector = person.PersonDetector()
     person._CHECKED.clear()
     with_c = [detector.detect(text) for text in texts]
+    assert person._native_checker is not None  # both C parts ran
     monkeypatch.setattr(lexicon._get(), "native", None)
+    monkeypatch.setattr(person, "_native_checker", None)  # the check in C, built over the segmenter
     person._CHECKED.clear()  # the memory of checked candidates would answer without searching
     without = [detector.detect(text) for text in texts]
     person._CHECKED.clear()
     assert with_c == without
     assert sum(map(len, with_c)) > 300
+
+
+def _candidates() -> list[tuple[str, int, int, bool, bool]]:
+    """Every candidate the name detector checks on realistic bank text and on alpaca_zh_demo, and
+    random ones (any start and end, strict or titled or both) on the same texts."""
+    texts = [record.text for record in generate_realistic(300, 17)]
+    texts += [
+        r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:300]
+    ]
+    calls: list[tuple[str, int, int, bool, bool]] = []
+
+    def record(*args):
+        calls.append(args)
+        return person._check_name_python(*args)
+
+    detector = person.PersonDetector()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(person, "_check_name", record)
+        person._CHECKED.clear()
+        for text in texts:
+            detector.detect(text)
+        person._CHECKED.clear()
+    assert len(calls) > 1_000
+    rng = random.Random(23)
+    for text in texts:
+        for _ in range(12):
+            start = rng.randrange(len(text))
+            calls.append(
+                (
+                    text,
+                    start,
+                    min(len(text), start + rng.randrange(1, 6)),
+                    rng.random() < 0.5,
+                    rng.random() < 0.3,
+                )
+            )
+    return calls
+
+
+def _outcome(check, args):
+    try:
+        return check(*args)
+    except IndexError:
+        return IndexError
+
+
+def test_the_name_check_equals_the_python_check_on_every_candidate() -> None:
+    checker = person._build_native_checker()
+    assert checker is not None
+    results = {"name": 0, "none": 0}
+    for args in _candidates():
+        expected = _outcome(person._check_name_python, args)
+        assert _outcome(checker.check_name, args) == expected, (
+            args[0][max(0, args[1] - 5) : args[2] + 5],
+            args[1:],
+        )
+        results["none" if expected is None else "name"] += 1
+    assert min(results.values()) > 200  # both outcomes are well represented
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "strict", "titled"),
+    [
+        ("必要时发送律师函", 2, 4, True, False),  # 时发: the end falls inside 发送
+        ("紧急联系人黄某（母亲）", 5, 7, False, False),  # 黄某: shortened names are kept as they are
+        ("卢玉兰还款", 0, 3, True, False),  # no trigger word at the very start of a text
+        ("客户王先生", 2, 3, False, True),  # a bare surname before a title
+        ("约7500万人将德语", 6, 8, True, False),  # after a digit
+        ("他叫张三", 2, 4, False, False),
+    ],
+)
+def test_the_name_check_on_the_hard_cases(
+    text: str, start: int, end: int, strict: bool, titled: bool
+) -> None:
+    checker = person._build_native_checker()
+    args = (text, start, end, strict, titled)
+    assert checker.check_name(*args) == person._check_name_python(*args)
+
+
+def test_the_name_check_refuses_bad_arguments() -> None:
+    checker = person._build_native_checker()
+    with pytest.raises(IndexError, match="start <= end"):
+        checker.check_name("张伟", 1, 0, False, False)
+    with pytest.raises(IndexError):
+        checker.check_name("张伟", 0, 9, False, False)
+    with pytest.raises(TypeError):
+        checker.check_name("张伟", 0, 2)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        _segment.NameChecker.__new__(_segment.NameChecker).check_name("张伟", 0, 2, False, False)
+    lex = lexicon._get()
+    with pytest.raises(ValueError, match="compound_surnames: every item must be a str of 2"):
+        _segment.NameChecker(lex.native, lex.words, lex.given_counts, {"王"}, {"欧"}, {"伟"})
+    with pytest.raises(TypeError):
+        _segment.NameChecker(object(), lex.words, lex.given_counts, {"王"}, {"欧阳"}, {"伟"})
 
 
 def test_the_built_module_needs_no_newer_c_library_than_the_bundles_target() -> None:

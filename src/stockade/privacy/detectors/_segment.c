@@ -1,5 +1,6 @@
 /*
- * stockade.privacy.detectors._segment: the name detector's word-boundary search in C.
+ * stockade.privacy.detectors._segment: the name detector's word-boundary search, and its check of a
+ * candidate against the dictionary (NameChecker, person._check_name_python line for line), in C.
  *
  * Written by hand because no library does this exact job: jieba's maximum-probability path
  * (``jieba.cut(HMM=False)``) over a window of a dozen characters around each name candidate, the
@@ -232,10 +233,45 @@ static int Segmenter_init(Segmenter *self, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
+/* A growable array of offsets (the boundaries of a window), on the stack for the usual window. */
+typedef struct {
+    Py_ssize_t *items;
+    Py_ssize_t size;
+    Py_ssize_t capacity;
+    Py_ssize_t stack[64];
+} Offsets;
+
+static void offsets_init(Offsets *o) {
+    o->items = o->stack;
+    o->size = 0;
+    o->capacity = 64;
+}
+
+static void offsets_free(Offsets *o) {
+    if (o->items != o->stack) PyMem_Free(o->items);
+    o->items = o->stack;
+}
+
+static int offsets_push(Offsets *o, Py_ssize_t value) {
+    if (o->size == o->capacity) {
+        Py_ssize_t *bigger = PyMem_Malloc((size_t)o->capacity * 2 * sizeof(Py_ssize_t));
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(bigger, o->items, (size_t)o->size * sizeof(Py_ssize_t));
+        if (o->items != o->stack) PyMem_Free(o->items);
+        o->items = bigger;
+        o->capacity *= 2;
+    }
+    o->items[o->size++] = value;
+    return 0;
+}
+
 /* Append to ``out`` the boundaries (offset ``base``) of the best path through ``run[0:n]``, n >= 2
  * ideographs: the same recurrence, in the same order, as lexicon._best_path. */
 static int best_path(const Segmenter *self, const Py_UCS4 *run, Py_ssize_t n, Py_ssize_t base,
-                     PyObject *out) {
+                     Offsets *out) {
     double best_stack[65];
     int step_stack[65];
     double *best = best_stack;
@@ -280,13 +316,10 @@ static int best_path(const Segmenter *self, const Py_UCS4 *run, Py_ssize_t n, Py
     int status = 0;
     for (Py_ssize_t i = 0; i < n;) {
         i += step[i];
-        PyObject *at = PyLong_FromSsize_t(base + i);
-        if (at == NULL || PyList_Append(out, at) < 0) {
-            Py_XDECREF(at);
+        if (offsets_push(out, base + i) < 0) {
             status = -1;
             break;
         }
-        Py_DECREF(at);
     }
     if (best != best_stack) {
         PyMem_Free(best);
@@ -295,55 +328,23 @@ static int best_path(const Segmenter *self, const Py_UCS4 *run, Py_ssize_t n, Py
     return status;
 }
 
-static int append_int(PyObject *out, Py_ssize_t value) {
-    PyObject *at = PyLong_FromSsize_t(value);
-    if (at == NULL) return -1;
-    int status = PyList_Append(out, at);
-    Py_DECREF(at);
-    return status;
-}
-
-/* boundary_list(text, lo, hi): see lexicon.boundary_list. */
-static PyObject *Segmenter_boundary_list(Segmenter *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "boundary_list(text, lo, hi) takes 3 arguments");
-        return NULL;
-    }
-    if (self->pairs == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Segmenter is not initialised");
-        return NULL;
-    }
-    PyObject *text = args[0];
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "text must be str");
-        return NULL;
-    }
-    Py_ssize_t lo = PyLong_AsSsize_t(args[1]);
-    if (lo == -1 && PyErr_Occurred()) return NULL;
-    Py_ssize_t hi = PyLong_AsSsize_t(args[2]);
-    if (hi == -1 && PyErr_Occurred()) return NULL;
-    if (lo >= hi) { /* sorted({lo, hi}) */
-        if (lo == hi) return Py_BuildValue("[n]", lo);
-        return Py_BuildValue("[nn]", hi, lo);
-    }
-    if (lo < 0 || hi > PyUnicode_GET_LENGTH(text)) {
-        PyErr_SetString(PyExc_IndexError, "boundary_list: lo and hi must lie within the text");
-        return NULL;
-    }
+/* The boundaries of text[lo:hi] (0 <= lo < hi <= len), sorted, the ends included, into ``out``
+ * (lexicon._boundary_list_python). */
+static int window_boundaries(const Segmenter *self, PyObject *text, Py_ssize_t lo, Py_ssize_t hi,
+                             Offsets *out) {
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
-    if (append_int(out, lo) < 0) goto fail;
+    if (offsets_push(out, lo) < 0) return -1;
     Py_UCS4 run_stack[64];
     Py_UCS4 *run = run_stack;
     Py_ssize_t capacity = 64;
     Py_ssize_t start = lo;
+    int status = 0;
     while (start < hi) {
         /* characters other than ideographs: a boundary after each */
         while (start < hi && !IS_CJK(PyUnicode_READ(kind, data, start))) {
             start++;
-            if (append_int(out, start) < 0) goto fail_run;
+            if (offsets_push(out, start) < 0) goto fail;
         }
         Py_ssize_t end = start;
         while (end < hi && IS_CJK(PyUnicode_READ(kind, data, end))) end++;
@@ -353,26 +354,81 @@ static PyObject *Segmenter_boundary_list(Segmenter *self, PyObject *const *args,
                 Py_UCS4 *bigger = PyMem_Malloc((size_t)n * sizeof(Py_UCS4));
                 if (bigger == NULL) {
                     PyErr_NoMemory();
-                    goto fail_run;
+                    goto fail;
                 }
                 if (run != run_stack) PyMem_Free(run);
                 run = bigger;
                 capacity = n;
             }
             for (Py_ssize_t j = 0; j < n; j++) run[j] = PyUnicode_READ(kind, data, start + j);
-            if (best_path(self, run, n, start, out) < 0) goto fail_run;
+            if (best_path(self, run, n, start, out) < 0) goto fail;
         } else if (n == 1) {
-            if (append_int(out, end) < 0) goto fail_run;
+            if (offsets_push(out, end) < 0) goto fail;
         }
         start = end;
     }
-    if (run != run_stack) PyMem_Free(run);
-    return out;
-fail_run:
-    if (run != run_stack) PyMem_Free(run);
+    goto done;
 fail:
-    Py_DECREF(out);
-    return NULL;
+    status = -1;
+done:
+    if (run != run_stack) PyMem_Free(run);
+    return status;
+}
+
+static int parse_window(PyObject *const *args, Py_ssize_t nargs, PyObject **text, Py_ssize_t *lo,
+                        Py_ssize_t *hi) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "boundary_list(text, lo, hi) takes 3 arguments");
+        return -1;
+    }
+    *text = args[0];
+    if (!PyUnicode_Check(*text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return -1;
+    }
+    *lo = PyLong_AsSsize_t(args[1]);
+    if (*lo == -1 && PyErr_Occurred()) return -1;
+    *hi = PyLong_AsSsize_t(args[2]);
+    if (*hi == -1 && PyErr_Occurred()) return -1;
+    return 0;
+}
+
+/* boundary_list(text, lo, hi): see lexicon.boundary_list. */
+static PyObject *Segmenter_boundary_list(Segmenter *self, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *text;
+    Py_ssize_t lo, hi;
+    if (parse_window(args, nargs, &text, &lo, &hi) < 0) return NULL;
+    if (self->pairs == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Segmenter is not initialised");
+        return NULL;
+    }
+    if (lo >= hi) { /* sorted({lo, hi}) */
+        if (lo == hi) return Py_BuildValue("[n]", lo);
+        return Py_BuildValue("[nn]", hi, lo);
+    }
+    if (lo < 0 || hi > PyUnicode_GET_LENGTH(text)) {
+        PyErr_SetString(PyExc_IndexError, "boundary_list: lo and hi must lie within the text");
+        return NULL;
+    }
+    Offsets found;
+    offsets_init(&found);
+    if (window_boundaries(self, text, lo, hi, &found) < 0) {
+        offsets_free(&found);
+        return NULL;
+    }
+    PyObject *out = PyList_New(found.size);
+    if (out != NULL) {
+        for (Py_ssize_t j = 0; j < found.size; j++) {
+            PyObject *at = PyLong_FromSsize_t(found.items[j]);
+            if (at == NULL) {
+                Py_CLEAR(out);
+                break;
+            }
+            PyList_SET_ITEM(out, j, at);
+        }
+    }
+    offsets_free(&found);
+    return out;
 }
 
 static PyMethodDef Segmenter_methods[] = {
@@ -393,6 +449,309 @@ static PyTypeObject SegmenterType = {
     .tp_methods = Segmenter_methods,
 };
 
+
+/* ---- the name detector's check of a candidate against the dictionary (person._check_name) ---- */
+
+#define BMP 65536
+#define BIT(map, c) (((c) < BMP) && ((map)[(c) >> 3] >> ((c) & 7) & 1))
+#define MAX_COMPOUNDS 256
+
+typedef struct {
+    PyObject_HEAD
+    Segmenter *segmenter;
+    PyObject *words; /* word -> (frequency, part-of-speech tag) */
+    uint8_t surname[BMP / 8];
+    uint8_t compound_head[BMP / 8];
+    uint8_t given[BMP / 8];     /* GIVEN_NAME_CHARS */
+    uint8_t name_like[BMP / 8]; /* given, or in >= 20 of the dictionary's three-character names */
+    uint32_t compounds[MAX_COMPOUNDS];
+    int n_compounds;
+} NameChecker;
+
+static void set_bit(uint8_t *map, Py_UCS4 c) { map[c >> 3] |= (uint8_t)(1u << (c & 7)); }
+
+/* Each item of ``items`` must be a str of ``length`` characters of the Basic Multilingual Plane. */
+static int fill_chars(PyObject *items, int length, uint8_t *map, NameChecker *self, const char *what) {
+    PyObject *iterator = PyObject_GetIter(items);
+    if (iterator == NULL) return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        if (!PyUnicode_Check(item) || PyUnicode_GET_LENGTH(item) != length) {
+            PyErr_Format(PyExc_ValueError, "%s: every item must be a str of %d character(s)", what, length);
+            Py_DECREF(item);
+            Py_DECREF(iterator);
+            return -1;
+        }
+        Py_UCS4 a = PyUnicode_READ_CHAR(item, 0);
+        Py_UCS4 b = length == 2 ? PyUnicode_READ_CHAR(item, 1) : 0;
+        Py_DECREF(item);
+        if (a >= BMP || b >= BMP) {
+            PyErr_Format(PyExc_ValueError, "%s: characters beyond U+FFFF are not supported", what);
+            Py_DECREF(iterator);
+            return -1;
+        }
+        set_bit(map, a);
+        if (length == 2) {
+            if (self->n_compounds == MAX_COMPOUNDS) {
+                PyErr_Format(PyExc_ValueError, "%s: more than %d entries", what, MAX_COMPOUNDS);
+                Py_DECREF(iterator);
+                return -1;
+            }
+            self->compounds[self->n_compounds++] = (a << 16) | b;
+        }
+    }
+    Py_DECREF(iterator);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static void NameChecker_dealloc(NameChecker *self) {
+    Py_XDECREF(self->segmenter);
+    Py_XDECREF(self->words);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* NameChecker(segmenter, words, given_counts, surnames, compound_surnames, given_name_chars) */
+static int NameChecker_init(NameChecker *self, PyObject *args, PyObject *kwds) {
+    PyObject *segmenter, *words, *given_counts, *surnames, *compounds, *given;
+    static char *names[] = {"segmenter", "words", "given_counts", "surnames", "compound_surnames",
+                            "given_name_chars", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOO:NameChecker", names, &SegmenterType, &segmenter,
+                                     &PyDict_Type, &words, &PyDict_Type, &given_counts, &surnames,
+                                     &compounds, &given))
+        return -1;
+    if (self->segmenter != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "NameChecker is already initialised");
+        return -1;
+    }
+    memset(self->surname, 0, sizeof self->surname);
+    memset(self->compound_head, 0, sizeof self->compound_head);
+    memset(self->given, 0, sizeof self->given);
+    self->n_compounds = 0;
+    if (fill_chars(surnames, 1, self->surname, self, "surnames") < 0) return -1;
+    if (fill_chars(compounds, 2, self->compound_head, self, "compound_surnames") < 0) return -1;
+    if (fill_chars(given, 1, self->given, self, "given_name_chars") < 0) return -1;
+    memcpy(self->name_like, self->given, sizeof self->name_like);
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(given_counts, &pos, &key, &value)) {
+        if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) != 1) continue; /* never asked */
+        Py_UCS4 c = PyUnicode_READ_CHAR(key, 0);
+        long count = PyLong_AsLong(value);
+        if (count == -1 && PyErr_Occurred()) return -1;
+        if (c < BMP && count >= 20) set_bit(self->name_like, c);
+    }
+    Py_INCREF(segmenter);
+    self->segmenter = (Segmenter *)segmenter;
+    Py_INCREF(words);
+    self->words = words;
+    return 0;
+}
+
+/* person._surname_len */
+static int surname_len(const NameChecker *self, int kind, const void *data, Py_ssize_t n, Py_ssize_t p) {
+    if (p >= n) return 0;
+    Py_UCS4 first = PyUnicode_READ(kind, data, p);
+    if (BIT(self->compound_head, first) && p + 1 < n) {
+        uint32_t key = (first << 16) | PyUnicode_READ(kind, data, p + 1);
+        for (int j = 0; j < self->n_compounds; j++)
+            if (self->compounds[j] == key) return 2;
+    }
+    return BIT(self->surname, first) ? 1 : 0;
+}
+
+/* lexicon.word(text[a:z]): 1 and (frequency, whether tagged nr, whether tagged ns) if a word, 0 if
+ * not, -1 on error. */
+static int word_info(const NameChecker *self, PyObject *text, Py_ssize_t a, Py_ssize_t z, long long *freq,
+                     int *nr, int *ns) {
+    PyObject *piece = PyUnicode_Substring(text, a, z);
+    if (piece == NULL) return -1;
+    PyObject *info = PyDict_GetItemWithError(self->words, piece);
+    Py_DECREF(piece);
+    if (info == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 2) {
+        PyErr_SetString(PyExc_TypeError, "words: values must be (frequency, tag) tuples");
+        return -1;
+    }
+    *freq = PyLong_AsLongLong(PyTuple_GET_ITEM(info, 0));
+    if (*freq == -1 && PyErr_Occurred()) return -1;
+    PyObject *tag = PyTuple_GET_ITEM(info, 1);
+    if (!PyUnicode_Check(tag)) {
+        PyErr_SetString(PyExc_TypeError, "words: tags must be str");
+        return -1;
+    }
+    *nr = PyUnicode_CompareWithASCIIString(tag, "nr") == 0;
+    *ns = PyUnicode_CompareWithASCIIString(tag, "ns") == 0;
+    return 1;
+}
+
+static int all_in(const uint8_t *map, int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
+    for (Py_ssize_t j = a; j < z; j++)
+        if (!BIT(map, PyUnicode_READ(kind, data, j))) return 0;
+    return 1;
+}
+
+static int contains(const Offsets *b, Py_ssize_t x) {
+    for (Py_ssize_t j = 0; j < b->size; j++)
+        if (b->items[j] == x) return 1;
+    return 0;
+}
+
+static int is_dot(Py_UCS4 c) { return c == 0x00B7 || c == 0x2022 || c == 0x30FB; } /* · • ・ */
+
+#define NO_NAME (-2)
+#define FAILED (-1)
+
+/* The body of person._check_name, line for line: the end of the name, NO_NAME, or FAILED. */
+static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t start, Py_ssize_t end, int strict,
+                        int titled, Offsets *b) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int sl = surname_len(self, kind, data, n, start);
+    if (!sl) return end; /* minority names and names already shortened are not re-checked */
+    int bare = end - start == sl;
+#define CHAR_AT(i) ((i) >= 0 && (i) < n ? PyUnicode_READ(kind, data, (i)) : (Py_UCS4)-1)
+#define NEED(i)                                                                  \
+    if ((i) < 0 || (i) >= n) {                                                   \
+        PyErr_SetString(PyExc_IndexError, "check_name: string index out of range"); \
+        return FAILED;                                                           \
+    }
+    if (!bare) {
+        NEED(start + sl);
+        if (CHAR_AT(start + sl) == 0x67D0) return end; /* 某 */
+    }
+    if (strict) {
+        /* ``before in "·•・"`` is also true for the empty string: a name at the very start */
+        if (start == 0) return NO_NAME;
+        Py_UCS4 before = CHAR_AT(start - 1);
+        if (Py_UNICODE_ISDIGIT(before) || is_dot(before) || (end < n && is_dot(CHAR_AT(end)))) return NO_NAME;
+    }
+    if (bare && !titled) return end;
+    if (strict) {
+        NEED(start + sl);
+        if (!BIT(self->given, CHAR_AT(start + sl))) return NO_NAME;
+    }
+    Py_ssize_t lo = start - 4 > 0 ? start - 4 : 0;
+    Py_ssize_t hi = end + 4 < n ? end + 4 : n;
+    if (lo >= hi) {
+        if (offsets_push(b, hi < lo ? hi : lo) < 0) return FAILED;
+        if (hi != lo && offsets_push(b, hi < lo ? lo : hi) < 0) return FAILED;
+    } else if (window_boundaries(self->segmenter, text, lo, hi, b) < 0) {
+        return FAILED;
+    }
+    if ((strict || titled) && !contains(b, start)) return NO_NAME;
+    long long freq;
+    int nr, ns, found;
+    if (bare) {
+        if (contains(b, end)) return end;
+        Py_ssize_t next = -1;
+        for (Py_ssize_t j = 0; j < b->size; j++)
+            if (b->items[j] > start) {
+                next = b->items[j];
+                break;
+            }
+        if (next < 0) {
+            PyErr_SetString(PyExc_IndexError, "check_name: no boundary after the surname");
+            return FAILED;
+        }
+        found = word_info(self, text, start, next, &freq, &nr, &ns);
+        if (found < 0) return FAILED;
+        return (!found || nr) ? end : NO_NAME;
+    }
+    if (strict && !contains(b, start + sl)) return NO_NAME;
+    while (!contains(b, end)) {
+        end -= 1;
+        if (end - start <= sl) return NO_NAME;
+    }
+    found = word_info(self, text, start, end, &freq, &nr, &ns);
+    if (found < 0) return FAILED;
+    if (found) {
+        if (strict && !(nr && freq < 20 && end - start == 3)) return NO_NAME;
+        if (!strict && !nr && freq >= 300) return NO_NAME;
+    }
+    /* the pieces between start + sl, the boundaries strictly inside, and end */
+    Py_ssize_t a = start + sl;
+    for (Py_ssize_t j = 0; j <= b->size; j++) {
+        Py_ssize_t z;
+        if (j < b->size) {
+            z = b->items[j];
+            if (z <= start + sl || z >= end) continue;
+        } else {
+            z = end;
+        }
+        Py_ssize_t from = a;
+        a = z;
+        if (z - from < 2) continue;
+        found = word_info(self, text, from, z, &freq, &nr, &ns);
+        if (found < 0) return FAILED;
+        if (!found || nr) continue;
+        if (strict && ns) return NO_NAME; /* a place name */
+        if ((strict || titled) && freq >= 100 && !all_in(self->given, kind, data, from, z)) return NO_NAME;
+        if (freq >= (strict ? 20 : 1000) && !all_in(self->name_like, kind, data, from, z)) return NO_NAME;
+    }
+    int name_like = all_in(self->given, kind, data, start + sl, end) &&
+                    !(end - (start + sl) == 1 && CHAR_AT(start + sl) == 0x5C0F); /* 小 */
+    if (strict && !name_like) return NO_NAME;
+    return end;
+#undef CHAR_AT
+#undef NEED
+}
+
+/* check_name(text, start, end, strict, titled) -> int | None: person._check_name. */
+static PyObject *NameChecker_check_name(NameChecker *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "check_name(text, start, end, strict, titled) takes 5 arguments");
+        return NULL;
+    }
+    if (self->segmenter == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "NameChecker is not initialised");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
+    if (end == -1 && PyErr_Occurred()) return NULL;
+    int strict = PyObject_IsTrue(args[3]);
+    if (strict < 0) return NULL;
+    int titled = PyObject_IsTrue(args[4]);
+    if (titled < 0) return NULL;
+    if (start < 0 || end < start || end > PyUnicode_GET_LENGTH(text)) {
+        PyErr_SetString(PyExc_IndexError, "check_name: need 0 <= start <= end <= len(text)");
+        return NULL;
+    }
+    Offsets b;
+    offsets_init(&b);
+    Py_ssize_t result = check(self, text, start, end, strict, titled, &b);
+    offsets_free(&b);
+    if (result == FAILED) return NULL;
+    if (result == NO_NAME) Py_RETURN_NONE;
+    return PyLong_FromSsize_t(result);
+}
+
+static PyMethodDef NameChecker_methods[] = {
+    {"check_name", (PyCFunction)(void (*)(void))NameChecker_check_name, METH_FASTCALL,
+     "check_name(text, start, end, strict, titled) -> int | None: the end of the name text[start:end] "
+     "after the dictionary check, or None (person._check_name)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject NameCheckerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "stockade.privacy.detectors._segment.NameChecker",
+    .tp_basicsize = sizeof(NameChecker),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "NameChecker(segmenter, words, given_counts, surnames, compound_surnames, given_name_chars): "
+              "the name detector's dictionary check of a candidate.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)NameChecker_init,
+    .tp_dealloc = (destructor)NameChecker_dealloc,
+    .tp_methods = NameChecker_methods,
+};
+
 static struct PyModuleDef segment_module = {
     PyModuleDef_HEAD_INIT,
     "_segment",
@@ -406,12 +765,18 @@ static struct PyModuleDef segment_module = {
 };
 
 PyMODINIT_FUNC PyInit__segment(void) {
-    if (PyType_Ready(&SegmenterType) < 0) return NULL;
+    if (PyType_Ready(&SegmenterType) < 0 || PyType_Ready(&NameCheckerType) < 0) return NULL;
     PyObject *module = PyModule_Create(&segment_module);
     if (module == NULL) return NULL;
     Py_INCREF(&SegmenterType);
     if (PyModule_AddObject(module, "Segmenter", (PyObject *)&SegmenterType) < 0) {
         Py_DECREF(&SegmenterType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&NameCheckerType);
+    if (PyModule_AddObject(module, "NameChecker", (PyObject *)&NameCheckerType) < 0) {
+        Py_DECREF(&NameCheckerType);
         Py_DECREF(module);
         return NULL;
     }

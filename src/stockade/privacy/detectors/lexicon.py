@@ -172,6 +172,16 @@ def native_in_use() -> bool:
     return _get().native is not None
 
 
+def native_segmenter_in_use() -> Any:
+    """The C segmenter :func:`boundary_list` uses, or None (the name detector's C check uses it too)."""
+    return _get().native
+
+
+def given_name_counts() -> dict[str, int]:
+    """The table behind :func:`given_name_count`."""
+    return _get().given_counts
+
+
 def _boundary_list_python(text: str, lo: int, hi: int, lex: _Lexicon) -> list[int]:
     """:func:`boundary_list` in Python: the reference the C version is held to, and what runs
     without it."""

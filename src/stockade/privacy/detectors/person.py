@@ -512,7 +512,38 @@ def _lexicon_check(text: str, start: int, end: int, strict: bool, titled: bool =
     return result
 
 
+_native_checker: object = False  # not built yet; then the C checker, or None (not available)
+
+
 def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> int | None:
+    """:func:`_check_name_python`, in C where the optional extension is built (``_segment.c``:
+    the same rules line for line; tests hold the two to each other)."""
+    global _native_checker
+    checker = _native_checker
+    if checker is False:
+        checker = _native_checker = _build_native_checker()
+    if checker is not None:
+        return checker.check_name(text, start, end, strict, titled)
+    return _check_name_python(text, start, end, strict, titled)
+
+
+def _build_native_checker() -> object | None:
+    segmenter = lexicon.native_segmenter_in_use()
+    if segmenter is None:
+        return None
+    from stockade.privacy.detectors._segment import NameChecker
+
+    return NameChecker(
+        segmenter,
+        lexicon.word_table(),
+        lexicon.given_name_counts(),
+        SURNAMES,
+        COMPOUND_SURNAMES,
+        GIVEN_NAME_CHARS,
+    )
+
+
+def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bool) -> int | None:
     """The end of the name ``text[start:end]`` after checking it against the dictionary, or None
     when it is an ordinary word.
 
