@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stockade.core import network
-from stockade.workspace.doctor import Check, check_locale, exit_code
+from stockade.workspace.doctor import Check, check_locale, check_native, exit_code
 from tests.conftest import REPO, run_cli
 
 
@@ -29,6 +29,26 @@ def test_doctor_on_a_workspace(workspace_dir: Path) -> None:
     assert checks["permissions"]["status"] == "pass"
     expected = 1 if any(c["status"] == "fail" for c in checks.values()) else 0
     assert result.returncode == expected
+
+
+def test_doctor_says_whether_the_privacy_gate_runs_its_c_extension(
+    workspace_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    try:
+        from stockade.privacy.detectors import _segment  # noqa: F401
+    except ImportError:
+        pytest.skip("the optional C extension is not built here")
+    checks = _by_name(json.loads(run_cli("-w", str(workspace_dir), "doctor", "--json").stdout))
+    assert checks["privacy native code"]["status"] == "pass"
+    monkeypatch.setenv("STOCKADE_NATIVE", "off")
+    [check] = check_native()
+    assert check.status == "warn" and "STOCKADE_NATIVE" in check.detail
+    # as if not built: no module, and no attribute of the package left from the import above
+    monkeypatch.setitem(sys.modules, "stockade.privacy.detectors._segment", None)
+    monkeypatch.delattr(sys.modules["stockade.privacy.detectors"], "_segment")
+    monkeypatch.delenv("STOCKADE_NATIVE")
+    [check] = check_native()
+    assert check.status == "warn" and "not built" in check.detail and "C compiler" in check.fix
 
 
 def test_doctor_fails_on_disk_threshold(workspace_dir: Path) -> None:

@@ -402,9 +402,34 @@ def check_training_spec(spec: Any, model_dir: Path, *, free: int | None = None) 
     )
 
 
+def check_native() -> list[Check]:
+    """The privacy gate's optional C extension (docs/privacy.md): without it the name detector runs
+    in Python, with the same results and slower."""
+    name = "privacy native code"
+    try:
+        from stockade.privacy.detectors import _segment  # noqa: F401 (only whether it is built)
+    except ImportError:
+        return [
+            Check(
+                "system",
+                name,
+                "warn",
+                "not built: the name detector runs in Python (same results, slower `data desensitize`)",
+                "install Stockade from the install bundle's wheel, or from source with a C compiler (gcc) "
+                "present: pip install .",
+            )
+        ]
+    if not environment.native_code_enabled():
+        return [
+            Check("system", name, "warn", "built, turned off by STOCKADE_NATIVE", "unset STOCKADE_NATIVE")
+        ]
+    return [Check("system", name, "pass", "built and in use (the name detector's search and check in C)", "")]
+
+
 CHECKS: tuple[Callable[[], list[Check]], ...] = (
     check_python,
     check_libraries,
+    check_native,
     check_gpu,
     check_locale,
     check_offline,
