@@ -55,8 +55,31 @@ def test_cached_tables_equal_freshly_built_ones(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("STOCKADE_CACHE_DIR", str(tmp_path))
     built = lexicon._Lexicon()  # builds and writes the cache
     assert len(list(tmp_path.glob("lexicon-*.marshal"))) == 1
-    cached = lexicon._Lexicon()  # reads it
+    assert built.single  # the Python segmenter's tables: an entry of their own, written on first use
+    assert len(list(tmp_path.glob("lexicon_search-*.marshal"))) == 1
+    cached = lexicon._Lexicon()  # reads them
     for name in ("words", "logp", "floor", "single", "pairs", "starts3", "given_counts"):
         assert getattr(cached, name) == getattr(built, name), name
     assert isinstance(cached.starts3, frozenset)
     assert cached.words["黄瓜"] == built.words["黄瓜"] and cached.words["黄瓜"][1] == "n"
+    if built.native is not None:  # the C segmenter's tables, read back, are the ones built
+        assert len(list(tmp_path.glob("lexicon_native-*.marshal"))) == 1
+        fresh = lexicon.native_segmenter(built.single, built.pairs, built.logp, built.starts3)
+        assert cached.native.dump() == built.native.dump() == fresh.dump()
+
+
+def test_a_native_cache_entry_of_another_build_is_rebuilt(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("STOCKADE_CACHE_DIR", str(tmp_path))
+    first = lexicon._Lexicon()
+    if first.native is None:
+        pytest.skip("the optional C extension is not built here")
+    [entry] = tmp_path.glob("lexicon_native-*.marshal")
+    real = lexicon.load_or_build
+
+    def stale(name, key, build):  # the native entry holds bytes another build wrote
+        return b"STKSEG01 not these bytes" if name == "lexicon_native" else real(name, key, build)
+
+    monkeypatch.setattr(lexicon, "load_or_build", stale)
+    again = lexicon._Lexicon()  # the bytes are refused by Segmenter.load: built from the tables
+    assert again.native.dump() == first.native.dump()
+    assert entry.exists()

@@ -11,18 +11,22 @@ The name detector asks it two questions about a candidate such as ``黄瓜`` or 
   inside a word (``时|发送``, ``感谢|张``) is not a name; a real name mostly falls apart into single
   characters or short name-like pieces, because given names are rarely dictionary words.
 
-Loaded lazily, once per process (about half a second to build, half that from the derived-data
+Loaded lazily, once per process (about half a second to build, 0.2 s from the derived-data
 cache; ~60 MB); nothing is downloaded. :func:`boundaries` is
 jieba's own algorithm written out for short windows; tests/privacy/test_lexicon.py holds it to ``jieba.cut``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import platform
 import re
+import struct
 import threading
 from collections import Counter
+from collections.abc import Callable
 from importlib import metadata, resources
 from typing import Any
 
@@ -36,13 +40,18 @@ def native_segmenter(single: Any, pairs: Any, logp: Any, starts3: Any) -> Any:
     """The C segmenter over these tables (``_segment.Segmenter``, twelve times faster than
     :func:`_boundary_list_python` and equal to it), or None where the optional extension was not
     built or ``STOCKADE_NATIVE=off``."""
+    segmenter = _native_module()
+    return None if segmenter is None else segmenter.Segmenter(single, pairs, logp, starts3)
+
+
+def _native_module() -> Any:
     if not native_code_enabled():
         return None
     try:
-        from stockade.privacy.detectors._segment import Segmenter
+        from stockade.privacy.detectors import _segment
     except ImportError:
         return None
-    return Segmenter(single, pairs, logp, starts3)
+    return _segment
 
 
 class _Lexicon:
@@ -50,32 +59,79 @@ class _Lexicon:
     table of 500,000 entries that this module does not need).
 
     The tables below are derived from ``dict.txt`` alone, and building them takes about half a
-    second of every process's start-up; they are kept in the derived-data cache (``core.derived_cache``,
-    keyed by the file's size and time and jieba's version), which loads them in about half that."""
+    second; they are kept in the derived-data cache (``core.derived_cache``, keyed by the file's size
+    and time and jieba's version) in three entries, so that a process loads only what it uses:
+    ``lexicon`` (the words and the given-name counts, always), ``lexicon_native`` (the C
+    segmenter's tables, where the extension is built: a few milliseconds) and ``lexicon_search``
+    (the Python segmenter's tables, loaded on first use: only without the extension)."""
 
     def __init__(self) -> None:
         source = resources.files("jieba").joinpath("dict.txt")
         try:
             info = os.stat(str(source))
-            key: tuple[object, ...] = (
+            self._key: tuple[object, ...] = (
                 "jieba-dict",
                 str(source),
                 info.st_size,
                 info.st_mtime_ns,
                 _jieba_version(),
+                _FORMAT,
             )
         except OSError:  # not a plain file (a zipped install): build every time
-            key = ()
-        tables = load_or_build("lexicon", (*key, _FORMAT), _build) if key else _build()
-        (self.words, self.logp, self.floor, self.single, self.pairs, starts3, self.given_counts) = tables
-        self.starts3 = frozenset(starts3)
+            self._key = ()
+        self.words, self.given_counts = self._cached("lexicon", (), lambda: _built()[0])
         #: The same search in C (``_segment.c``), where that optional extension was built.
-        self.native = native_segmenter(self.single, self.pairs, self.logp, self.starts3)
+        self.native = self._native_segmenter()
+
+    def _cached(self, name: str, extra: tuple[object, ...], build: Callable[[], Any]) -> Any:
+        return load_or_build(name, (*self._key, *extra), build) if self._key else build()
+
+    def _native_segmenter(self) -> Any:
+        native = _native_module()
+        if native is None:
+            return None
+
+        def build() -> bytes:
+            return native.Segmenter(self.single, self.pairs, self.logp, self.starts3).dump()
+
+        # the bytes are this build's structs: the key names their format and the machine
+        blob = self._cached(
+            "lexicon_native", (native.FORMAT, platform.machine(), struct.calcsize("P")), build
+        )
+        try:
+            return native.Segmenter.load(blob)
+        except ValueError:  # written by another build of the extension
+            return native.Segmenter.load(build())
+
+    # The Python segmenter's tables, loaded on first use (cached_property: then plain attributes).
+    @functools.cached_property
+    def _search(self) -> tuple[Any, ...]:
+        return self._cached("lexicon_search", (), lambda: _built()[1])
+
+    @functools.cached_property
+    def logp(self) -> dict[str, float]:
+        return self._search[0]
+
+    @functools.cached_property
+    def floor(self) -> float:
+        return self._search[1]
+
+    @functools.cached_property
+    def single(self) -> dict[str, float]:
+        return self._search[2]
+
+    @functools.cached_property
+    def pairs(self) -> dict[str, float]:
+        return self._search[3]
+
+    @functools.cached_property
+    def starts3(self) -> frozenset[str]:
+        return frozenset(self._search[4])
 
 
-#: The layout of the tables ``_build`` returns: change it whenever they change, so that a cache
+#: The layout of the tables ``_built`` returns: change it whenever they change, so that a cache
 #: written by another version of this module is not read.
-_FORMAT = 1
+_FORMAT = 2
 
 
 def _jieba_version() -> str:
@@ -85,9 +141,11 @@ def _jieba_version() -> str:
         return "unknown"
 
 
-def _build() -> tuple[Any, ...]:
-    """The lexicon's tables, from jieba's ``dict.txt``: ``(words, logp, floor, single, pairs,
-    starts3, given_counts)`` as plain dicts, floats and tuples (what the cache can keep)."""
+@functools.cache
+def _built() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The lexicon's tables, from jieba's ``dict.txt``, as plain dicts, floats and tuples (what the
+    cache can keep): ``((words, given_counts), (logp, floor, single, pairs, starts3))``. Built at
+    most once per process, whichever cache entry asks first."""
     dictionary = resources.files("jieba").joinpath("dict.txt").read_text("utf-8")
     rows = _ROW_RE.findall(dictionary)
     words: dict[str, tuple[int, str]] = {w: (int(f), pos) for w, f, pos in rows}
@@ -111,7 +169,7 @@ def _build() -> tuple[Any, ...]:
             given[w[1]] += 1
             given[w[2]] += 1
     #: How often a character appears in the given names of jieba's three-character names.
-    return words, logp, floor, single, pairs, starts3, dict(given)
+    return (words, dict(given)), (logp, floor, single, pairs, starts3)
 
 
 _ROW_RE = re.compile(r"^(\S+) (\d+) (\S+)$", re.MULTILINE)
