@@ -64,8 +64,18 @@ def test_cached_tables_equal_freshly_built_ones(tmp_path, monkeypatch) -> None:
     assert cached.words["黄瓜"] == built.words["黄瓜"] and cached.words["黄瓜"][1] == "n"
     if built.native is not None:  # the C segmenter's tables, read back, are the ones built
         assert len(list(tmp_path.glob("lexicon_native-*.marshal"))) == 1
-        fresh = lexicon.native_segmenter(built.single, built.pairs, built.logp, built.starts3)
-        assert cached.native.dump() == built.native.dump() == fresh.dump()
+        fresh = lexicon.native_segmenter(built.single, built.pairs, built.logp, built.starts3, built.words)
+        text = "必要时发送律师函，紧急联系人黄某（母亲）多次致电其亲属卢建华。中国工商银行客户经理张伟"
+        for lo in range(len(text)):
+            for hi in range(lo, min(len(text), lo + 14) + 1):
+                assert cached.native.boundary_list(text, lo, hi) == fresh.boundary_list(text, lo, hi)
+        tags = {"nr": 1, "ns": 2}
+        ideographs = [w for w in built.words if all("\u4e00" <= c <= "\u9fff" for c in w)]
+        assert len(ideographs) > 300_000
+        for w in ideographs[::7]:
+            freq, tag = built.words[w]
+            assert cached.native.word(w) == fresh.word(w) == (freq, tags.get(tag, 0)), w
+        assert cached.native.word("卢建华") is None
 
 
 def test_a_native_cache_entry_of_another_build_is_rebuilt(tmp_path, monkeypatch) -> None:

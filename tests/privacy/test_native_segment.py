@@ -219,9 +219,39 @@ def test_the_name_check_refuses_bad_arguments() -> None:
         _segment.NameChecker.__new__(_segment.NameChecker).check_name("张伟", 0, 2, False, False)
     lex = lexicon._get()
     with pytest.raises(ValueError, match="compound_surnames: every item must be a str of 2"):
-        _segment.NameChecker(lex.native, lex.words, lex.given_counts, {"王"}, {"欧"}, {"伟"})
+        _segment.NameChecker(lex.native, lexicon.word, lex.given_counts, {"王"}, {"欧"}, {"伟"})
     with pytest.raises(TypeError):
-        _segment.NameChecker(object(), lex.words, lex.given_counts, {"王"}, {"欧阳"}, {"伟"})
+        _segment.NameChecker(object(), lexicon.word, lex.given_counts, {"王"}, {"欧阳"}, {"伟"})
+    with pytest.raises(TypeError, match="callable"):
+        _segment.NameChecker(lex.native, lex.words, lex.given_counts, {"王"}, {"欧阳"}, {"伟"})
+    with pytest.raises(ValueError, match="without the dictionary"):
+        _segment.NameChecker(_native(), lexicon.word, lex.given_counts, {"王"}, {"欧阳"}, {"伟"})
+
+
+def test_the_c_dictionary_is_the_dictionary_and_other_strings_go_to_python() -> None:
+    lex = lexicon._get()
+    assert lex.native.word("黄瓜") == (lex.words["黄瓜"][0], 0)  # a noun
+    assert lex.native.word("王建国")[1] == 1  # nr
+    assert lex.native.word("北京")[1] == 2  # ns
+    assert lex.native.word("卢建华") is None
+    with pytest.raises(ValueError, match="ideographs only"):
+        lex.native.word("T恤")
+    with pytest.raises(RuntimeError, match="without the dictionary"):
+        _native().word("黄瓜")
+    asked: list[str] = []
+
+    def word(text: str):
+        asked.append(text)
+        return lexicon.word(text)
+
+    checker = _segment.NameChecker(
+        lex.native, word, lex.given_counts, person.SURNAMES, person.COMPOUND_SURNAMES, person.GIVEN_NAME_CHARS
+    )
+    args = ("王A伟", 0, 3, False, False)  # a candidate the detector never makes: a Latin letter inside
+    assert checker.check_name(*args) == person._check_name_python(*args)
+    assert asked == ["王A伟"]
+    checker.check_name("客户张伟来电", 2, 4, False, False)
+    assert asked == ["王A伟"]  # ideographs: the C dictionary answers
 
 
 def test_the_built_module_needs_no_newer_c_library_than_the_bundles_target() -> None:

@@ -41,6 +41,21 @@ typedef struct {
     double logp;
 } WordSlot;
 
+/* The dictionary (lexicon.word): every word of ideographs only, any length, with its frequency
+ * and whether it is tagged nr (person) or ns (place); the characters are in one pool. */
+typedef struct {
+    uint64_t hash; /* 0 = empty slot */
+    uint32_t offset;
+    uint16_t length;
+    uint8_t tag; /* TAG_* */
+    uint8_t unused;
+    int64_t freq;
+} DictSlot;
+
+#define TAG_OTHER 0
+#define TAG_NR 1
+#define TAG_NS 2
+
 typedef struct {
     PyObject_HEAD
     double single[CJK_COUNT];
@@ -48,7 +63,12 @@ typedef struct {
     size_t pair_mask;
     WordSlot *words;
     size_t word_mask;
+    DictSlot *dict; /* NULL: built without the dictionary */
+    size_t dict_mask;
+    uint16_t *pool;
+    size_t pool_len;
 } Segmenter;
+
 
 static inline uint64_t mix(uint64_t x) {
     x ^= x >> 33;
@@ -63,6 +83,110 @@ static size_t table_size(Py_ssize_t entries) {
     size_t size = 1024;
     while (size < (size_t)entries * 2 + 1) size <<= 1;
     return size;
+}
+
+static inline uint64_t hash_chars(int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a over the code points, then mixed */
+    for (Py_ssize_t j = a; j < z; j++) {
+        h ^= (uint64_t)PyUnicode_READ(kind, data, j);
+        h *= 0x100000001b3ULL;
+    }
+    h = mix(h ^ (uint64_t)(z - a));
+    return h ? h : 1;
+}
+
+static DictSlot *dict_slot(const Segmenter *self, uint64_t hash, int kind, const void *data, Py_ssize_t a,
+                           Py_ssize_t z) {
+    size_t i = (size_t)hash & self->dict_mask;
+    for (;;) {
+        DictSlot *slot = &self->dict[i];
+        if (slot->hash == 0) return slot;
+        if (slot->hash == hash && slot->length == (uint16_t)(z - a)) {
+            const uint16_t *chars = self->pool + slot->offset;
+            Py_ssize_t j = 0;
+            while (j < z - a && chars[j] == PyUnicode_READ(kind, data, a + j)) j++;
+            if (j == z - a) return slot;
+        }
+        i = (i + 1) & self->dict_mask;
+    }
+}
+
+/* The dictionary entry of text[a:z], all ideographs, or NULL. */
+static const DictSlot *find_dict(const Segmenter *self, int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
+    if (z - a < 1 || z - a > 0xFFFF) return NULL;
+    const DictSlot *slot = dict_slot(self, hash_chars(kind, data, a, z), kind, data, a, z);
+    return slot->hash ? slot : NULL;
+}
+
+static int tag_code(PyObject *tag) {
+    if (!PyUnicode_Check(tag)) {
+        PyErr_SetString(PyExc_TypeError, "words: tags must be str");
+        return -1;
+    }
+    if (PyUnicode_CompareWithASCIIString(tag, "nr") == 0) return TAG_NR;
+    if (PyUnicode_CompareWithASCIIString(tag, "ns") == 0) return TAG_NS;
+    return TAG_OTHER;
+}
+
+static int all_cjk(int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
+    for (Py_ssize_t j = a; j < z; j++)
+        if (!IS_CJK(PyUnicode_READ(kind, data, j))) return 0;
+    return 1;
+}
+
+/* The dictionary's words of ideographs only into the C table (words: str -> (frequency, tag)). */
+static int build_dict(Segmenter *self, PyObject *words) {
+    PyObject *key, *value;
+    Py_ssize_t pos = 0, count = 0, chars = 0;
+    while (PyDict_Next(words, &pos, &key, &value)) {
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "words: keys must be str");
+            return -1;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(key);
+        if (n >= 1 && n <= 0xFFFF && all_cjk(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, n)) {
+            count++;
+            chars += n;
+        }
+    }
+    if (chars > 0x7FFFFFFF) {
+        PyErr_SetString(PyExc_ValueError, "words: too many characters");
+        return -1;
+    }
+    self->dict_mask = table_size(count) - 1;
+    self->dict = PyMem_Calloc(self->dict_mask + 1, sizeof(DictSlot));
+    self->pool = PyMem_Malloc((size_t)(chars ? chars : 1) * sizeof(uint16_t));
+    if (self->dict == NULL || self->pool == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->pool_len = 0;
+    pos = 0;
+    while (PyDict_Next(words, &pos, &key, &value)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(key);
+        int kind = PyUnicode_KIND(key);
+        const void *data = PyUnicode_DATA(key);
+        if (n < 1 || n > 0xFFFF || !all_cjk(kind, data, 0, n)) continue;
+        if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2) {
+            PyErr_SetString(PyExc_TypeError, "words: values must be (frequency, tag) tuples");
+            return -1;
+        }
+        long long freq = PyLong_AsLongLong(PyTuple_GET_ITEM(value, 0));
+        if (freq == -1 && PyErr_Occurred()) return -1;
+        int tag = tag_code(PyTuple_GET_ITEM(value, 1));
+        if (tag < 0) return -1;
+        uint64_t hash = hash_chars(kind, data, 0, n);
+        DictSlot *slot = dict_slot(self, hash, kind, data, 0, n);
+        if (slot->hash == 0) { /* (a dict has no duplicate keys) */
+            slot->hash = hash;
+            slot->offset = (uint32_t)self->pool_len;
+            slot->length = (uint16_t)n;
+            for (Py_ssize_t j = 0; j < n; j++) self->pool[self->pool_len++] = (uint16_t)PyUnicode_READ(kind, data, j);
+        }
+        slot->tag = (uint8_t)tag;
+        slot->freq = freq;
+    }
+    return 0;
 }
 
 static PairSlot *pair_slot(Segmenter *self, uint32_t key) {
@@ -130,15 +254,17 @@ static int score_of(PyObject *value, double *out) {
 static void Segmenter_dealloc(Segmenter *self) {
     PyMem_Free(self->pairs);
     PyMem_Free(self->words);
+    PyMem_Free(self->dict);
+    PyMem_Free(self->pool);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 /* Segmenter(single, pairs, logp, starts3): the lexicon's tables (see lexicon._build). */
 static int Segmenter_init(Segmenter *self, PyObject *args, PyObject *kwds) {
-    PyObject *single, *pairs, *logp, *starts3;
-    static char *names[] = {"single", "pairs", "logp", "starts3", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O:Segmenter", names, &PyDict_Type, &single,
-                                     &PyDict_Type, &pairs, &PyDict_Type, &logp, &starts3))
+    PyObject *single, *pairs, *logp, *starts3, *words = NULL;
+    static char *names[] = {"single", "pairs", "logp", "starts3", "words", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O|O!:Segmenter", names, &PyDict_Type, &single,
+                                     &PyDict_Type, &pairs, &PyDict_Type, &logp, &starts3, &PyDict_Type, &words))
         return -1;
     if (self->pairs != NULL || self->words != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Segmenter is already initialised");
@@ -230,7 +356,7 @@ static int Segmenter_init(Segmenter *self, PyObject *args, PyObject *kwds) {
         slot->high = high;
         if (score_of(value, &slot->logp) < 0) return -1;
     }
-    return 0;
+    return words == NULL ? 0 : build_dict(self, words);
 }
 
 /* A growable array of offsets (the boundaries of a window), on the stack for the usual window. */
@@ -435,12 +561,14 @@ static PyObject *Segmenter_boundary_list(Segmenter *self, PyObject *const *args,
  * (Segmenter.load) takes a few milliseconds, where building them from the lexicon's dicts takes the
  * dicts (about 150 ms to unmarshal) and 50 ms more. The layout is this build's structs, so the
  * cache key names FORMAT and the machine. */
-static const char BLOB_MAGIC[8] = {'S', 'T', 'K', 'S', 'E', 'G', '0', '1'};
+static const char BLOB_MAGIC[8] = {'S', 'T', 'K', 'S', 'E', 'G', '0', '2'};
 
 typedef struct {
     char magic[8];
     uint64_t n_pairs;
     uint64_t n_words;
+    uint64_t n_dict; /* 0: no dictionary */
+    uint64_t pool_len;
 } BlobHeader;
 
 static PyObject *Segmenter_dump(Segmenter *self, PyObject *Py_UNUSED(ignored)) {
@@ -450,11 +578,16 @@ static PyObject *Segmenter_dump(Segmenter *self, PyObject *Py_UNUSED(ignored)) {
     }
     BlobHeader header;
     memcpy(header.magic, BLOB_MAGIC, sizeof header.magic);
-    header.n_pairs = header.n_words = 0;
+    header.n_pairs = header.n_words = header.n_dict = header.pool_len = 0;
     for (size_t i = 0; i <= self->pair_mask; i++) header.n_pairs += self->pairs[i].key != 0;
     for (size_t i = 0; i <= self->word_mask; i++) header.n_words += self->words[i].high != 0;
+    if (self->dict != NULL) {
+        for (size_t i = 0; i <= self->dict_mask; i++) header.n_dict += self->dict[i].hash != 0;
+        header.pool_len = self->pool_len;
+    }
     Py_ssize_t size = (Py_ssize_t)(sizeof header + sizeof self->single + header.n_pairs * sizeof(PairSlot) +
-                                   header.n_words * sizeof(WordSlot));
+                                   header.n_words * sizeof(WordSlot) + header.n_dict * sizeof(DictSlot) +
+                                   header.pool_len * sizeof(uint16_t));
     PyObject *blob = PyBytes_FromStringAndSize(NULL, size);
     if (blob == NULL) return NULL;
     char *at = PyBytes_AS_STRING(blob);
@@ -478,6 +611,15 @@ static PyObject *Segmenter_dump(Segmenter *self, PyObject *Py_UNUSED(ignored)) {
         memcpy(at, &self->words[i], sizeof(WordSlot));
         at += sizeof(WordSlot);
     }
+    if (self->dict != NULL) {
+        for (size_t i = 0; i <= self->dict_mask; i++) {
+            if (self->dict[i].hash == 0) continue;
+            DictSlot slot = self->dict[i]; /* (calloc'd: its padding is zero) */
+            memcpy(at, &slot, sizeof slot);
+            at += sizeof slot;
+        }
+        memcpy(at, self->pool, header.pool_len * sizeof(uint16_t));
+    }
     return blob;
 }
 
@@ -491,10 +633,11 @@ static PyObject *Segmenter_load(PyTypeObject *type, PyObject *blob) {
     if ((size_t)view.len < sizeof header) goto bad;
     memcpy(&header, at, sizeof header);
     if (memcmp(header.magic, BLOB_MAGIC, sizeof header.magic) != 0 || header.n_pairs > (1u << 26) ||
-        header.n_words > (1u << 26))
+        header.n_words > (1u << 26) || header.n_dict > (1u << 26) || header.pool_len > 0x7FFFFFFF)
         goto bad;
     if ((size_t)view.len != sizeof header + sizeof self->single + header.n_pairs * sizeof(PairSlot) +
-                                header.n_words * sizeof(WordSlot))
+                                header.n_words * sizeof(WordSlot) + header.n_dict * sizeof(DictSlot) +
+                                header.pool_len * sizeof(uint16_t))
         goto bad;
     at += sizeof header;
     self = (Segmenter *)type->tp_alloc(type, 0);
@@ -521,6 +664,26 @@ static PyObject *Segmenter_load(PyTypeObject *type, PyObject *blob) {
         if (slot.high == 0) goto bad;
         *word_slot(self, slot.low, slot.high) = slot;
     }
+    if (header.n_dict > 0) {
+        self->dict_mask = table_size((Py_ssize_t)header.n_dict) - 1;
+        self->dict = PyMem_Calloc(self->dict_mask + 1, sizeof(DictSlot));
+        self->pool = PyMem_Malloc((size_t)(header.pool_len ? header.pool_len : 1) * sizeof(uint16_t));
+        if (self->dict == NULL || self->pool == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        const char *slots = at;
+        memcpy(self->pool, at + header.n_dict * sizeof(DictSlot), header.pool_len * sizeof(uint16_t));
+        self->pool_len = header.pool_len;
+        for (uint64_t j = 0; j < header.n_dict; j++) {
+            DictSlot slot;
+            memcpy(&slot, slots + j * sizeof(DictSlot), sizeof slot);
+            if (slot.hash == 0 || (uint64_t)slot.offset + slot.length > header.pool_len) goto bad;
+            size_t i = (size_t)slot.hash & self->dict_mask;
+            while (self->dict[i].hash != 0) i = (i + 1) & self->dict_mask; /* (no duplicates were dumped) */
+            self->dict[i] = slot;
+        }
+    }
     PyBuffer_Release(&view);
     return (PyObject *)self;
 bad:
@@ -531,7 +694,32 @@ fail:
     return NULL;
 }
 
+/* word(text) -> (frequency, tag) | None: the C dictionary's entry (tag 0 other, 1 nr, 2 ns). */
+static PyObject *Segmenter_word(Segmenter *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    if (self->dict == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "this Segmenter was built without the dictionary");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (!all_cjk(kind, data, 0, n)) {
+        PyErr_SetString(PyExc_ValueError, "word: the C dictionary holds words of ideographs only");
+        return NULL;
+    }
+    const DictSlot *slot = find_dict(self, kind, data, 0, n);
+    if (slot == NULL) Py_RETURN_NONE;
+    return Py_BuildValue("(Li)", (long long)slot->freq, (int)slot->tag);
+}
+
 static PyMethodDef Segmenter_methods[] = {
+    {"word", (PyCFunction)Segmenter_word, METH_O,
+     "word(text) -> (frequency, tag) | None: the dictionary entry of a word of ideographs "
+     "(tag 0: other, 1: nr, 2: ns)."},
     {"boundary_list", (PyCFunction)(void (*)(void))Segmenter_boundary_list, METH_FASTCALL,
      "boundary_list(text, lo, hi) -> list[int]: jieba's word boundaries in text[lo:hi], sorted, "
      "the ends included (lexicon.boundary_list)."},
@@ -545,7 +733,8 @@ static PyTypeObject SegmenterType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "stockade.privacy.detectors._segment.Segmenter",
     .tp_basicsize = sizeof(Segmenter),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Segmenter(single, pairs, logp, starts3): jieba's dictionary segmenter over short windows.",
+    .tp_doc = "Segmenter(single, pairs, logp, starts3, words=None): jieba's dictionary segmenter over "
+              "short windows, and with ``words`` its dictionary (for NameChecker).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Segmenter_init,
     .tp_dealloc = (destructor)Segmenter_dealloc,
@@ -562,7 +751,7 @@ static PyTypeObject SegmenterType = {
 typedef struct {
     PyObject_HEAD
     Segmenter *segmenter;
-    PyObject *words; /* word -> (frequency, part-of-speech tag) */
+    PyObject *word; /* lexicon.word, for a string the C dictionary cannot hold (not all ideographs) */
     uint8_t surname[BMP / 8];
     uint8_t compound_head[BMP / 8];
     uint8_t given[BMP / 8];     /* GIVEN_NAME_CHARS */
@@ -609,19 +798,27 @@ static int fill_chars(PyObject *items, int length, uint8_t *map, NameChecker *se
 
 static void NameChecker_dealloc(NameChecker *self) {
     Py_XDECREF(self->segmenter);
-    Py_XDECREF(self->words);
+    Py_XDECREF(self->word);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* NameChecker(segmenter, words, given_counts, surnames, compound_surnames, given_name_chars) */
+/* NameChecker(segmenter, word, given_counts, surnames, compound_surnames, given_name_chars): the
+ * segmenter must hold the dictionary; ``word`` (lexicon.word) answers for other strings. */
 static int NameChecker_init(NameChecker *self, PyObject *args, PyObject *kwds) {
-    PyObject *segmenter, *words, *given_counts, *surnames, *compounds, *given;
-    static char *names[] = {"segmenter", "words", "given_counts", "surnames", "compound_surnames",
+    PyObject *segmenter, *word, *given_counts, *surnames, *compounds, *given;
+    static char *names[] = {"segmenter", "word", "given_counts", "surnames", "compound_surnames",
                             "given_name_chars", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOO:NameChecker", names, &SegmenterType, &segmenter,
-                                     &PyDict_Type, &words, &PyDict_Type, &given_counts, &surnames,
-                                     &compounds, &given))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO!OOO:NameChecker", names, &SegmenterType, &segmenter,
+                                     &word, &PyDict_Type, &given_counts, &surnames, &compounds, &given))
         return -1;
+    if (((Segmenter *)segmenter)->dict == NULL) {
+        PyErr_SetString(PyExc_ValueError, "NameChecker: the segmenter was built without the dictionary");
+        return -1;
+    }
+    if (!PyCallable_Check(word)) {
+        PyErr_SetString(PyExc_TypeError, "NameChecker: word must be callable (lexicon.word)");
+        return -1;
+    }
     if (self->segmenter != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "NameChecker is already initialised");
         return -1;
@@ -645,8 +842,8 @@ static int NameChecker_init(NameChecker *self, PyObject *args, PyObject *kwds) {
     }
     Py_INCREF(segmenter);
     self->segmenter = (Segmenter *)segmenter;
-    Py_INCREF(words);
-    self->words = words;
+    Py_INCREF(word);
+    self->word = word;
     return 0;
 }
 
@@ -666,25 +863,41 @@ static int surname_len(const NameChecker *self, int kind, const void *data, Py_s
  * not, -1 on error. */
 static int word_info(const NameChecker *self, PyObject *text, Py_ssize_t a, Py_ssize_t z, long long *freq,
                      int *nr, int *ns) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (z > a && all_cjk(kind, data, a, z)) { /* every string the name detector asks about */
+        const DictSlot *slot = find_dict(self->segmenter, kind, data, a, z);
+        if (slot == NULL) return 0;
+        *freq = slot->freq;
+        *nr = slot->tag == TAG_NR;
+        *ns = slot->tag == TAG_NS;
+        return 1;
+    }
     PyObject *piece = PyUnicode_Substring(text, a, z);
     if (piece == NULL) return -1;
-    PyObject *info = PyDict_GetItemWithError(self->words, piece);
+    PyObject *info = PyObject_CallOneArg(self->word, piece);
     Py_DECREF(piece);
-    if (info == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (info == NULL) return -1;
+    if (info == Py_None) {
+        Py_DECREF(info);
+        return 0;
+    }
+    int status = 1;
     if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) != 2) {
-        PyErr_SetString(PyExc_TypeError, "words: values must be (frequency, tag) tuples");
-        return -1;
+        PyErr_SetString(PyExc_TypeError, "word: must return (frequency, tag) or None");
+        status = -1;
+    } else {
+        *freq = PyLong_AsLongLong(PyTuple_GET_ITEM(info, 0));
+        int tag = tag_code(PyTuple_GET_ITEM(info, 1));
+        if ((*freq == -1 && PyErr_Occurred()) || tag < 0) {
+            status = -1;
+        } else {
+            *nr = tag == TAG_NR;
+            *ns = tag == TAG_NS;
+        }
     }
-    *freq = PyLong_AsLongLong(PyTuple_GET_ITEM(info, 0));
-    if (*freq == -1 && PyErr_Occurred()) return -1;
-    PyObject *tag = PyTuple_GET_ITEM(info, 1);
-    if (!PyUnicode_Check(tag)) {
-        PyErr_SetString(PyExc_TypeError, "words: tags must be str");
-        return -1;
-    }
-    *nr = PyUnicode_CompareWithASCIIString(tag, "nr") == 0;
-    *ns = PyUnicode_CompareWithASCIIString(tag, "ns") == 0;
-    return 1;
+    Py_DECREF(info);
+    return status;
 }
 
 static int all_in(const uint8_t *map, int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
@@ -847,7 +1060,7 @@ static PyTypeObject NameCheckerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "stockade.privacy.detectors._segment.NameChecker",
     .tp_basicsize = sizeof(NameChecker),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "NameChecker(segmenter, words, given_counts, surnames, compound_surnames, given_name_chars): "
+    .tp_doc = "NameChecker(segmenter, word, given_counts, surnames, compound_surnames, given_name_chars): "
               "the name detector's dictionary check of a candidate.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)NameChecker_init,
@@ -877,7 +1090,7 @@ PyMODINIT_FUNC PyInit__segment(void) {
         Py_DECREF(module);
         return NULL;
     }
-    if (PyModule_AddIntConstant(module, "FORMAT", 1) < 0) { /* of Segmenter.dump's bytes */
+    if (PyModule_AddIntConstant(module, "FORMAT", 2) < 0) { /* of Segmenter.dump's bytes */
         Py_DECREF(module);
         return NULL;
     }

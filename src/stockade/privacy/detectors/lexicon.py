@@ -12,7 +12,7 @@ The name detector asks it two questions about a candidate such as ``黄瓜`` or 
   characters or short name-like pieces, because given names are rarely dictionary words.
 
 Loaded lazily, once per process (about half a second to build, 0.2 s from the derived-data
-cache; ~60 MB); nothing is downloaded. :func:`boundaries` is
+cache, 0.03 s with the C extension; ~60 MB); nothing is downloaded. :func:`boundaries` is
 jieba's own algorithm written out for short windows; tests/privacy/test_lexicon.py holds it to ``jieba.cut``.
 """
 
@@ -36,12 +36,14 @@ from stockade.core.environment import native_code_enabled
 _lock = threading.Lock()
 
 
-def native_segmenter(single: Any, pairs: Any, logp: Any, starts3: Any) -> Any:
+def native_segmenter(single: Any, pairs: Any, logp: Any, starts3: Any, words: Any = None) -> Any:
     """The C segmenter over these tables (``_segment.Segmenter``, twelve times faster than
-    :func:`_boundary_list_python` and equal to it), or None where the optional extension was not
-    built or ``STOCKADE_NATIVE=off``."""
-    segmenter = _native_module()
-    return None if segmenter is None else segmenter.Segmenter(single, pairs, logp, starts3)
+    :func:`_boundary_list_python` and equal to it; with ``words``, the dictionary too), or None
+    where the optional extension was not built or ``STOCKADE_NATIVE=off``."""
+    native = _native_module()
+    if native is None:
+        return None
+    return native.Segmenter(single, pairs, logp, starts3, *([] if words is None else [words]))
 
 
 def _native_module() -> Any:
@@ -60,10 +62,11 @@ class _Lexicon:
 
     The tables below are derived from ``dict.txt`` alone, and building them takes about half a
     second; they are kept in the derived-data cache (``core.derived_cache``, keyed by the file's size
-    and time and jieba's version) in three entries, so that a process loads only what it uses:
-    ``lexicon`` (the words and the given-name counts, always), ``lexicon_native`` (the C
-    segmenter's tables, where the extension is built: a few milliseconds) and ``lexicon_search``
-    (the Python segmenter's tables, loaded on first use: only without the extension)."""
+    and time and jieba's version) in four entries, so that a process loads only what it uses:
+    ``lexicon`` (the given-name counts, always), ``lexicon_native`` (the C segmenter's tables and
+    dictionary, where the extension is built: 0.03 s), and on first use only (without the
+    extension, or when Python code asks :func:`word`) ``lexicon_words`` (the dictionary as a dict,
+    0.15 s) and ``lexicon_search`` (the Python segmenter's tables, 0.15 s)."""
 
     def __init__(self) -> None:
         source = resources.files("jieba").joinpath("dict.txt")
@@ -79,7 +82,7 @@ class _Lexicon:
             )
         except OSError:  # not a plain file (a zipped install): build every time
             self._key = ()
-        self.words, self.given_counts = self._cached("lexicon", (), lambda: _built()[0])
+        self.given_counts: dict[str, int] = self._cached("lexicon", (), lambda: _built()[0][1])
         #: The same search in C (``_segment.c``), where that optional extension was built.
         self.native = self._native_segmenter()
 
@@ -92,7 +95,7 @@ class _Lexicon:
             return None
 
         def build() -> bytes:
-            return native.Segmenter(self.single, self.pairs, self.logp, self.starts3).dump()
+            return native.Segmenter(self.single, self.pairs, self.logp, self.starts3, self.words).dump()
 
         # the bytes are this build's structs: the key names their format and the machine
         blob = self._cached(
@@ -102,6 +105,10 @@ class _Lexicon:
             return native.Segmenter.load(blob)
         except ValueError:  # written by another build of the extension
             return native.Segmenter.load(build())
+
+    @functools.cached_property
+    def words(self) -> dict[str, tuple[int, str]]:
+        return self._cached("lexicon_words", (), lambda: _built()[0][0])
 
     # The Python segmenter's tables, loaded on first use (cached_property: then plain attributes).
     @functools.cached_property
@@ -131,7 +138,7 @@ class _Lexicon:
 
 #: The layout of the tables ``_built`` returns: change it whenever they change, so that a cache
 #: written by another version of this module is not read.
-_FORMAT = 2
+_FORMAT = 3
 
 
 def _jieba_version() -> str:

@@ -535,7 +535,7 @@ def _build_native_checker() -> object | None:
 
     return NameChecker(
         segmenter,
-        lexicon.word_table(),
+        lexicon.word,  # for strings the C dictionary cannot hold (never asked: candidates are ideographs)
         lexicon.given_name_counts(),
         SURNAMES,
         COMPOUND_SURNAMES,
