@@ -228,14 +228,60 @@ def test_the_name_check_refuses_bad_arguments() -> None:
         _segment.NameChecker(_native(), lexicon.word, lex.given_counts, {"王"}, {"欧阳"}, {"伟"})
 
 
+def test_name_at_equals_the_python_one_at_every_position() -> None:
+    checker = person._build_native_checker()
+    texts = [record.text for record in generate_realistic(150, 29)]
+    texts += [
+        r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:150]
+    ]
+    texts += [
+        "向王经理",
+        "于张先生处",
+        "韩国强，",
+        "张三生日",
+        "客户于财务报表中",
+        "王总",
+        "欧阳娜娜女士",
+        "李",
+    ]
+    found = 0
+    for text in texts:
+        for p in range(len(text) + 1):
+            expected = person._name_at_python(text, p)
+            assert checker.name_at(text, p) == expected, (text[max(0, p - 3) : p + 6], p)
+            found += expected is not None
+    assert found > 1_000
+
+
+def test_name_at_needs_its_tables() -> None:
+    lex = lexicon._get()
+    checker = _segment.NameChecker(
+        lex.native,
+        lexicon.word,
+        lex.given_counts,
+        person.SURNAMES,
+        person.COMPOUND_SURNAMES,
+        person.GIVEN_NAME_CHARS,
+    )
+    with pytest.raises(RuntimeError, match="configure_candidates"):
+        checker.name_at("客户张伟", 2)
+    with pytest.raises(TypeError, match="frozenset"):
+        checker.configure_candidates(list(person.TITLES), *[frozenset()] * 4, "的", "的", "向")
+    with pytest.raises(ValueError, match="one character"):
+        checker.configure_candidates(*[frozenset()] * 5, {"先生"}, "的", "向")
+    with pytest.raises(IndexError):
+        person._build_native_checker().name_at("张伟", 3)
+
+
 def test_the_c_dictionary_is_the_dictionary_and_other_strings_go_to_python() -> None:
     lex = lexicon._get()
     assert lex.native.word("黄瓜") == (lex.words["黄瓜"][0], 0)  # a noun
     assert lex.native.word("王建国")[1] == 1  # nr
     assert lex.native.word("北京")[1] == 2  # ns
     assert lex.native.word("卢建华") is None
-    with pytest.raises(ValueError, match="ideographs only"):
-        lex.native.word("T恤")
+    assert lex.native.word("T恤") == (lex.words["T恤"][0], 0)  # words of other characters too
+    with pytest.raises(ValueError, match="Basic Multilingual Plane"):
+        lex.native.word("\U00020000")
     with pytest.raises(RuntimeError, match="without the dictionary"):
         _native().word("黄瓜")
     asked: list[str] = []
@@ -247,11 +293,12 @@ def test_the_c_dictionary_is_the_dictionary_and_other_strings_go_to_python() -> 
     checker = _segment.NameChecker(
         lex.native, word, lex.given_counts, person.SURNAMES, person.COMPOUND_SURNAMES, person.GIVEN_NAME_CHARS
     )
-    args = ("王A伟", 0, 3, False, False)  # a candidate the detector never makes: a Latin letter inside
-    assert checker.check_name(*args) == person._check_name_python(*args)
-    assert asked == ["王A伟"]
+    odd = "王\U00020000伟"  # a candidate with a character beyond U+FFFF, which the C tables cannot hold
+    assert checker.check_name(odd, 0, 3, False, False) == person._check_name_python(odd, 0, 3, False, False)
+    assert asked == [odd]
     checker.check_name("客户张伟来电", 2, 4, False, False)
-    assert asked == ["王A伟"]  # ideographs: the C dictionary answers
+    checker.check_name("客户麦麦提·阿不都来电", 2, 9, False, False)  # a minority name: a dot inside
+    assert asked == [odd]  # the C dictionary answers
 
 
 def test_the_built_module_needs_no_newer_c_library_than_the_bundles_target() -> None:

@@ -41,8 +41,9 @@ typedef struct {
     double logp;
 } WordSlot;
 
-/* The dictionary (lexicon.word): every word of ideographs only, any length, with its frequency
- * and whether it is tagged nr (person) or ns (place); the characters are in one pool. */
+/* The dictionary (lexicon.word): every word (of the Basic Multilingual Plane: all of jieba's), any
+ * length, with its frequency and whether it is tagged nr (person) or ns (place); the characters are
+ * in one pool. */
 typedef struct {
     uint64_t hash; /* 0 = empty slot */
     uint32_t offset;
@@ -111,9 +112,9 @@ static DictSlot *dict_slot(const Segmenter *self, uint64_t hash, int kind, const
     }
 }
 
-/* The dictionary entry of text[a:z], all ideographs, or NULL. */
+/* The dictionary entry of text[a:z], all of the BMP, or NULL. */
 static const DictSlot *find_dict(const Segmenter *self, int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
-    if (z - a < 1 || z - a > 0xFFFF) return NULL;
+    if (z - a < 1 || z - a > 0xFFFF) return NULL; /* (callers check all_bmp) */
     const DictSlot *slot = dict_slot(self, hash_chars(kind, data, a, z), kind, data, a, z);
     return slot->hash ? slot : NULL;
 }
@@ -134,7 +135,16 @@ static int all_cjk(int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
     return 1;
 }
 
-/* The dictionary's words of ideographs only into the C table (words: str -> (frequency, tag)). */
+/* Whether text[a:z] is all in the Basic Multilingual Plane (what the dictionary's pool can hold). */
+static int all_bmp(int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
+    if (kind != PyUnicode_4BYTE_KIND) return 1;
+    for (Py_ssize_t j = a; j < z; j++)
+        if (PyUnicode_READ(kind, data, j) > 0xFFFF) return 0;
+    return 1;
+}
+
+/* The dictionary's words into the C table (words: str -> (frequency, tag)); a word with a character
+ * beyond U+FFFF (jieba has none) is left to Python (NameChecker's ``word``). */
 static int build_dict(Segmenter *self, PyObject *words) {
     PyObject *key, *value;
     Py_ssize_t pos = 0, count = 0, chars = 0;
@@ -143,8 +153,8 @@ static int build_dict(Segmenter *self, PyObject *words) {
             PyErr_SetString(PyExc_TypeError, "words: keys must be str");
             return -1;
         }
-        Py_ssize_t n = PyUnicode_GET_LENGTH(key);
-        if (n >= 1 && n <= 0xFFFF && all_cjk(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, n)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(key); /* (the pool is uint16: BMP code points) */
+        if (n >= 1 && n <= 0xFFFF && all_bmp(PyUnicode_KIND(key), PyUnicode_DATA(key), 0, n)) {
             count++;
             chars += n;
         }
@@ -166,7 +176,7 @@ static int build_dict(Segmenter *self, PyObject *words) {
         Py_ssize_t n = PyUnicode_GET_LENGTH(key);
         int kind = PyUnicode_KIND(key);
         const void *data = PyUnicode_DATA(key);
-        if (n < 1 || n > 0xFFFF || !all_cjk(kind, data, 0, n)) continue;
+        if (n < 1 || n > 0xFFFF || !all_bmp(kind, data, 0, n)) continue;
         if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2) {
             PyErr_SetString(PyExc_TypeError, "words: values must be (frequency, tag) tuples");
             return -1;
@@ -561,7 +571,7 @@ static PyObject *Segmenter_boundary_list(Segmenter *self, PyObject *const *args,
  * (Segmenter.load) takes a few milliseconds, where building them from the lexicon's dicts takes the
  * dicts (about 150 ms to unmarshal) and 50 ms more. The layout is this build's structs, so the
  * cache key names FORMAT and the machine. */
-static const char BLOB_MAGIC[8] = {'S', 'T', 'K', 'S', 'E', 'G', '0', '2'};
+static const char BLOB_MAGIC[8] = {'S', 'T', 'K', 'S', 'E', 'G', '0', '3'};
 
 typedef struct {
     char magic[8];
@@ -707,8 +717,8 @@ static PyObject *Segmenter_word(Segmenter *self, PyObject *text) {
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    if (!all_cjk(kind, data, 0, n)) {
-        PyErr_SetString(PyExc_ValueError, "word: the C dictionary holds words of ideographs only");
+    if (!all_bmp(kind, data, 0, n)) {
+        PyErr_SetString(PyExc_ValueError, "word: the C dictionary holds words of the Basic Multilingual Plane only");
         return NULL;
     }
     const DictSlot *slot = find_dict(self, kind, data, 0, n);
@@ -718,7 +728,7 @@ static PyObject *Segmenter_word(Segmenter *self, PyObject *text) {
 
 static PyMethodDef Segmenter_methods[] = {
     {"word", (PyCFunction)Segmenter_word, METH_O,
-     "word(text) -> (frequency, tag) | None: the dictionary entry of a word of ideographs "
+     "word(text) -> (frequency, tag) | None: the dictionary entry of a word of the BMP "
      "(tag 0: other, 1: nr, 2: ns)."},
     {"boundary_list", (PyCFunction)(void (*)(void))Segmenter_boundary_list, METH_FASTCALL,
      "boundary_list(text, lo, hi) -> list[int]: jieba's word boundaries in text[lo:hi], sorted, "
@@ -751,13 +761,23 @@ static PyTypeObject SegmenterType = {
 typedef struct {
     PyObject_HEAD
     Segmenter *segmenter;
-    PyObject *word; /* lexicon.word, for a string the C dictionary cannot hold (not all ideographs) */
+    PyObject *word; /* lexicon.word, for a string the C dictionary cannot hold (beyond U+FFFF) */
     uint8_t surname[BMP / 8];
     uint8_t compound_head[BMP / 8];
     uint8_t given[BMP / 8];     /* GIVEN_NAME_CHARS */
     uint8_t name_like[BMP / 8]; /* given, or in >= 20 of the dictionary's three-character names */
     uint32_t compounds[MAX_COMPOUNDS];
     int n_compounds;
+    /* for name_at (person.name_at), set by configure_candidates */
+    int configured;
+    uint8_t g1_stop[BMP / 8];
+    uint8_t g2_stop[BMP / 8];
+    uint8_t function_surname[BMP / 8];
+    PyObject *titles;     /* frozenset of str */
+    PyObject *followers;  /* frozenset of str: NAME_FOLLOWERS + TITLES (person._FOLLOWER_RE) */
+    PyObject *stop_exact; /* person._STOP_EXACT */
+    PyObject *stop2;
+    PyObject *stop3;
 } NameChecker;
 
 static void set_bit(uint8_t *map, Py_UCS4 c) { map[c >> 3] |= (uint8_t)(1u << (c & 7)); }
@@ -799,6 +819,11 @@ static int fill_chars(PyObject *items, int length, uint8_t *map, NameChecker *se
 static void NameChecker_dealloc(NameChecker *self) {
     Py_XDECREF(self->segmenter);
     Py_XDECREF(self->word);
+    Py_XDECREF(self->titles);
+    Py_XDECREF(self->followers);
+    Py_XDECREF(self->stop_exact);
+    Py_XDECREF(self->stop2);
+    Py_XDECREF(self->stop3);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -865,7 +890,7 @@ static int word_info(const NameChecker *self, PyObject *text, Py_ssize_t a, Py_s
                      int *nr, int *ns) {
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    if (z > a && all_cjk(kind, data, a, z)) { /* every string the name detector asks about */
+    if (z > a && all_bmp(kind, data, a, z)) { /* every string the name detector asks about */
         const DictSlot *slot = find_dict(self->segmenter, kind, data, a, z);
         if (slot == NULL) return 0;
         *freq = slot->freq;
@@ -1049,7 +1074,166 @@ static PyObject *NameChecker_check_name(NameChecker *self, PyObject *const *args
     return PyLong_FromSsize_t(result);
 }
 
+/* ---- where a name starts and ends after a context word or in running text (person.name_at) ---- */
+
+static int fill_bitmap(PyObject *chars, uint8_t *map, const char *what) {
+    memset(map, 0, BMP / 8);
+    PyObject *iterator = PyObject_GetIter(chars);
+    if (iterator == NULL) return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        int ok = PyUnicode_Check(item) && PyUnicode_GET_LENGTH(item) == 1 && PyUnicode_READ_CHAR(item, 0) < BMP;
+        if (ok) set_bit(map, PyUnicode_READ_CHAR(item, 0));
+        Py_DECREF(item);
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "%s: every item must be one character of the BMP", what);
+            Py_DECREF(iterator);
+            return -1;
+        }
+    }
+    Py_DECREF(iterator);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int keep_set(PyObject **slot, PyObject *value, const char *what) {
+    if (!PyFrozenSet_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a frozenset of str", what);
+        return -1;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(*slot, value);
+    return 0;
+}
+
+/* configure_candidates(titles, followers, stop_exact, stop2, stop3, g1_stop, g2_stop,
+ * function_surnames): person's tables for name_at. */
+static PyObject *NameChecker_configure(NameChecker *self, PyObject *args, PyObject *kwds) {
+    PyObject *titles, *followers, *stop_exact, *stop2, *stop3, *g1, *g2, *function;
+    static char *names[] = {"titles", "followers", "stop_exact", "stop2", "stop3", "g1_stop", "g2_stop",
+                            "function_surnames", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOO:configure_candidates", names, &titles, &followers,
+                                     &stop_exact, &stop2, &stop3, &g1, &g2, &function))
+        return NULL;
+    if (keep_set(&self->titles, titles, "titles") < 0 || keep_set(&self->followers, followers, "followers") < 0 ||
+        keep_set(&self->stop_exact, stop_exact, "stop_exact") < 0 || keep_set(&self->stop2, stop2, "stop2") < 0 ||
+        keep_set(&self->stop3, stop3, "stop3") < 0 || fill_bitmap(g1, self->g1_stop, "g1_stop") < 0 ||
+        fill_bitmap(g2, self->g2_stop, "g2_stop") < 0 ||
+        fill_bitmap(function, self->function_surname, "function_surnames") < 0)
+        return NULL;
+    self->configured = 1;
+    Py_RETURN_NONE;
+}
+
+/* Whether text[a:min(z, n)] is in ``set`` (a slice past the end is shorter, as in Python): 1, 0, -1. */
+static int slice_in(PyObject *set, PyObject *text, Py_ssize_t n, Py_ssize_t a, Py_ssize_t z) {
+    if (a > n) a = n;
+    if (z > n) z = n;
+    PyObject *piece = PyUnicode_Substring(text, a, z);
+    if (piece == NULL) return -1;
+    int found = PySet_Contains(set, piece);
+    Py_DECREF(piece);
+    return found;
+}
+
+/* person._title_at */
+static int title_at(const NameChecker *self, PyObject *text, Py_ssize_t n, Py_ssize_t p) {
+    int found = slice_in(self->titles, text, n, p, p + 2);
+    if (found != 0) return found;
+    return slice_in(self->titles, text, n, p, p + 3);
+}
+
+/* person._delimited */
+static int delimited(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
+                     Py_ssize_t end) {
+    if (end >= n || !IS_CJK(PyUnicode_READ(kind, data, end))) return 1;
+    for (Py_ssize_t length = 1; length <= 3 && end + length <= n; length++) { /* followers: 1-3 chars */
+        int found = slice_in(self->followers, text, n, end, end + length);
+        if (found != 0) return found;
+    }
+    return 0;
+}
+
+/* person._vetoed */
+static int vetoed(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
+                  Py_ssize_t start, Py_ssize_t end) {
+    int found = slice_in(self->stop_exact, text, n, start, end);
+    if (found == 0) found = slice_in(self->stop3, text, n, start, start + 3);
+    if (found != 0) return found;
+    found = slice_in(self->stop2, text, n, start, start + 2);
+    if (found <= 0) return found;
+    if (end - start == 3 && start + 2 < n && BIT(self->given, PyUnicode_READ(kind, data, start + 2))) {
+        int ends = delimited(self, text, kind, data, n, end);
+        if (ends < 0) return -1;
+        return !ends;
+    }
+    return 1;
+}
+
+/* name_at(text, p) -> (end, bare) | None: person.name_at. */
+static PyObject *NameChecker_name_at(NameChecker *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "name_at(text, p) takes 2 arguments");
+        return NULL;
+    }
+    if (!self->configured || self->segmenter == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "NameChecker: configure_candidates() first");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    Py_ssize_t p = PyLong_AsSsize_t(args[1]);
+    if (p == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (p < 0 || p > n) {
+        PyErr_SetString(PyExc_IndexError, "name_at: need 0 <= p <= len(text)");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int sl = surname_len(self, kind, data, n, p);
+    if (!sl) Py_RETURN_NONE;
+    Py_ssize_t g = p + sl;
+    int found = title_at(self, text, n, g);
+    if (found < 0) return NULL;
+    if (found) {
+        int veto = vetoed(self, text, kind, data, n, p, g);
+        if (veto < 0) return NULL;
+        if (veto) Py_RETURN_NONE;
+        return Py_BuildValue("(nO)", g, Py_True);
+    }
+    if (g >= n) Py_RETURN_NONE;
+    Py_UCS4 first = PyUnicode_READ(kind, data, g);
+    if (!IS_CJK(first) || BIT(self->g1_stop, first)) Py_RETURN_NONE;
+    Py_ssize_t g2 = g + 1;
+    if (g2 < n) {
+        Py_UCS4 second = PyUnicode_READ(kind, data, g2);
+        if (IS_CJK(second) && !BIT(self->g2_stop, second)) {
+            found = title_at(self, text, n, g2);
+            if (found < 0) return NULL;
+            if (!found) g2 += 1;
+        }
+    }
+    int veto = vetoed(self, text, kind, data, n, p, g2);
+    if (veto < 0) return NULL;
+    if (veto) Py_RETURN_NONE;
+    /* 客户于财务报表中, 客户向银行: a preposition here, not the surname 于 or 向 */
+    if (BIT(self->function_surname, PyUnicode_READ(kind, data, p)) && sl == 1) {
+        int ends = delimited(self, text, kind, data, n, g2);
+        if (ends < 0) return NULL;
+        if (!ends || !BIT(self->given, PyUnicode_READ(kind, data, g2 - 1))) Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(nO)", g2, Py_False);
+}
+
 static PyMethodDef NameChecker_methods[] = {
+    {"configure_candidates", (PyCFunction)(void (*)(void))NameChecker_configure, METH_VARARGS | METH_KEYWORDS,
+     "configure_candidates(titles, followers, stop_exact, stop2, stop3, g1_stop, g2_stop, function_surnames): "
+     "the tables name_at needs (person.py's)."},
+    {"name_at", (PyCFunction)(void (*)(void))NameChecker_name_at, METH_FASTCALL,
+     "name_at(text, p) -> (end, bare) | None: person.name_at."},
     {"check_name", (PyCFunction)(void (*)(void))NameChecker_check_name, METH_FASTCALL,
      "check_name(text, start, end, strict, titled) -> int | None: the end of the name text[start:end] "
      "after the dictionary check, or None (person._check_name)."},
@@ -1090,7 +1274,7 @@ PyMODINIT_FUNC PyInit__segment(void) {
         Py_DECREF(module);
         return NULL;
     }
-    if (PyModule_AddIntConstant(module, "FORMAT", 2) < 0) { /* of Segmenter.dump's bytes */
+    if (PyModule_AddIntConstant(module, "FORMAT", 3) < 0) { /* of Segmenter.dump's bytes */
         Py_DECREF(module);
         return NULL;
     }

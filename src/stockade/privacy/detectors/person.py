@@ -202,7 +202,16 @@ def _title_at(text: str, p: int) -> bool:
 
 def name_at(text: str, p: int) -> tuple[int, bool] | None:
     """The end of a Chinese name that starts at ``p`` and whether it is a bare surname
-    (followed by a title), or None."""
+    (followed by a title), or None: :func:`_name_at_python`, in C where the optional extension is
+    built (tests hold the two to each other)."""
+    checker = _native_checker if _native_checker is not False else _checker()
+    if checker is not None:
+        return checker.name_at(text, p)
+    return _name_at_python(text, p)
+
+
+def _name_at_python(text: str, p: int) -> tuple[int, bool] | None:
+    """:func:`name_at` in Python."""
     sl = _surname_len(text, p)
     if not sl:
         return None
@@ -518,13 +527,16 @@ _native_checker: object = False  # not built yet; then the C checker, or None (n
 def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> int | None:
     """:func:`_check_name_python`, in C where the optional extension is built (``_segment.c``:
     the same rules line for line; tests hold the two to each other)."""
-    global _native_checker
-    checker = _native_checker
-    if checker is False:
-        checker = _native_checker = _build_native_checker()
+    checker = _native_checker if _native_checker is not False else _checker()
     if checker is not None:
         return checker.check_name(text, start, end, strict, titled)
     return _check_name_python(text, start, end, strict, titled)
+
+
+def _checker() -> object | None:
+    global _native_checker
+    _native_checker = _build_native_checker()
+    return _native_checker
 
 
 def _build_native_checker() -> object | None:
@@ -533,7 +545,7 @@ def _build_native_checker() -> object | None:
         return None
     from stockade.privacy.detectors._segment import NameChecker
 
-    return NameChecker(
+    checker = NameChecker(
         segmenter,
         lexicon.word,  # for strings the C dictionary cannot hold (never asked: candidates are ideographs)
         lexicon.given_name_counts(),
@@ -541,6 +553,17 @@ def _build_native_checker() -> object | None:
         COMPOUND_SURNAMES,
         GIVEN_NAME_CHARS,
     )
+    checker.configure_candidates(
+        titles=_TITLE_SET,
+        followers=frozenset(NAME_FOLLOWERS + TITLES),  # what _FOLLOWER_RE matches
+        stop_exact=_STOP_EXACT,
+        stop2=_STOP2,
+        stop3=_STOP3,
+        g1_stop=_G1_STOP,
+        g2_stop=_G2_STOP,
+        function_surnames=_FUNCTION_SURNAMES,
+    )
+    return checker
 
 
 def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bool) -> int | None:
