@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockade.privacy.corpus.realistic import generate_realistic
-from stockade.privacy.detectors import lexicon, person
+from stockade.privacy.detectors import grouped, lexicon, person
+from stockade.privacy.detectors._base import digit_view
 
 try:
     from stockade.privacy.detectors import _segment
@@ -299,6 +300,58 @@ def test_the_c_dictionary_is_the_dictionary_and_other_strings_go_to_python() -> 
     checker.check_name("客户张伟来电", 2, 4, False, False)
     checker.check_name("客户麦麦提·阿不都来电", 2, 9, False, False)  # a minority name: a dot inside
     assert asked == [odd]  # the C dictionary answers
+
+
+def _digit_runs() -> list[tuple[str, int, int]]:
+    """Every run of digit groups the grouped-number detector looks at, in realistic bank text and in
+    random groupings (lengths, separators, a final X or x), on the detectors' normalised view."""
+    texts = [record.text for record in generate_realistic(300, 37)]
+    rng = random.Random(3)
+    separators = [" ", ",", "，", "、", "/", "-", "－", "—", ", ", "， ", "、 ", " - ", "."]
+    for _ in range(4_000):
+        groups = ["".join(rng.choices("0123456789", k=rng.randint(1, 8))) for _ in range(rng.randint(2, 14))]
+        if rng.random() < 0.3:
+            groups[-1] += rng.choice("Xx")
+        texts.append("号码" + "".join(g + rng.choice(separators) for g in groups[:-1]) + groups[-1] + "。")
+    runs = []
+    for text in texts:
+        view, lo, hi = digit_view(text)
+        runs += [
+            (view, m.start(), m.end())
+            for m in grouped._RUN_RE.finditer(view, lo, hi)
+            if m.end() - m.start() >= 11
+        ]
+    return runs
+
+
+def test_grouped_candidates_are_the_python_ones_less_those_no_check_accepts() -> None:
+    detector = grouped.GroupedNumberDetector()
+    runs = _digit_runs()
+    assert len(runs) > 3_000
+    kept = dropped = 0
+    for view, start, end in runs:
+        python = grouped._candidates_python(view, start, end)
+        native = _segment.grouped_candidates(view, start, end)
+        assert native == [c for c in python if c in native], view[start:end]  # the same, in order
+        for candidate in python:
+            if candidate not in native:  # left out in C: Python's checks refuse it too
+                assert (
+                    detector._classify(view, candidate[0], candidate[2], candidate[3], candidate[4]) is None
+                )
+                dropped += 1
+        kept += len(native)
+    assert kept > 1_000 and dropped > 1_000
+
+
+def test_the_grouped_detector_finds_the_same_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [record.text for record in generate_realistic(300, 43)]
+    detector = grouped.GroupedNumberDetector()
+    with_c = [detector.detect(text) for text in texts]
+    monkeypatch.setattr(grouped, "_native_candidates", lambda: None)
+    assert [detector.detect(text) for text in texts] == with_c
+    assert sum(map(len, with_c)) > 100
+    with pytest.raises(IndexError):
+        _segment.grouped_candidates("123", 0, 9)
 
 
 def test_the_built_module_needs_no_newer_c_library_than_the_bundles_target() -> None:

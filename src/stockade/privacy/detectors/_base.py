@@ -33,7 +33,9 @@ import re
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
+from typing import Any
 
+from stockade.core.environment import native_code_enabled
 from stockade.core.registry import Registry
 from stockade.privacy.spans import Detector
 
@@ -45,6 +47,19 @@ END = r"(?![0-9A-Za-z])"
 
 #: A CJK unified ideograph (the BMP block; names and addresses never need the extensions).
 CJK = "\u4e00-\u9fff"
+
+
+def native_module() -> Any:
+    """The detectors' optional C extension (``_segment``: the name detector's search and checks, the
+    grouped-number candidates), or None where it was not built or ``STOCKADE_NATIVE=off``; every
+    caller has the same code in Python, which tests hold the C code to."""
+    if not native_code_enabled():
+        return None
+    try:
+        from stockade.privacy.detectors import _segment
+    except ImportError:
+        return None
+    return _segment
 
 
 def is_cjk(ch: str) -> bool:

@@ -1,17 +1,23 @@
 /*
- * stockade.privacy.detectors._segment: the name detector's word-boundary search, and its check of a
- * candidate against the dictionary (NameChecker, person._check_name_python line for line), in C.
+ * stockade.privacy.detectors._segment: the privacy detectors' hottest per-candidate steps in C.
  *
- * Written by hand because no library does this exact job: jieba's maximum-probability path
- * (``jieba.cut(HMM=False)``) over a window of a dozen characters around each name candidate, the
- * question the name detector asks thousands of times per megabyte of bank text. The Python version
- * (``lexicon._boundary_list_python``) is the reference: tests hold this one to it, and to
- * ``jieba.cut`` itself, and it is what runs where this module was not built (it is optional).
+ *   Segmenter      the name detector's word-boundary search (lexicon._boundary_list_python) and
+ *                  jieba's dictionary (lexicon.word), over tables cached as bytes (dump/load);
+ *   NameChecker    the name detector's check of a candidate (person._check_name_python) and where
+ *                  a name that starts at a place ends (person._name_at_python);
+ *   grouped_candidates  the slices of digit groups the grouped-number detector tries
+ *                  (grouped._candidates_python, less those no check could accept).
  *
- * The tables are the lexicon's own (``lexicon._build``), copied once per process into plain C hash
- * tables keyed by code points, so a look-up allocates no Python string. Scores are the same IEEE
- * doubles added in the same order as in Python (built with -ffp-contract=off), so every comparison,
- * ties included, comes out the same.
+ * Written by hand because no library does these exact jobs: jieba's maximum-probability path
+ * (``jieba.cut(HMM=False)``) over a window of a dozen characters around each name candidate, and the
+ * rules around it, asked thousands of times per megabyte of bank text. Each Python version is the
+ * reference: tests hold the C code to it (tests/privacy/test_native_segment.py), and it is what runs
+ * where this module was not built (it is optional) or STOCKADE_NATIVE=off.
+ *
+ * The tables are the lexicon's own (``lexicon._built``), copied into plain C hash tables keyed by
+ * code points, so a look-up allocates no Python string. Scores are the same IEEE doubles added in the
+ * same order as in Python (built with -ffp-contract=off), so every comparison, ties included, comes
+ * out the same.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1252,12 +1258,156 @@ static PyTypeObject NameCheckerType = {
     .tp_methods = NameChecker_methods,
 };
 
+/* ---- identifiers written in groups (grouped.GroupedNumberDetector) ---- */
+
+#define MAX_GROUPS 12
+
+static int is_digit_ascii(Py_UCS4 c) { return c >= '0' && c <= '9'; }
+
+/* Whether ``digits`` (n characters from ``at``, runs of groups joined) can be anything the detector's
+ * _classify accepts: a GB 11643 check character that matches, or all digits and a Luhn-valid card
+ * length, or all digits of a phone number's length for a whole run. A necessary condition only:
+ * _classify (Python) decides for the candidates that pass. */
+static int may_classify(const Py_UCS4 *digits, int n, int whole) {
+    int all_digits = 1;
+    for (int k = 0; k < n; k++) all_digits &= is_digit_ascii(digits[k]);
+    if (n == 18) {
+        static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+        int first17 = 1, total = 0;
+        for (int k = 0; k < 17; k++) {
+            first17 &= is_digit_ascii(digits[k]);
+            total += (int)(digits[k] - '0') * weights[k];
+        }
+        if (first17) {
+            Py_UCS4 last = digits[17] == 'x' ? 'X' : digits[17];
+            if ("10X98765432"[total % 11] == (char)last) return 1;
+        }
+    }
+    if (!all_digits) return 0;
+    if (n >= 16 && n <= 19) {
+        int total = 0;
+        for (int k = 0; k < n; k++) {
+            int d = (int)(digits[n - 1 - k] - '0');
+            if (k % 2) {
+                d *= 2;
+                if (d > 9) d -= 9;
+            }
+            total += d;
+        }
+        if (total % 10 == 0) return 1;
+    }
+    return whole && n >= 10 && n <= 13;
+}
+
+/* grouped_candidates(text, start, end) -> list[(start, end, digits, whole, parts)]: the slices of whole
+ * digit groups of the run text[start:end] that GroupedNumberDetector tries (grouped._candidates_python,
+ * in the same order), less those _classify would refuse anyway (may_classify). */
+static PyObject *grouped_candidates(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "grouped_candidates(text: str, start, end)");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
+    if (end == -1 && PyErr_Occurred()) return NULL;
+    if (start < 0 || end < start || end > PyUnicode_GET_LENGTH(text)) {
+        PyErr_SetString(PyExc_IndexError, "grouped_candidates: need 0 <= start <= end <= len(text)");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    if (end - start < 11) return out;
+    /* the groups (digits, and X or x) and where each starts and ends */
+    Py_ssize_t group_start[MAX_GROUPS + 1], group_len[MAX_GROUPS + 1];
+    int count = 0, comma_or_dot = 0;
+    Py_ssize_t at = start;
+    while (at < end) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, at);
+        int in_group = is_digit_ascii(c) || c == 'X' || c == 'x';
+        if (!in_group) {
+            comma_or_dot |= c == ',' || c == 0xFF0C || c == '.'; /* , ， . */
+            at++;
+            continue;
+        }
+        if (count == MAX_GROUPS) return out; /* more than twelve groups: not an identifier */
+        group_start[count] = at;
+        while (at < end) {
+            c = PyUnicode_READ(kind, data, at);
+            if (!(is_digit_ascii(c) || c == 'X' || c == 'x')) break;
+            at++;
+        }
+        group_len[count] = at - group_start[count];
+        count++;
+    }
+    if (count == 0) return out;
+    /* 1,234,567: an amount (grouped._thousands) */
+    if (group_len[0] <= 3) {
+        int threes = 0;
+        for (int k = 0; k < count; k++) threes += group_len[k] == 3;
+        if (threes == count - (group_len[0] != 3) && comma_or_dot) return out;
+    }
+    Py_ssize_t rest = 0;
+    for (int k = 0; k < count; k++) rest += group_len[k];
+    int country_code = (group_len[0] == 2 && PyUnicode_READ(kind, data, group_start[0]) == '8' &&
+                        PyUnicode_READ(kind, data, group_start[0] + 1) == '6') ||
+                       (group_len[0] == 4 && PyUnicode_READ(kind, data, group_start[0]) == '0' &&
+                        PyUnicode_READ(kind, data, group_start[0] + 1) == '0' &&
+                        PyUnicode_READ(kind, data, group_start[0] + 2) == '8' &&
+                        PyUnicode_READ(kind, data, group_start[0] + 3) == '6');
+    int last = count - 1;
+    Py_UCS4 digits[19 + 12];
+    for (int i = 0; i < count; i++) {
+        if (i && rest < 16 && (i > 1 || !country_code)) break;
+        rest -= group_len[i];
+        Py_ssize_t n = group_len[i];
+        if (n > 12) continue;
+        int may_be_whole = i == 0 || (i == 1 && country_code);
+        for (int j = i + 1; j < count; j++) {
+            if (group_len[j] > 12) break;
+            n += group_len[j];
+            if (n > 19) break;
+            if (n < 16 && (n < 10 || j != last || !may_be_whole)) continue;
+            int whole = j == last && may_be_whole;
+            int length = 0;
+            for (int k = i; k <= j; k++)
+                for (Py_ssize_t q = 0; q < group_len[k]; q++)
+                    digits[length++] = PyUnicode_READ(kind, data, group_start[k] + q);
+            if (!may_classify(digits, length, whole)) continue;
+            PyObject *joined = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, digits, length);
+            if (joined == NULL) goto fail;
+            PyObject *item = Py_BuildValue("(nnNOi)", group_start[i], group_start[j] + group_len[j], joined,
+                                           whole ? Py_True : Py_False, j - i + 1);
+            if (item == NULL || PyList_Append(out, item) < 0) {
+                Py_XDECREF(item);
+                goto fail;
+            }
+            Py_DECREF(item);
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyMethodDef module_functions[] = {
+    {"grouped_candidates", (PyCFunction)(void (*)(void))grouped_candidates, METH_FASTCALL,
+     "grouped_candidates(text, start, end) -> list[(start, end, digits, whole, parts)]: see "
+     "grouped._candidates_python."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef segment_module = {
     PyModuleDef_HEAD_INIT,
     "_segment",
     "The name detector's word-boundary search in C (optional; lexicon.py has the same in Python).",
     -1,
-    NULL,
+    module_functions,
     NULL,
     NULL,
     NULL,

@@ -14,11 +14,13 @@ thousands grouping of an amount (``13,812,345,678``).
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
+from collections.abc import Callable
 from itertools import accumulate
 
-from stockade.privacy.detectors._base import DETECTORS, digit_view
+from stockade.privacy.detectors._base import DETECTORS, digit_view, native_module
 from stockade.privacy.detectors.checksums import id_card_shape, luhn_ok, valid_id18
 from stockade.privacy.detectors.numbers import card_context_before, card_score
 from stockade.privacy.spans import PiiType, Span
@@ -54,6 +56,58 @@ def _thousands(run: str, lengths: list[int]) -> bool:
     return "," in run or "，" in run or "." in run
 
 
+def _candidates_python(text: str, run_start: int, run_end: int) -> list[tuple[int, int, str, bool, int]]:
+    """The slices of whole digit groups of the run ``text[run_start:run_end]`` that may be an
+    identifier, in order: ``(start, end, digits, whole, groups)`` (``whole``: the run is all of it,
+    after a country code). The C version (``_segment.grouped_candidates``) gives the same, less the
+    slices whose digits no check could accept (tests/privacy/test_native_segment.py)."""
+    run = text[run_start:run_end]
+    # Groups and separators alternate; the running total of their lengths gives each group's end.
+    # (An X can only end the run, so every group but the last is all digits.)
+    pieces = _SPLIT_RE.split(run)
+    parts = pieces[::2]
+    count = len(parts)
+    if count > _MAX_GROUPS:
+        return []
+    lengths = list(map(len, parts))
+    if lengths[0] <= 3 and _thousands(run, lengths):  # (its first test, without the call)
+        return []
+    ends = list(accumulate(map(len, pieces), initial=run_start))[1::2]
+    last = count - 1
+    rest = sum(lengths)  # characters in parts[i:]
+    country_code = parts[0] in _CC
+    out = []
+    for i in range(count):
+        if i and rest < 16 and (i > 1 or not country_code):
+            break  # only a whole run may be shorter than a card, and this one cannot be whole
+        rest -= lengths[i]
+        n = lengths[i]  # the number of characters in parts[i..j]
+        if n > 12:
+            continue  # a whole number of its own (订单6228443646881674 200万), not a piece
+        # No checksum protects a phone number: it must be the whole run (after a country code),
+        # not a slice of a longer number.
+        may_be_whole = i == 0 or (i == 1 and country_code)
+        # One group alone is the plain detectors' business: j starts at the next one.
+        for j in range(i + 1, count):
+            if lengths[j] > 12:
+                break
+            n += lengths[j]
+            if n > 19:
+                break
+            if n < 16 and (n < 10 or j != last or not may_be_whole):
+                continue  # no identifier has this many digits here
+            whole = j == last and may_be_whole
+            out.append((ends[i] - lengths[i], ends[j], "".join(parts[i : j + 1]), whole, j - i + 1))
+    return out
+
+
+@functools.cache
+def _native_candidates() -> Callable[[str, int, int], list[tuple[int, int, str, bool, int]]] | None:
+    """``_segment.grouped_candidates`` where the optional C extension is built and in use, else None."""
+    native = native_module()
+    return None if native is None else native.grouped_candidates
+
+
 @DETECTORS.register("grouped_number")
 class GroupedNumberDetector:
     """居民身份证, 银行卡号, 手机号 and 固定电话 written in irregular groups (pauses, commas,
@@ -68,49 +122,15 @@ class GroupedNumberDetector:
         if hi - lo < 11:
             return []  # no run long enough (see below)
         spans: list[Span] = []
+        candidates = _native_candidates() or _candidates_python
         for m in _RUN_RE.finditer(text, lo, hi):
-            run = m.group()
-            if len(run) < 11:
+            if m.end() - m.start() < 11:
                 continue  # fewer than ten digits: no identifier here (dates, times, amounts)
-            # Groups and separators alternate; the running total of their lengths gives each
-            # group's end. (An X can only end the run, so every group but the last is all digits.)
-            pieces = _SPLIT_RE.split(run)
-            parts = pieces[::2]
-            count = len(parts)
-            if count > _MAX_GROUPS:
-                continue
-            lengths = list(map(len, parts))
-            if lengths[0] <= 3 and _thousands(run, lengths):  # (its first test, without the call)
-                continue
-            ends = list(accumulate(map(len, pieces), initial=m.start()))[1::2]
-            last = count - 1
-            rest = sum(lengths)  # characters in parts[i:]
-            country_code = parts[0] in _CC
-            for i in range(count):
-                if i and rest < 16 and (i > 1 or not country_code):
-                    break  # only a whole run may be shorter than a card, and this one cannot be whole
-                rest -= lengths[i]
-                n = lengths[i]  # the number of characters in parts[i..j]
-                if n > 12:
-                    continue  # a whole number of its own (订单6228443646881674 200万), not a piece
-                # No checksum protects a phone number: it must be the whole run (after a country
-                # code), not a slice of a longer number.
-                may_be_whole = i == 0 or (i == 1 and country_code)
-                # One group alone is the plain detectors' business: j starts at the next one.
-                for j in range(i + 1, count):
-                    if lengths[j] > 12:
-                        break
-                    n += lengths[j]
-                    if n > 19:
-                        break
-                    if n < 16 and (n < 10 or j != last or not may_be_whole):
-                        continue  # no identifier has this many digits here
-                    whole = j == last and may_be_whole
-                    start = ends[i] - lengths[i]
-                    found = self._classify(text, start, "".join(parts[i : j + 1]), whole, j - i + 1)
-                    if found is not None:
-                        pii_type, score = found
-                        spans.append(Span(start, ends[j], pii_type, score, self.name))
+            for start, end, digits, whole, parts in candidates(text, m.start(), m.end()):
+                found = self._classify(text, start, digits, whole, parts)
+                if found is not None:
+                    pii_type, score = found
+                    spans.append(Span(start, end, pii_type, score, self.name))
         return spans
 
     @staticmethod

@@ -31,7 +31,7 @@ from importlib import metadata, resources
 from typing import Any
 
 from stockade.core.derived_cache import load_or_build
-from stockade.core.environment import native_code_enabled
+from stockade.privacy.detectors._base import native_module
 
 _lock = threading.Lock()
 
@@ -40,20 +40,10 @@ def native_segmenter(single: Any, pairs: Any, logp: Any, starts3: Any, words: An
     """The C segmenter over these tables (``_segment.Segmenter``, twelve times faster than
     :func:`_boundary_list_python` and equal to it; with ``words``, the dictionary too), or None
     where the optional extension was not built or ``STOCKADE_NATIVE=off``."""
-    native = _native_module()
+    native = native_module()
     if native is None:
         return None
     return native.Segmenter(single, pairs, logp, starts3, *([] if words is None else [words]))
-
-
-def _native_module() -> Any:
-    if not native_code_enabled():
-        return None
-    try:
-        from stockade.privacy.detectors import _segment
-    except ImportError:
-        return None
-    return _segment
 
 
 class _Lexicon:
@@ -90,7 +80,7 @@ class _Lexicon:
         return load_or_build(name, (*self._key, *extra), build) if self._key else build()
 
     def _native_segmenter(self) -> Any:
-        native = _native_module()
+        native = native_module()
         if native is None:
             return None
 
