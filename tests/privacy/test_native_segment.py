@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockade.privacy.corpus.realistic import generate_realistic
-from stockade.privacy.detectors import grouped, lexicon, person
+from stockade.privacy.detectors import _base, grouped, lexicon, person
 from stockade.privacy.detectors._base import digit_view
 
 try:
@@ -352,6 +352,39 @@ def test_the_grouped_detector_finds_the_same_either_way(monkeypatch: pytest.Monk
     assert sum(map(len, with_c)) > 100
     with pytest.raises(IndexError):
         _segment.grouped_candidates("123", 0, 9)
+
+
+_FOLD_ALPHABET = st.sampled_from(
+    list("〇零一二三四五六七八九幺两十百千叉")  # spoken digits, 十百千 and the X of an ID read out
+    + list(" ,，、-－—\u3000")  # the separators of spoken groups
+    + list("号栋幢单元室楼层组弄户")  # units after which numerals are a number
+    + list("0１９ＡＺａｚ＠．－＋xX的客户\U00020000")
+)
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(st.lists(_FOLD_ALPHABET, max_size=40).map("".join))
+def test_the_normalised_view_is_built_alike(text: str) -> None:
+    assert _segment.fold_chars(text) == _base._fold_chars_python(text)
+    assert _segment.fold_numerals(text) == _base._fold_numerals_python(text)
+
+
+def test_the_normalised_view_of_bank_text_is_built_alike() -> None:
+    texts = [record.text for record in generate_realistic(300, 47)]
+    texts += [
+        "六二八二，八八六七，一二三四叉",
+        "一百二十三号",
+        "三单元五零二室",
+        "幺三八 一二三四 五六七八",
+        "一二三叉四五六",
+    ]
+    changed = 0
+    for text in texts:
+        assert _segment.fold_chars(text) == _base._fold_chars_python(text)
+        assert _segment.fold_numerals(text) == _base._fold_numerals_python(text)
+        changed += _segment.fold_numerals(text) != text
+    assert changed > 50
+    assert _base._folders() == (_segment.fold_chars, _segment.fold_numerals)
 
 
 def test_the_built_module_needs_no_newer_c_library_than_the_bundles_target() -> None:

@@ -118,6 +118,24 @@ def _numerals_to_digits(match: re.Match[str]) -> str:
     return match.group().translate(_NUMERAL_TABLE)
 
 
+def _fold_chars_python(text: str) -> str:
+    return text.translate(_FOLD_TABLE)
+
+
+def _fold_numerals_python(text: str) -> str:
+    return _NUMERAL_RUN_RE.sub(_numerals_to_digits, text)
+
+
+@cache
+def _folders() -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """The two rewrites of :func:`fold_fullwidth`: in C where the optional extension is built
+    (``fold_chars``, ``fold_numerals``: the same strings, tests hold them to these), else in Python."""
+    native = native_module()
+    if native is None:
+        return _fold_chars_python, _fold_numerals_python
+    return native.fold_chars, native.fold_numerals
+
+
 def fold_fullwidth(text: str) -> str:
     """The normalised view of ``text`` (see above): same length, same offsets; the text itself when
     nothing needs folding (the usual case). Cached for the last text."""
@@ -134,12 +152,11 @@ def fold_fullwidth(text: str) -> str:
     else:
         fullwidth = True
         hint = _NUMERAL_HINT_RE.search(text, first.start()) is not None
-    if fullwidth or ("\u3000" in text and _SPACED_DIGIT_RE.search(text)):
-        folded = text.translate(_FOLD_TABLE)
-    else:
-        folded = text
+    fold_chars, fold_numerals = _folders()
+    spaced = "\u3000" in text and _SPACED_DIGIT_RE.search(text) is not None
+    folded = fold_chars(text) if fullwidth or spaced else text
     if hint:
-        folded = _NUMERAL_RUN_RE.sub(_numerals_to_digits, folded)
+        folded = fold_numerals(folded)
     _last_fold = (text, folded)
     return folded
 

@@ -6,7 +6,9 @@
  *   NameChecker    the name detector's check of a candidate (person._check_name_python) and where
  *                  a name that starts at a place ends (person._name_at_python);
  *   grouped_candidates  the slices of digit groups the grouped-number detector tries
- *                  (grouped._candidates_python, less those no check could accept).
+ *                  (grouped._candidates_python, less those no check could accept);
+ *   fold_chars, fold_numerals  the two rewrites of the detectors' normalised view
+ *                  (_base._fold_chars_python, _base._fold_numerals_python).
  *
  * Written by hand because no library does these exact jobs: jieba's maximum-probability path
  * (``jieba.cut(HMM=False)``) over a window of a dozen characters around each name candidate, and the
@@ -1395,7 +1397,144 @@ fail:
     return NULL;
 }
 
+/* ---- the normalised view (_base.fold_fullwidth) ---- */
+
+/* _base._FOLD_TABLE: full-width digits and letters, ＠．－＋ and the ideographic space to ASCII. */
+static inline Py_UCS4 fold_char(Py_UCS4 c) {
+    if ((c >= 0xFF10 && c <= 0xFF19) || (c >= 0xFF21 && c <= 0xFF3A) || (c >= 0xFF41 && c <= 0xFF5A) ||
+        c == 0xFF20 || c == 0xFF0E || c == 0xFF0D || c == 0xFF0B)
+        return c - 0xFEE0;
+    return c == 0x3000 ? ' ' : c;
+}
+
+/* A new str of ``n`` characters from ``chars`` (compact, of the smallest kind: as Python builds it). */
+static PyObject *string_of(const Py_UCS4 *chars, Py_ssize_t n) {
+    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, chars, n);
+}
+
+/* fold_chars(text) -> str: text.translate(_base._FOLD_TABLE). */
+static PyObject *fold_chars(PyObject *module, PyObject *text) {
+    (void)module;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 *out = PyUnicode_AsUCS4Copy(text);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) out[i] = fold_char(out[i]);
+    PyObject *result = string_of(out, n);
+    PyMem_Free(out);
+    return result;
+}
+
+/* Spoken digits (_base.SPOKEN_DIGITS) and what _base._NUMERAL_TABLE makes of them and of 十百千叉. */
+static int spoken_digit(Py_UCS4 c) {
+    switch (c) {
+    case 0x3007: case 0x96F6: return '0';                  /* 〇 零 */
+    case 0x4E00: return '1'; case 0x4E8C: return '2';      /* 一 二 */
+    case 0x4E09: return '3'; case 0x56DB: return '4';      /* 三 四 */
+    case 0x4E94: return '5'; case 0x516D: return '6';      /* 五 六 */
+    case 0x4E03: return '7'; case 0x516B: return '8';      /* 七 八 */
+    case 0x4E5D: return '9'; case 0x5E7A: return '1';      /* 九 幺 */
+    case 0x4E24: return '2';                               /* 两 */
+    default: return 0;
+    }
+}
+
+static int numeral(Py_UCS4 c) { /* spoken digits and 十百千 */
+    if (spoken_digit(c)) return spoken_digit(c);
+    return c == 0x5341 ? '1' : (c == 0x767E || c == 0x5343) ? '0' : 0; /* 十 百 千 */
+}
+
+static int spoken_sep(Py_UCS4 c) { /* _base._SPOKEN_SEP: [ ,，、\-－—\u3000] */
+    return c == ' ' || c == ',' || c == 0xFF0C || c == 0x3001 || c == '-' || c == 0xFF0D || c == 0x2014 ||
+           c == 0x3000;
+}
+
+static int unit_at(const Py_UCS4 *t, Py_ssize_t n, Py_ssize_t i) { /* (?=号|栋|幢|单元|室|楼|层|组|弄|户) */
+    if (i >= n) return 0;
+    switch (t[i]) {
+    case 0x53F7: case 0x680B: case 0x5E62: case 0x5BA4: case 0x697C: case 0x5C42: case 0x7EC4: case 0x5F04:
+    case 0x6237:
+        return 1;
+    case 0x5355: /* 单元 */
+        return i + 1 < n && t[i + 1] == 0x5143;
+    default:
+        return 0;
+    }
+}
+
+/* fold_numerals(text) -> str: _base._NUMERAL_RUN_RE.sub(_base._numerals_to_digits, text), the regex's
+ * leftmost-first matches worked out by hand (tests hold the two to each other):
+ *   1. (?:[S]+SEP)*[S]{3,}(?:SEP[S]+)*叉? -- at a spoken digit, the chain of groups of spoken digits
+ *      joined by one separator each; it matches, to the chain's end (and a 叉 right after), when a
+ *      group of the chain has three digits or more (the greedy prefix backs off to that group);
+ *   2. [S十百千]+(?=unit) -- the run of numerals, when a unit follows it (shorter runs are followed
+ *      by a numeral, never a unit).
+ * Where 1 fails at a place it fails at every later place of the same chain, and 2 likewise within
+ * its run, so each is skipped there (linear time). */
+static PyObject *fold_numerals(PyObject *module, PyObject *text) {
+    (void)module;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Py_UCS4 *t = PyUnicode_AsUCS4Copy(text);
+    if (t == NULL) return NULL;
+    Py_ssize_t chain_fails_before = 0, run_fails_before = 0;
+    Py_ssize_t p = 0;
+    while (p < n) {
+        Py_ssize_t end = -1;
+        if (spoken_digit(t[p]) && p >= chain_fails_before) {
+            Py_ssize_t i = p;
+            int long_group = 0;
+            for (;;) {
+                Py_ssize_t g = i;
+                while (i < n && spoken_digit(t[i])) i++;
+                long_group |= i - g >= 3;
+                if (i + 1 < n && spoken_sep(t[i]) && spoken_digit(t[i + 1])) {
+                    i++;
+                    continue;
+                }
+                break;
+            }
+            if (long_group)
+                end = (i < n && t[i] == 0x53C9) ? i + 1 : i; /* 叉 */
+            else
+                chain_fails_before = i;
+        }
+        if (end < 0 && numeral(t[p]) && p >= run_fails_before) {
+            Py_ssize_t i = p;
+            while (i < n && numeral(t[i])) i++;
+            if (unit_at(t, n, i))
+                end = i;
+            else
+                run_fails_before = i;
+        }
+        if (end < 0) {
+            p++;
+            continue;
+        }
+        for (Py_ssize_t i = p; i < end; i++) {
+            int digit = numeral(t[i]);
+            if (digit)
+                t[i] = (Py_UCS4)digit;
+            else if (t[i] == 0x53C9)
+                t[i] = 'X';
+        }
+        p = end;
+    }
+    PyObject *result = string_of(t, n);
+    PyMem_Free(t);
+    return result;
+}
+
 static PyMethodDef module_functions[] = {
+    {"fold_chars", (PyCFunction)fold_chars, METH_O, "fold_chars(text) -> str: text.translate(_base._FOLD_TABLE)."},
+    {"fold_numerals", (PyCFunction)fold_numerals, METH_O,
+     "fold_numerals(text) -> str: _base._NUMERAL_RUN_RE.sub(_base._numerals_to_digits, text)."},
     {"grouped_candidates", (PyCFunction)(void (*)(void))grouped_candidates, METH_FASTCALL,
      "grouped_candidates(text, start, end) -> list[(start, end, digits, whole, parts)]: see "
      "grouped._candidates_python."},
