@@ -284,11 +284,14 @@ class PersonDetector:
     ) -> list[Span]:
         out: list[Span] = []
         last_end = -1
+        # In C the check costs less than the memory of past checks would (a slice, a key, a look-up)
+        checker = _native_checker if _native_checker is not False else _checker()
+        check = _lexicon_check if checker is None else checker.check_name
         for start, (end, score) in sorted(found.items()):
             if start < last_end:
                 continue
             if "\u4e00" <= text[start] <= "\u9fff":  # is_cjk, inline
-                checked = _lexicon_check(text, start, end, start in strict, start in titled)
+                checked = check(text, start, end, start in strict, start in titled)
                 if checked is None:
                     continue
                 end = checked
