@@ -408,6 +408,9 @@ def test_ipv4(text: str, expected: list[str]) -> None:
         ("MAC 00:1A:2B:3C:4D:5E", []),
         ("比分3:2", []),
         ("12:34:56:78", []),
+        ("1:2:3:4:5:6:7:8", ["1:2:3:4:5:6:7:8"]),  # six colons or more, no "::"
+        ("09:15:00 来电，10:20:30 回拨，IP 1:2:3:4:5:6:7:8", ["1:2:3:4:5:6:7:8"]),
+        ("09:15:00 来电，10:20:30 回拨", []),  # five colons, no "::": nothing to try
     ],
 )
 def test_ipv6(text: str, expected: list[str]) -> None:
