@@ -21,6 +21,8 @@ one-worker run is the steadier measure of the cost per core.
 ``--baseline DIR`` runs every one-worker configuration a second time with ``PYTHONPATH=DIR`` (the
 ``src`` folder of another revision, e.g. ``git archive`` of the starting one), interleaved with
 this tree's runs and in a workspace of its own, and reports both per-core rates and their ratio.
+Each revision has its own derived-data cache (``STOCKADE_CACHE_DIR`` beside its workspace, filled by
+its first start-up probe, before any file is run), as an installation has.
 
 Prints JSON (one entry per file kind) and a summary line per kind.
 """
@@ -58,9 +60,15 @@ def _stockade(*args: str, workspace: Path) -> list[str]:
     return [sys.executable, "-m", "stockade", "--workspace", str(workspace), *args]
 
 
-def _env(pythonpath: Path | None) -> dict[str, str] | None:
-    """The environment of a CLI run: this one, or with ``PYTHONPATH`` set to another source tree."""
-    return None if pythonpath is None else {**os.environ, "PYTHONPATH": str(pythonpath)}
+def _env(pythonpath: Path | None, workspace: Path) -> dict[str, str]:
+    """The environment of a CLI run: this one, with ``PYTHONPATH`` set to another source tree if
+    given, and the derived-data cache of the revision (beside its workspace). Each revision keeps its
+    own cache, as an installation does: two revisions that name a cache entry alike would otherwise
+    replace each other's at every run, and both would rebuild their tables each time."""
+    env = {**os.environ, "STOCKADE_CACHE_DIR": str(workspace.parent / "derived-cache")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return env
 
 
 def make_workspace(folder: Path, pythonpath: Path | None = None) -> Path:
@@ -75,7 +83,7 @@ def make_workspace(folder: Path, pythonpath: Path | None = None) -> Path:
                   workspace=workspace),
         check=True,
         capture_output=True,
-        env=_env(pythonpath),
+        env=_env(pythonpath, workspace),
     )  # fmt: skip
     return workspace
 
@@ -98,7 +106,7 @@ def cli_run(
                   workspace=workspace),
         check=True,
         capture_output=True,
-        env=_env(pythonpath),
+        env=_env(pythonpath, workspace),
     )  # fmt: skip
     return time.perf_counter() - start, _children_cpu() - cpu
 
