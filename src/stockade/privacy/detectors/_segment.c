@@ -137,12 +137,6 @@ static int tag_code(PyObject *tag) {
     return TAG_OTHER;
 }
 
-static int all_cjk(int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
-    for (Py_ssize_t j = a; j < z; j++)
-        if (!IS_CJK(PyUnicode_READ(kind, data, j))) return 0;
-    return 1;
-}
-
 /* Whether text[a:z] is all in the Basic Multilingual Plane (what the dictionary's pool can hold). */
 static int all_bmp(int kind, const void *data, Py_ssize_t a, Py_ssize_t z) {
     if (kind != PyUnicode_4BYTE_KIND) return 1;
