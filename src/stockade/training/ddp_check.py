@@ -41,14 +41,16 @@ def run_ddp_check(model_dir: Path, world_size: int = 2, *, seq_len: int = 16, ti
     port = free_port()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="stockade-ddp-") as scratch:
-        mp.spawn(
+        context = mp.spawn(
             _worker,
             args=(world_size, port, str(model_dir), scratch, seq_len, timeout_s),
             nprocs=world_size,
-            join=True,
+            join=False,
             start_method="spawn",
         )
-        ranks = [json.loads((Path(scratch) / f"rank{r}.json").read_text()) for r in range(world_size)]
+        results = [Path(scratch) / f"rank{r}.json" for r in range(world_size)]
+        _wait(context, results, timeout_s)
+        ranks = [json.loads(path.read_text()) for path in results]
     after = {r["lora_sha256_after"] for r in ranks}
     return {
         "world_size": world_size,
@@ -62,6 +64,38 @@ def run_ddp_check(model_dir: Path, world_size: int = 2, *, seq_len: int = 16, ti
         "changed_by_step": all(r["lora_sha256_wrapped"] != r["lora_sha256_after"] for r in ranks),
         "different_data": len({r["loss"] for r in ranks}) == world_size,
     }
+
+
+#: Seconds the ranks get to leave after every one has written its result. gloo's teardown
+#: (``destroy_process_group`` on the rank that hosts the TCP store) now and then never returns once the
+#: other ranks have exited; the result is complete by then, so such a rank is stopped rather than waited
+#: for (a CI run hung on it for ten minutes).
+TEARDOWN_GRACE_S = 20.0
+
+
+def _wait(context: Any, results: list[Path], timeout_s: int) -> None:
+    """Wait for the spawned ranks: until they all exit, or until every result is written and the grace
+    period for teardown is over (the ranks still running are then stopped). A rank that fails raises
+    (``ProcessContext.join``); no result within ``timeout_s`` plus a minute stops every rank and raises."""
+    deadline = time.monotonic() + timeout_s + 60
+    written_at: float | None = None
+    while not context.join(timeout=1):
+        now = time.monotonic()
+        if written_at is None and all(path.exists() for path in results):
+            written_at = now
+        if written_at is not None and now - written_at > TEARDOWN_GRACE_S:
+            _stop(context)
+            return
+        if now > deadline:
+            _stop(context)
+            raise TimeoutError(f"the DDP check's ranks wrote no result within {timeout_s + 60} s")
+
+
+def _stop(context: Any) -> None:
+    for process in context.processes:
+        if process.is_alive():
+            process.kill()
+        process.join()
 
 
 def _worker(
@@ -127,7 +161,10 @@ def _worker(
             "lora_sha256_after": after[1],
             "offline_guard": offline.status().active,
         }
-        (Path(scratch) / f"rank{rank}.json").write_text(json.dumps(result))
+        # written whole, then renamed: the parent takes a file that exists as complete
+        partial = Path(scratch) / f".rank{rank}.json.partial"
+        partial.write_text(json.dumps(result))
+        partial.replace(Path(scratch) / f"rank{rank}.json")
         dist.barrier()
     finally:
         dist.destroy_process_group()
