@@ -50,9 +50,10 @@ CJK = "\u4e00-\u9fff"
 
 
 def native_module() -> Any:
-    """The detectors' optional C extension (``_segment``: the name detector's search and checks, the
-    grouped-number candidates), or None where it was not built or ``STOCKADE_NATIVE=off``; every
-    caller has the same code in Python, which tests hold the C code to."""
+    """The detectors' optional C extension (``_segment``: the name detector's search, dictionary and
+    checks, the grouped-number candidates, the normalised view's rewrites), or None where it was not
+    built or ``STOCKADE_NATIVE=off``; every caller has the same code in Python, which tests hold the
+    C code to. Callers decide once per process (``STOCKADE_NATIVE`` is read then)."""
     if not native_code_enabled():
         return None
     try:

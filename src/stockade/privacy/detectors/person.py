@@ -550,7 +550,7 @@ def _build_native_checker() -> object | None:
 
     checker = NameChecker(
         segmenter,
-        lexicon.word,  # for strings the C dictionary cannot hold (never asked: candidates are ideographs)
+        lexicon.word,  # for strings beyond U+FFFF, which the C dictionary cannot hold (jieba has none)
         lexicon.given_name_counts(),
         SURNAMES,
         COMPOUND_SURNAMES,
