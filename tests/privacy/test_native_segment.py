@@ -1,11 +1,14 @@
-"""The name detector's word-boundary search and candidate check in C (``detectors/_segment.c``, an
-optional extension) give exactly what the Python versions give, which run where it is not built.
+"""The privacy detectors' C extension (``detectors/_segment.c``, optional) gives exactly what the
+Python code it stands beside gives; that Python code runs where the extension is not built.
 
-The C version is checked against ``lexicon._boundary_list_python`` (itself held to jieba's own
-segmenter and to the plain search in test_lexicon.py and test_person_speed.py) on random windows of
-realistic bank text, on random strings, on runs longer than its stack buffers, and through the
-name detector end to end. In CI (``CI=true``) a missing extension fails instead of skipping, so the
-path every user of a built wheel runs is the one tested.
+Each part is held to its Python twin: the word-boundary search (``lexicon._boundary_list_python``,
+itself held to jieba's segmenter and the plain search in test_lexicon.py and test_person_speed.py)
+on windows of realistic bank text, random strings and runs longer than its stack buffers; the
+dictionary; the name check and ``name_at`` on every candidate and position of realistic text and
+``alpaca_zh_demo``; the grouped-number candidates on thousands of digit runs; the two rewrites of
+the normalised view on random strings; and the name and grouped-number detectors end to end, with
+the extension and without. In CI (``CI=true``) a missing extension fails instead of skipping, so
+the path every user of a built wheel runs is the one tested.
 """
 
 from __future__ import annotations
