@@ -4,7 +4,8 @@ What changed, and the plain version each is checked against here:
 
 * ``grouped_number`` scans runs with possessive digit repeats (``[0-9]*+``, ``[0-9]++``) and looks
   for card context only where it can change the score;
-* ``bank_card`` looks for card context only where it can change the result;
+* ``bank_card`` looks for card context only where it can change the result (held to
+  ``_reference_bank_card`` of test_numbers_speed.py, which always looks);
 * ``uscc`` finds candidates on the shape with one lookbehind instead of two;
 * ``id_card``, ``bank_card``, ``uscc``, ``passport`` and ``hk_macao_permit`` get the shape with the
   folded text and its digit window in one cached call (``shape_view``);
@@ -35,7 +36,7 @@ from stockade.privacy.detectors._base import (
     shape_view,
 )
 from stockade.privacy.spans import PiiType, Span
-from tests.privacy.test_numbers_speed import context_before
+from tests.privacy.test_numbers_speed import _plain_luhn, _reference_bank_card, context_before
 
 # --- the code as it was -----------------------------------------------------------------------------
 
@@ -76,30 +77,6 @@ def _old_classify(
     return None
 
 
-def _old_bank_card(text: str) -> list[Span]:
-    text, lo, hi = digit_view(text)
-    spans = []
-    for m in numbers._CARD_RE.finditer(text, lo, hi):
-        raw = m.group()
-        digits = raw.replace(" ", "").replace("-", "") if m.group("sep") else raw
-        if not 16 <= len(digits) <= 19 or not checksums.luhn_ok(digits):
-            continue
-        score = numbers.card_score(digits)
-        if score is None:
-            continue
-        context = context_before(text, m.start(), numbers._CARD_CONTEXT, window=12)
-        if (
-            len(digits) == 18
-            and checksums.id_card_shape(digits)
-            and (checksums.valid_id18(digits) or not (context or digits.startswith("62")))
-        ):
-            continue
-        if score < 0.95 and context:
-            score = 0.95
-        spans.append(Span(m.start(), m.end(), PiiType.BANK_CARD, score, "bank_card"))
-    return spans
-
-
 def _old_mobile(text: str) -> list[Span]:
     text, lo, hi = digit_view(text)
     spans = []
@@ -127,14 +104,6 @@ def _old_email(text: str) -> list[Span]:
         spans.append(Span(local.start(), domain.end(), PiiType.EMAIL, 0.99, "email"))
         last_end = domain.end()
     return spans
-
-
-def _plain_luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
 
 
 # --- texts ------------------------------------------------------------------------------------------
@@ -171,7 +140,7 @@ def _check_all(text: str) -> None:
     assert [m.start() for m in codes._USCC_AT.finditer(shape)] == [
         m.start() for m in _OLD_USCC_AT.finditer(shape)
     ], text
-    assert numbers.BankCardDetector().detect(text) == _old_bank_card(text), text
+    assert numbers.BankCardDetector().detect(text) == _reference_bank_card(text), text
     assert numbers.MobileDetector().detect(text) == _old_mobile(text), text
     assert network.EmailDetector().detect(text) == _old_email(text), text
     folded, lo, hi = digit_view(text)
