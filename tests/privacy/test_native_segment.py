@@ -54,7 +54,7 @@ def _native():
 
 
 def test_the_lexicon_uses_it_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert lexicon.native_in_use()
+    assert lexicon.native_segmenter_in_use() is not None
     lex = lexicon._get()
     monkeypatch.setenv("STOCKADE_NATIVE", "off")
     assert lexicon.native_segmenter(lex.single, lex.pairs, lex.logp, lex.starts3) is None

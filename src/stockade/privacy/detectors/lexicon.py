@@ -222,11 +222,6 @@ def boundary_list(text: str, lo: int, hi: int) -> list[int]:
     return _boundary_list_python(text, lo, hi, lex)
 
 
-def native_in_use() -> bool:
-    """Whether :func:`boundary_list` runs in C in this process."""
-    return _get().native is not None
-
-
 def native_segmenter_in_use() -> Any:
     """The C segmenter :func:`boundary_list` uses, or None (the name detector's C check uses it too)."""
     return _get().native
