@@ -18,6 +18,11 @@ from stockade.privacy.detectors import address
 from stockade.privacy.detectors._base import fold_fullwidth, has_digit, literal_alternation
 from stockade.privacy.spans import PiiType, Span
 
+#: Each kind of anchor's own scan, as the detector ran them before its one combined scan, which must
+#: find exactly what they find.
+HOUSE_SUFFIX_RE = re.compile("[号弄栋幢座单](?:(?<=[0-9][号弄栋幢座])|(?<=[0-9]单)元)")
+CONTEXT_RE = re.compile(literal_alternation(address.ADDRESS_CONTEXT))
+
 # The grammar with the gazetteer alternations unguarded, as the detector first wrote them.
 _PLAIN_GAZ = f"(?:{literal_alternation(address._GAZ)})"
 _PLAIN_GAZ_REV = f"(?:{address._rev_alt(address._GAZ)})"
@@ -32,7 +37,7 @@ def _reference_detect(text: str) -> list[Span]:
     found: list[tuple[int, int, float]] = []
     if has_digit(text):  # 1. house numbers
         last_end = 0
-        for m in address._HOUSE_SUFFIX_RE.finditer(text):
+        for m in HOUSE_SUFFIX_RE.finditer(text):
             s = m.start()
             if s < last_end:
                 continue
@@ -57,7 +62,7 @@ def _reference_detect(text: str) -> list[Span]:
             end = address._UNIT_RE.match(text, m.end()).end()
             found.append((start, end, score))
             last_end = end
-    for m in address._CONTEXT_RE.finditer(text):  # 2. context words
+    for m in CONTEXT_RE.finditer(text):  # 2. context words
         p = _REF_CONTEXT_SEP_RE.match(text, m.end()).end()
         f = _REF_FWD_RE.match(text, p)
         if f is None or f.end() == p:
@@ -193,8 +198,8 @@ def test_one_scan_finds_each_kinds_anchors() -> None:
     ]  # fmt: skip
     for text in texts:
         one = [(m.end(), address._ANCHOR_KIND[m.group()]) for m in address._ANCHOR_RE.finditer(text)]
-        house = [m.end() for m in address._HOUSE_SUFFIX_RE.finditer(text)]
-        context = [m.span() for m in address._CONTEXT_RE.finditer(text)]
+        house = [m.end() for m in HOUSE_SUFFIX_RE.finditer(text)]
+        context = [m.span() for m in CONTEXT_RE.finditer(text)]
         division = [m.span() for m in address._DIVISION_ANCHOR_RE.finditer(text)]
         # the division anchors a context word ending in 地 hides (detect() checks them itself)
         hidden = [
@@ -226,7 +231,7 @@ def test_reused_forward_matches_give_what_fresh_ones_give() -> None:
     for text in _DIVISION_TEXTS:
         text = fold_fullwidth(text)
         forward: dict[int, re.Match[str]] = {}
-        for m in address._CONTEXT_RE.finditer(text):
+        for m in CONTEXT_RE.finditer(text):
             address._from_context(text, m.group(), m.end(), forward, [])
         for m in address._DIVISION_ANCHOR_RE.finditer(text):
             reused: list[tuple[int, int, float]] = []

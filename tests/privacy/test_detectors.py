@@ -25,6 +25,7 @@ from stockade.privacy.detectors import (
     resolve_overlaps,
 )
 from stockade.privacy.spans import PiiType, Span
+from tests.privacy.test_address_speed import HOUSE_SUFFIX_RE
 
 # --- independent check-digit helpers ------------------------------------------------------------
 
@@ -621,7 +622,7 @@ _WINDOW_PIECES = (
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(_WINDOW_PIECES), min_size=1, max_size=8).map("".join))
 def test_digit_window_scans_find_what_full_scans_find(text: str) -> None:
-    from stockade.privacy.detectors import _base, address, codes, network, numbers
+    from stockade.privacy.detectors import _base, codes, network, numbers
 
     window = _base.digit_window(text)
     patterns = (
@@ -632,5 +633,5 @@ def test_digit_window_scans_find_what_full_scans_find(text: str) -> None:
     for pattern in patterns:
         full = [m.span() for m in pattern.finditer(text)]
         assert [m.span() for m in pattern.finditer(text, *window)] == full, pattern.pattern
-    suffixes = [m.span() for m in address._HOUSE_SUFFIX_RE.finditer(text)]
-    assert [m.span() for m in address._HOUSE_SUFFIX_RE.finditer(text, window[0], window[1] + 2)] == suffixes
+    suffixes = [m.span() for m in HOUSE_SUFFIX_RE.finditer(text)]
+    assert [m.span() for m in HOUSE_SUFFIX_RE.finditer(text, window[0], window[1] + 2)] == suffixes
