@@ -138,6 +138,16 @@ def test_ordinary_words_are_not_names(text: str) -> None:
         "山东省菏泽市曹县油坊镇红旗村5组16号",
         "合肥高新技术产业开发区碧水大街804号",
         "苏州工业园区星湖街328号",
+        # zones with long names of their own, between the city and the road
+        "湖北省武汉东湖新技术开发区宝安大道659号",
+        "河南省郑州航空港经济综合实验区滨江南路516号",
+        "上海自由贸易试验区临港新片区环湖西二路888号",
+        "深圳前海深港现代服务业合作区前湾一路1号",
+        "长沙国家级湘江新区岳麓大道88号",
+        # a named estate after the house number, then building-unit-room
+        "山东省济南市槐荫区洛阳大街39号金茂府25-4-503",
+        "福州市台江区天府街841号华府雅苑8-3-3108",
+        "江苏省常州市天宁区健康大道281号蓝湾名邸1-4-2504",
         "江苏省常州市天宁区碧水西路780号康乐佳园19-1-2405",
         "北京市东城区长虹城17号楼5单元1704",
         "上海市浦东新区人民路一百二十三号三单元五零二室",
@@ -145,6 +155,22 @@ def test_ordinary_words_are_not_names(text: str) -> None:
 )
 def test_addresses_to_the_last_digit(address: str) -> None:
     assert found(f"住址：{address}。") == [("address", address)]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "武汉东湖新技术开发区香樟路406号",
+        "郑州航空港经济综合实验区宝安东路36号",
+        "上海自由贸易试验区临港新片区环湖西二路888号",
+        "长沙国家级湘江新区岳麓大道88号",
+    ],
+)
+@pytest.mark.parametrize("template", ["注册地址【{}】。", "客户在{}开了一家店。"])
+def test_zone_addresses_grown_back_from_the_house_number(address: str, template: str) -> None:
+    """No context word right before the address: it is grown leftwards from its house number, over
+    the zone's own name to the city (not cut at the zone's suffix)."""
+    assert found(template.format(address)) == [("address", address)]
 
 
 def test_a_value_found_once_is_replaced_everywhere_in_the_record() -> None:

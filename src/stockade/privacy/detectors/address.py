@@ -120,6 +120,7 @@ _LOW_WEAK = (
 _LOW = _LOW_STRONG + _LOW_WEAK
 _ESTATE_SUFFIX = (
     "大厦", "广场", "中心", "花园", "小区", "公寓", "家园", "大楼", "园区", "园", "城", "苑", "院",
+    "府", "邸", "新村", "华庭", "公馆", "山庄", "湾",
 )  # fmt: skip
 _DIST_SUFFIX = ("新区", "自治县", "自治旗", "区", "县", "市", "旗")
 #: District names that contain a level character themselves.
@@ -129,8 +130,12 @@ _DIST_SPECIAL = (
 #: Development zones and parks, which stand where a district does (合肥高新技术产业开发区).
 _ZONES = (
     "高新技术产业开发区", "经济技术开发区", "经济开发区", "高新区", "开发区", "工业园区", "产业园区",
-    "工业园", "保税区", "综合保税区", "出口加工区", "新区", "科技园", "软件园",
+    "工业园", "保税区", "综合保税区", "保税港区", "出口加工区", "新区", "科技园", "软件园",
+    "实验区", "试验区", "自由贸易试验区", "自由贸易区", "自贸区", "示范区", "合作区", "新片区",
 )  # fmt: skip
+#: The most characters of a zone's own name (东湖新技术 of 武汉东湖新技术开发区, 前海深港现代服务业 of
+#: 深圳前海深港现代服务业合作区); it must follow a division or a district (上海自由贸易试验区临港新片区).
+_ZONE_NAME_MAX = 10
 _TOWN_SUFFIX = ("街道", "镇", "乡")
 _CITY_SUFFIX = ("自治州", "地区", "市", "盟")
 _STRONG_CHARS = frozenset("路街巷道弄村里组屯胡段")
@@ -144,7 +149,8 @@ _GAZ_REV = _guarded(_rev(w) for w in _GAZ)  # ... reversed
 _BACK_RE = re.compile(
     f"(?P<low>(?:(?:{_rev_alt(_LOW)})[{_PN}]{{1,6}}){{0,3}})"
     f"(?P<town>(?:{_rev_alt(_TOWN_SUFFIX)})[{_P}]{{1,5}})?"
-    f"(?P<dist>(?:(?:{_rev_alt(_ZONES)})(?:家国)?(?:[{_P}]{{1,4}}(?={_GAZ_REV}))?"
+    f"(?P<dist>(?:(?:{_rev_alt(_ZONES)})(?:家国)?"
+    f"(?:[{_P}]{{1,{_ZONE_NAME_MAX}}}(?={_GAZ_REV}|{_rev_alt(_ZONES)}|{_rev_alt(_DIST_SUFFIX)}))?"
     f"|{_rev_alt(_DIST_SPECIAL)}"
     f"|(?:{_rev_alt(_DIST_SUFFIX)})[{CJK}]{{1,4}}?(?={_GAZ_REV})"  # right after a city: any name
     f"|(?!{_GAZ_REV})(?:{_rev_alt(_DIST_SUFFIX)})[{_P}]{{1,4}}){{0,2}})"
@@ -157,20 +163,25 @@ _HOUSE = (
     r"(?:[0-9]{1,6}(?:[-－—][0-9]{1,5})?(?:号楼|号院|号|弄|栋|幢|座|单元)"
     r"|[0-9]{1,4}[-－—][0-9]{1,3}[-－—][0-9]{2,5}(?![0-9A-Za-z]))"  # 25-6-3101: building-unit-room
 )
+_ESTATE = r"[A-Za-z" + _PB + r"]{1,8}?(?:" + "|".join(_ESTATE_SUFFIX) + r")"
+_ESTATE_NUMBERS = (
+    r"(?:[0-9]{1,4}(?:[-－—][0-9]{1,4}){1,2}(?![0-9A-Za-z])"  # 19-1-2405
+    r"|[0-9]{1,4}(?:号楼|栋|幢|座)(?:[0-9]{1,2}单元)?(?:[0-9]{1,2}层)?(?:[0-9]{2,5}室?)?)"
+)
 _UNIT = (
     r"(?:[-－—]?[" + _PB + r"]{0,10}?"
     r"(?:[0-9]{1,5}|[A-Za-z]|[一二三四五六七八九十]{1,3})"
     r"(?:号楼|号院|号|栋|幢|座|单元|层|楼|室|户|房|门|弄|期|区|排))*"
     r"(?:(?:(?<=单元)|(?<=[栋幢座楼]))[-－—]?[0-9]{2,5}(?![0-9A-Za-z]))?"
-    # a named estate or building with no unit number after it: "...90号东部软件园"
-    r"(?:(?<=[号室层楼院])[A-Za-z" + _PB + r"]{1,8}?(?:" + "|".join(_ESTATE_SUFFIX) + r")"
-    r"(?:[0-9]{1,4}(?:[-－—][0-9]{1,4}){1,2}(?![0-9A-Za-z])"  # ...佳园19-1-2405
-    r"|[0-9]{1,4}(?:号楼|栋|幢|座)(?:[0-9]{1,2}单元)?(?:[0-9]{1,2}层)?(?:[0-9]{2,5}室?)?)?)?"
+    # a named estate or building, with its building, unit and room numbers where they follow
+    # ("...佳园19-1-2405", "...华府雅苑8-3-3108": the numbers decide where the name ends, so the
+    # name with numbers is tried first) or none ("...90号东部软件园")
+    r"(?:(?<=[号室层楼院])(?:" + _ESTATE + _ESTATE_NUMBERS + "|" + _ESTATE + "))?"
 )
 _FWD_BODY = (
     f"(?P<gaz>{_GAZ_FWD}{{0,2}})"
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
-    f"(?P<dist>(?:(?:国家)?(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
+    f"(?P<dist>(?:(?:国家)?(?:{literal_alternation(_ZONES)})|[{_P}]{{1,{_ZONE_NAME_MAX}}}(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
     f"|[{_P}]{{1,4}}(?:{literal_alternation(_DIST_SUFFIX)})){{0,2}})"
     f"(?P<town>[{_P}]{{1,5}}(?:{literal_alternation(_TOWN_SUFFIX)}))?"
     f"(?P<low>(?:[{_PN}]{{1,6}}(?:{literal_alternation(_LOW)})){{0,3}})"
