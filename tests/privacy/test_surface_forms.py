@@ -98,6 +98,16 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("多次致电其亲属卢建华，未果", ["卢建华"]),
         ("客户买买提·艾力来电", ["买买提·艾力"]),
         ("审批人：阿依古丽·吐尔逊", ["阿依古丽·吐尔逊"]),
+        # a dot-joined name whose first character is also a Chinese surname (米, 艾): whole, not
+        # cut or dropped by the check of Chinese names; it starts right after the context word
+        ("联系人米热古丽·阿迪力收入来源稳定", ["米热古丽·阿迪力"]),
+        ("其配偶艾合买提·托合提负责记账", ["艾合买提·托合提"]),
+        ("，米热古丽·阿迪力来电", ["米热古丽·阿迪力"]),
+        # ... and ends where the sentence goes on (a word, a follower, 替/对/未...)
+        ("客户：上次是吐尔逊·买买提替我还的", ["吐尔逊·买买提"]),
+        ("据祖丽皮亚·阿卜杜拉本人反映", ["祖丽皮亚·阿卜杜拉"]),
+        ("客户姓名：买合木提·玉苏甫\n联系电话", ["买合木提·玉苏甫"]),  # other spellings
+        ("其配偶塔娜负责记账", ["塔娜"]),
         ("走访时扎西多吉不在家", ["扎西多吉"]),
         ("（索朗）已签字", ["索朗"]),
         ("Beneficiary Name 收款人: LUO XIAOMING", ["LUO XIAOMING"]),

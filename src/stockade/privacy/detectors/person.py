@@ -251,10 +251,12 @@ class PersonDetector:
         strict: set[int] = set()
         #: Starts found before a title: where the name starts is a guess, checked by the lexicon.
         titled: set[int] = set()
+        #: Dot-joined minority names (start, end): no surname + given-name check applies to them.
+        minority: set[tuple[int, int]] = set()
         if _CJK_RE.search(text) is not None:
             self._after_context(text, found)
             self._before_titles(text, found, titled)
-            self._minority(text, found)
+            self._minority(text, found, minority)
             self._mou(text, found)
             self._after_weak_context(text, found, strict)
             self._standalone(text, found, strict)
@@ -274,13 +276,18 @@ class PersonDetector:
                 continue  # "Name: ACCOUNT" and other shouted single words
             _add(found, m.start("name"), m.end("name"), 0.8)
         # Names found twice (context word and title) may overlap: keep the first, longest one.
-        out = self._resolve(text, found, strict, titled)
+        out = self._resolve(text, found, strict, titled, minority)
         if out and latin:
             out = _with_romanised_echoes(text, out, self.name)
         return out
 
     def _resolve(
-        self, text: str, found: dict[int, tuple[int, float]], strict: set[int], titled: set[int]
+        self,
+        text: str,
+        found: dict[int, tuple[int, float]],
+        strict: set[int],
+        titled: set[int],
+        minority: set[tuple[int, int]],
     ) -> list[Span]:
         out: list[Span] = []
         last_end = -1
@@ -290,7 +297,7 @@ class PersonDetector:
         for start, (end, score) in sorted(found.items()):
             if start < last_end:
                 continue
-            if "\u4e00" <= text[start] <= "\u9fff":  # is_cjk, inline
+            if "\u4e00" <= text[start] <= "\u9fff" and (not minority or (start, end) not in minority):
                 checked = check(text, start, end, start in strict, start in titled)
                 if checked is None:
                     continue
@@ -305,7 +312,9 @@ class PersonDetector:
             for m in _MOU_RE.finditer(text):
                 _add(found, m.start(), m.end(), 0.85)
 
-    def _minority(self, text: str, found: dict[int, tuple[int, float]]) -> None:
+    def _minority(
+        self, text: str, found: dict[int, tuple[int, float]], minority: set[tuple[int, int]]
+    ) -> None:
         """Uyghur and Kazakh names joined with a middle dot (买买提·艾力), Tibetan and Mongolian
         names (扎西多吉, 次仁卓玛, 索朗, 巴特尔) from their common name elements."""
         if "·" in text or "•" in text or "・" in text:
@@ -313,18 +322,14 @@ class PersonDetector:
                 part = _MINORITY_PART_RE.search(m.group())
                 if part is None:
                     continue
-                # The run before the first dot may carry the words before the name (客户买买提):
-                # the name starts at its first minority element, or is at most four characters.
                 name = m.group()
                 dot = min(i for i in (name.find("·"), name.find("•"), name.find("・")) if i >= 0)
-                start = m.start() + (part.start() if part.start() < dot else max(0, dot - 4))
-                end = m.end()
-                last = max(name.rfind("·"), name.rfind("•"), name.rfind("・")) + 1
-                for i in range(last + 2, len(name)):  # ...艾力来电: the last part ends at a follower
-                    if _FOLLOWER_RE.match(name, i) is not None:
-                        end = m.start() + i
-                        break
+                start = m.start() + _minority_start(text, m.start(), dot, part.start())
+                end = m.start() + _minority_last_part_end(text, m.start(), name)
                 _add(found, start, end, 0.85)
+                # Its first character is often a surname too (米热古丽, 艾合买提): the surname and
+                # given-name check of Chinese names would cut it or drop it.
+                minority.add((start, end))
         for m in _TIBETAN_RE.finditer(text):
             s, e = m.start(), m.end()
             # One element alone (索朗) must stand apart; two (扎西多吉) are a name anywhere.
@@ -403,6 +408,45 @@ class PersonDetector:
                 _add(found, start, m.start(), score)
 
 
+#: Single characters that start what follows a dot-joined name (…吐尔逊|对处理, …买买提|替我) and
+#: that no part of one is transliterated with.
+_AFTER_MINORITY_NAME = frozenset("对到替另给让把被从跟向在未吗陪按")
+
+
+def _minority_start(text: str, run_start: int, dot: int, part: int) -> int:
+    """Where a dot-joined name starts in the run of ideographs before its first dot (offsets in the
+    run; ``part``: the first minority element in the match): right after a context word in the run
+    (联系人|米热古丽, 其配偶|艾合买提); else the whole run when it is short enough to be the first
+    part alone (米热古丽); else at its first minority element (客户买买提), or the last four
+    characters before the dot."""
+    for q in range(dot - 2, 0, -1):
+        if _context_before(text, run_start + q):
+            return q
+    if dot <= 4:
+        return 0
+    return part if part < dot else dot - 4
+
+
+def _minority_last_part_end(text: str, run_start: int, name: str) -> int:
+    """Where the last part of a dot-joined ``name`` (found at ``run_start``) ends: a follower
+    (…艾力来电) or a word of two characters or more (…托合提|负责记账, …阿迪力|收入来源) after its
+    first two characters ends it, else the run of ideographs does."""
+    last = max(name.rfind("·"), name.rfind("•"), name.rfind("・")) + 1
+    # (on the text, not the match: the word may run past the five characters the match takes)
+    for i in range(last + 2, len(name)):
+        if name[i] in _AFTER_MINORITY_NAME or _FOLLOWER_RE.match(text, run_start + i) is not None:
+            return i
+    if len(name) - last > 2:
+        end = run_start + len(name)
+        cuts = lexicon.boundary_list(text, run_start + last, min(len(text), end + 3))
+        for a, z in itertools.pairwise(cuts):
+            if a >= end:
+                break
+            if a - run_start >= last + 2 and z - a >= 2:
+                return a - run_start
+    return len(name)
+
+
 def _add(found: dict[int, tuple[int, float]], start: int, end: int, score: float) -> None:
     old = found.get(start)
     if old is None or (end, score) > old:
@@ -468,6 +512,8 @@ _MINORITY_PARTS: tuple[str, ...] = (
     "米吉提", "肉孜", "托合提", "库尔班", "沙吾提", "塔依尔", "木合塔尔", "阿迪力", "艾尼", "巴合提",
     "吐逊", "阿力木", "司马义", "依力", "伊力", "亚森", "艾山", "阿布", "阿曼", "海拉提", "哈力克",
     "努尔兰", "叶尔兰", "加娜尔", "阿娜尔", "再努尔", "祖丽", "米娜", "热娜", "排尔", "艾尔肯", "阿合",
+    # other spellings in use of the elements above (买买提/买合木提, 玉素甫/玉苏甫, 吐尔逊/吐尔孙)
+    "买合木提", "买合买提", "玉苏甫", "吐尔孙",
 )  # fmt: skip
 _MINORITY_PART_RE = re.compile(literal_alternation(_MINORITY_PARTS))
 # (the first character apart, here and in the Latin patterns below: a pattern that starts with a
@@ -486,6 +532,7 @@ _TIBETAN_PARTS: tuple[str, ...] = (
     "拉宗", "群宗", "普琼", "贡觉", "达娃", "措吉", "卓央", "央珍", "白珍", "次央", "格央", "哈斯", "那顺",
     "乌力吉", "毕力格", "乌兰", "巴根", "额尔德尼", "吉日嘎拉", "孟根", "阿古拉", "宝力道", "特格喜",
     "朝克", "道尔吉", "额日和木", "巴音", "查干", "布仁", "白音", "恩和", "乌日图", "吉雅", "托娅",
+    "塔娜", "其其格", "斯琴", "萨仁",
 )  # fmt: skip
 _TIB = literal_alternation(_TIBETAN_PARTS)
 _TIBETAN_RE = re.compile(f"(?:{_TIB})(?P<second>{_TIB})?")
