@@ -115,6 +115,10 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("客户罗晓明来电。Please pay Luo Xiaoming today", ["罗晓明", "Luo Xiaoming"]),
         ("理解您的心情，董总。", ["董"]),
         ("请问是司马月庆本人吗", ["司马月庆"]),
+        # a compound surname and one given-name character in running text, a verb right after
+        ("客户：上次是诸葛倩帮我还的", ["诸葛倩"]),
+        ("客户：昨天慕容婷替我办的挂失", ["慕容婷"]),
+        ("昨天上官方网站查询", []),  # 上|官方网站: no name
     ],
 )
 def test_names(text: str, names: list[str]) -> None:

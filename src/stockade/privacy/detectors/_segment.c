@@ -1034,7 +1034,15 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
     }
     int name_like = all_in(self->given, kind, data, start + sl, end) &&
                     !(end - (start + sl) == 1 && CHAR_AT(start + sl) == 0x5C0F); /* 小 */
-    if (strict && !name_like) return NO_NAME;
+    if (strict && !name_like) {
+        /* a compound surname and one given-name character before a word boundary (诸葛倩|帮我还的) */
+        if (sl == 2 && end - start == 4 && contains(b, start + 3) && CHAR_AT(start + 2) != 0x5C0F) {
+            found = word_info(self, text, start, start + 3, &freq, &nr, &ns);
+            if (found < 0) return FAILED;
+            if (!found || nr) return start + 3;
+        }
+        return NO_NAME;
+    }
     return end;
 #undef CHAR_AT
 #undef NEED
