@@ -119,6 +119,12 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("客户：上次是诸葛倩帮我还的", ["诸葛倩"]),
         ("客户：昨天慕容婷替我办的挂失", ["慕容婷"]),
         ("昨天上官方网站查询", []),  # 上|官方网站: no name
+        # ... and a single surname
+        ("客户：上次是严若替我办的挂失", ["严若"]),
+        ("客户：昨天邝雯帮我转过一笔", ["邝雯"]),
+        ("菲尼克斯和艾奇沃斯的关系", []),  # a transliterated foreign name goes on: 艾奇|沃斯
+        ("他是张开双臂的", []),
+        ("请高手帮忙", []),
     ],
 )
 def test_names(text: str, names: list[str]) -> None:

@@ -1035,11 +1035,17 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
     int name_like = all_in(self->given, kind, data, start + sl, end) &&
                     !(end - (start + sl) == 1 && CHAR_AT(start + sl) == 0x5C0F); /* 小 */
     if (strict && !name_like) {
-        /* a compound surname and one given-name character before a word boundary (诸葛倩|帮我还的) */
-        if (sl == 2 && end - start == 4 && contains(b, start + 3) && CHAR_AT(start + 2) != 0x5C0F) {
-            found = word_info(self, text, start, start + 3, &freq, &nr, &ns);
+        /* a surname and one given-name character, then a one-character word that is no name
+           (严若|替我); end is a boundary here */
+        Py_ssize_t cut = start + sl + 1;
+        if (end - start == sl + 2 && contains(b, cut) && CHAR_AT(start + sl) != 0x5C0F) {
+            found = word_info(self, text, start, cut, &freq, &nr, &ns);
             if (found < 0) return FAILED;
-            if (!found || nr) return start + 3;
+            if (!found || nr) {
+                found = word_info(self, text, cut, end, &freq, &nr, &ns);
+                if (found < 0) return FAILED;
+                if (found && !nr && !ns) return cut;
+            }
         }
         return NO_NAME;
     }

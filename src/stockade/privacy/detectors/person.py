@@ -628,7 +628,7 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
     place name (``南|苏丹``), nor follow a digit (``7500万人``, ``2支笔``) or belong to a name
     joined with ``·`` that is not a minority name (``唐纳德·特朗普``: a foreign public figure); its
     given name must be made of given-name characters (two characters: of the curated list), except
-    that a compound surname and one such character end the name before a word boundary."""
+    that a surname and one such character end the name before a word boundary (严若|替我)."""
     sl = _surname_len(text, start)
     if not sl:
         return end  # minority names and names already shortened (卢某某) are not re-checked
@@ -688,12 +688,15 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
     given = text[start + sl : end]
     name_like = GIVEN_NAME_CHARS.issuperset(given) and given != "小"  # 王小: a nickname prefix
     if strict and not name_like:
-        # A compound surname, one given-name character, then a character that is no part of a name
-        # after a word boundary (诸葛倩|帮我还的, 慕容婷|替我办的): the name is those three characters.
-        if sl == 2 and end - start == 4 and start + 3 in b and given[0] != "小":
-            info = word(text[start : start + 3])
-            if info is None or info[1] == "nr":
-                return start + 3
+        # A surname, one given-name character, then a one-character word that is no name (诸葛倩|帮我
+        # 还的, 严若|替我办的): the name ends after the given-name character. (After the second character
+        # of a transliterated foreign name comes one tagged as part of a name or place: 艾奇|沃斯, 梅纳|沙.)
+        cut = start + sl + 1
+        if end - start == sl + 2 and cut in b and given[0] != "小":  # (end is a boundary: see above)
+            info = word(text[start:cut])
+            after = word(text[cut:end])
+            if (info is None or info[1] == "nr") and after is not None and after[1] not in ("nr", "ns"):
+                return cut
         return None
     return end
 
