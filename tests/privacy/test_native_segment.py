@@ -270,6 +270,8 @@ def test_name_at_needs_its_tables() -> None:
     )
     with pytest.raises(RuntimeError, match="configure_candidates"):
         checker.name_at("客户张伟", 2)
+    with pytest.raises(RuntimeError, match="configure_candidates"):  # (its end inside 成本)
+        checker.check_name("请问是娄宏成本人吗", 3, 6, True, False)
     with pytest.raises(TypeError, match="frozenset"):
         checker.configure_candidates(list(person.TITLES), *[frozenset()] * 4, "的", "的", "向")
     with pytest.raises(ValueError, match="one character"):

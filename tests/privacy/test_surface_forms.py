@@ -125,6 +125,9 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("菲尼克斯和艾奇沃斯的关系", []),  # a transliterated foreign name goes on: 艾奇|沃斯
         ("他是张开双臂的", []),
         ("请高手帮忙", []),
+        # the name's last character and the follower after it read as one word (成本, 勇于)
+        ("请问是娄宏成本人吗？", ["娄宏成"]),
+        ("备注：请郝铭勇于三个工作日内补充收入证明", ["郝铭勇"]),
     ],
 )
 def test_names(text: str, names: list[str]) -> None:

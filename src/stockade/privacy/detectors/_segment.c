@@ -944,6 +944,9 @@ static int is_dot(Py_UCS4 c) { return c == 0x00B7 || c == 0x2022 || c == 0x30FB;
 #define NO_NAME (-2)
 #define FAILED (-1)
 
+static int delimited(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
+                     Py_ssize_t end);
+
 /* The body of person._check_name, line for line: the end of the name, NO_NAME, or FAILED. */
 static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t start, Py_ssize_t end, int strict,
                         int titled, Offsets *b) {
@@ -1002,9 +1005,24 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
         return (!found || nr) ? end : NO_NAME;
     }
     if (strict && !contains(b, start + sl)) return NO_NAME;
-    while (!contains(b, end)) {
-        end -= 1;
-        if (end - start <= sl) return NO_NAME;
+    /* the end inside a word: shortened, unless a follower comes next and the given name is made
+       of given-name characters (娄宏成|本人) */
+    if (!contains(b, end)) {
+        int keep = all_in(self->given, kind, data, start + sl, end);
+        if (keep) {
+            if (self->followers == NULL) {
+                PyErr_SetString(PyExc_RuntimeError, "check_name: call configure_candidates first");
+                return FAILED;
+            }
+            keep = delimited(self, text, kind, data, n, end);
+            if (keep < 0) return FAILED;
+        }
+        if (!keep) {
+            while (!contains(b, end)) {
+                end -= 1;
+                if (end - start <= sl) return NO_NAME;
+            }
+        }
     }
     found = word_info(self, text, start, end, &freq, &nr, &ns);
     if (found < 0) return FAILED;

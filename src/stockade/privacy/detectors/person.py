@@ -659,10 +659,14 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
         return end if info is None or info[1] == "nr" else None
     if strict and start + sl not in b:
         return None
-    while end not in b:
-        end -= 1
-        if end - start <= sl:
-            return None
+    # The end inside a word: shortened to the word boundary before it, unless a word that follows
+    # names comes next and the given name is made of given-name characters (娄宏成|本人, which jieba
+    # reads 成本; 郝铭勇|于, read 勇于).
+    if end not in b and not (_delimited(text, end) and GIVEN_NAME_CHARS.issuperset(text[start + sl : end])):
+        while end not in b:
+            end -= 1
+            if end - start <= sl:
+                return None
     candidate = text[start:end]
     info = word(candidate)
     if info is not None:
