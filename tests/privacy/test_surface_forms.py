@@ -125,6 +125,13 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("菲尼克斯和艾奇沃斯的关系", []),  # a transliterated foreign name goes on: 艾奇|沃斯
         ("他是张开双臂的", []),
         ("请高手帮忙", []),
+        # form labels without 人, call-centre roles, a letter's salutation, a table's cells
+        ("经办：张建国", ["张建国"]),
+        ("收款方：孙小红", ["孙小红"]),
+        ("催收员：唐僧", ["唐僧"]),
+        ("尊敬的刘德明客户：", ["刘德明"]),
+        ("| 姓名 | 梁国栋 | 身份证 |", ["梁国栋"]),
+        ("审批通过后即可放款", []),
         # the name's last character and the follower after it read as one word (成本, 勇于)
         ("请问是娄宏成本人吗？", ["娄宏成"]),
         ("备注：请郝铭勇于三个工作日内补充收入证明", ["郝铭勇"]),

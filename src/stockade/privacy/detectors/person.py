@@ -76,6 +76,8 @@ PREFIX_CONTEXT: tuple[str, ...] = (
     "丈夫", "妻子", "老公", "老婆", "儿子", "女儿", "父亲", "母亲", "哥哥", "姐姐", "弟弟", "妹妹",
     "签字", "签名", "签章", "对方户名", "收款户名", "付款户名", "报告人", "评估人", "复核人", "处理人",
     "投诉人", "审核人", "审批人", "调查人", "记录人", "填表人", "经手人", "中文名", "中文姓名", "发件人",
+    # form labels without 人 (经办：张建国, 收款方：孙小红), call-centre roles, a letter's salutation
+    "经办", "审批", "审核", "复核", "收款方", "付款方", "汇款方", "催收员", "坐席", "客服", "尊敬的",
 )  # fmt: skip
 
 #: Titles after a name (``张伟先生``) or a bare surname (``王经理``).
@@ -120,7 +122,7 @@ _FOLLOWER_RE = re.compile(literal_alternation(NAME_FOLLOWERS + TITLES))
 # Context words ending in 人 (申请人, 借款人, 持卡人, 联系人: dozens of roles) are found by their 人,
 # a single-character literal that ``re`` scans for quickly; the rest by one trie alternation.
 _ALL_HEADS = "".join(sorted(SURNAMES | {c[0] for c in COMPOUND_SURNAMES}))
-_NAME_SEP = '(?:[：:\\s（("“「『]|是|为|叫){0,3}'
+_NAME_SEP = '(?:[：:\\s（("“「『|｜]|是|为|叫){0,3}'
 _PREFIX_RE = re.compile(
     f"(?:{literal_alternation(w for w in PREFIX_CONTEXT if w[-1] != '人' and w[0] != '人')})"
     f"{_NAME_SEP}(?=[{_ALL_HEADS}])"
