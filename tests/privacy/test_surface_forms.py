@@ -174,6 +174,7 @@ def test_ordinary_words_are_not_names(text: str) -> None:
         "上海自由贸易试验区临港新片区环湖西二路888号",
         "深圳前海深港现代服务业合作区前湾一路1号",
         "长沙国家级湘江新区岳麓大道88号",
+        "北京市西城区金融大街甲15号",  # 甲/乙: a second house at the same number
         # a named estate after the house number, then building-unit-room
         "山东省济南市槐荫区洛阳大街39号金茂府25-4-503",
         "福州市台江区天府街841号华府雅苑8-3-3108",
@@ -194,6 +195,7 @@ def test_addresses_to_the_last_digit(address: str) -> None:
         "郑州航空港经济综合实验区宝安东路36号",
         "上海自由贸易试验区临港新片区环湖西二路888号",
         "长沙国家级湘江新区岳麓大道88号",
+        "北京市西城区金融大街甲15号",
     ],
 )
 @pytest.mark.parametrize("template", ["注册地址【{}】。", "客户在{}开了一家店。"])

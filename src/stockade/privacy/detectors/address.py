@@ -160,7 +160,7 @@ _BACK_RE = re.compile(
 
 # --- the forward grammar, after a context word or a gazetteer city --------------------------
 _HOUSE = (
-    r"(?:[0-9]{1,6}(?:[-－—][0-9]{1,5})?(?:号楼|号院|号|弄|栋|幢|座|单元)"
+    r"(?:[甲乙丙丁]?[0-9]{1,6}(?:[-－—][0-9]{1,5})?(?:号楼|号院|号|弄|栋|幢|座|单元)"
     r"|[0-9]{1,4}[-－—][0-9]{1,3}[-－—][0-9]{2,5}(?![0-9A-Za-z]))"  # 25-6-3101: building-unit-room
 )
 _ESTATE = r"[A-Za-z" + _PB + r"]{1,8}?(?:" + "|".join(_ESTATE_SUFFIX) + r")"
@@ -192,7 +192,8 @@ _FWD_RE = re.compile(_FWD_BODY)
 #: always matches (every part is optional), so the separators never give back a character.
 _CONTEXT_FWD_RE = re.compile(r"(?:[：:\s]|为|是|在|于){0,3}" + _FWD_BODY)
 
-_HOUSE_DIGITS_BACK_RE = re.compile(r"[0-9]{1,5}(?:[-－—][0-9]{1,6})?(?![0-9A-Za-z.])")
+# (reversed: the digits, then the 甲/乙/丙/丁 that may number a second house at the same number: 甲15号)
+_HOUSE_DIGITS_BACK_RE = re.compile(r"[0-9]{1,5}(?:[-－—][0-9]{1,6})?(?![0-9A-Za-z.])[甲乙丙丁]?")
 _UNIT_RE = re.compile(r"(?:楼|院)?" + _UNIT)
 
 ADDRESS_CONTEXT: tuple[str, ...] = (
