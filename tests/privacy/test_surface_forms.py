@@ -199,9 +199,9 @@ def test_addresses_to_the_last_digit(address: str) -> None:
     ],
 )
 @pytest.mark.parametrize("template", ["注册地址【{}】。", "客户在{}开了一家店。"])
-def test_zone_addresses_grown_back_from_the_house_number(address: str, template: str) -> None:
-    """No context word right before the address: it is grown leftwards from its house number, over
-    the zone's own name to the city (not cut at the zone's suffix)."""
+def test_addresses_grown_back_from_the_house_number(address: str, template: str) -> None:
+    """No context word right before the address: it is grown leftwards from its house number (over
+    a 甲 before the digits), over a zone's own name to the city (not cut at the zone's suffix)."""
     assert found(template.format(address)) == [("address", address)]
 
 
