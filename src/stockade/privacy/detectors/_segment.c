@@ -1054,7 +1054,8 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
                     !(end - (start + sl) == 1 && CHAR_AT(start + sl) == 0x5C0F); /* 小 */
     if (strict && !name_like) {
         /* a surname and one given-name character, then a one-character word that is no name
-           (严若|替我); end is a boundary here */
+           (严若|替我); end is a boundary here (an end kept inside a word has given-name
+           characters only) */
         Py_ssize_t cut = start + sl + 1;
         if (end - start == sl + 2 && contains(b, cut) && CHAR_AT(start + sl) != 0x5C0F) {
             found = word_info(self, text, start, cut, &freq, &nr, &ns);

@@ -134,7 +134,8 @@ _ZONES = (
     "实验区", "试验区", "自由贸易试验区", "自由贸易区", "自贸区", "示范区", "合作区", "新片区",
 )  # fmt: skip
 #: The most characters of a zone's own name (东湖新技术 of 武汉东湖新技术开发区, 前海深港现代服务业 of
-#: 深圳前海深港现代服务业合作区); it must follow a division or a district (上海自由贸易试验区临港新片区).
+#: 深圳前海深港现代服务业合作区). Grown back from a house number, such a name must follow a division, a
+#: zone or a district (上海自由贸易试验区|临港新片区); after a context word it stands where a district may.
 _ZONE_NAME_MAX = 10
 _TOWN_SUFFIX = ("街道", "镇", "乡")
 _CITY_SUFFIX = ("自治州", "地区", "市", "盟")

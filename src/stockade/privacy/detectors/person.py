@@ -698,7 +698,8 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
         # 还的, 严若|替我办的): the name ends after the given-name character. (After the second character
         # of a transliterated foreign name comes one tagged as part of a name or place: 艾奇|沃斯, 梅纳|沙.)
         cut = start + sl + 1
-        if end - start == sl + 2 and cut in b and given[0] != "小":  # (end is a boundary: see above)
+        # (end is a boundary here: an end kept inside a word has given-name characters only)
+        if end - start == sl + 2 and cut in b and given[0] != "小":
             info = word(text[start:cut])
             after = word(text[cut:end])
             if (info is None or info[1] == "nr") and after is not None and after[1] not in ("nr", "ns"):
