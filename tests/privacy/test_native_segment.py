@@ -6,8 +6,9 @@ itself held to jieba's segmenter and the plain search in test_lexicon.py and tes
 on windows of realistic bank text, random strings and runs longer than its stack buffers; the
 dictionary; the name check and ``name_at`` on every candidate and position of realistic text and
 ``alpaca_zh_demo``; the grouped-number candidates on thousands of digit runs; the two rewrites of
-the normalised view on random strings; and the name and grouped-number detectors end to end, with
-the extension and without. In CI (``CI=true``) a missing extension fails instead of skipping, so
+the normalised view on random strings; the search of record-level consistency on random and
+realistic records; and the name and grouped-number detectors end to end, with the extension and
+without. In CI (``CI=true``) a missing extension fails instead of skipping, so
 the path every user of a built wheel runs is the one tested.
 """
 
@@ -24,9 +25,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stockade.privacy import record
 from stockade.privacy.corpus.realistic import generate_realistic
-from stockade.privacy.detectors import _base, grouped, lexicon, person
+from stockade.privacy.detectors import _base, grouped, lexicon, person, resolve_overlaps
 from stockade.privacy.detectors._base import digit_view
+from stockade.privacy.engine import PrivacyEngine
+from stockade.privacy.policy import PrivacyPolicy
+from stockade.privacy.spans import PiiType, Span
 
 try:
     from stockade.privacy.detectors import _segment
@@ -391,6 +396,59 @@ def test_the_normalised_view_of_bank_text_is_built_alike() -> None:
         changed += _segment.fold_numerals(text) != text
     assert changed > 50
     assert _base._folders() == (_segment.fold_chars, _segment.fold_numerals)
+
+
+def _random_record(rng: random.Random) -> tuple[list[str], list[list[Span]]]:
+    # a two-letter alphabet (values such as "aa" or "aba" overlap themselves in "aaab..."), or names
+    # and digits that recur across a record's texts
+    alphabet = rng.choice(["ab", "张伟卢玉兰某13800"])
+    texts = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30))) for _ in range(rng.randrange(1, 4))
+    ]
+    spans = []
+    for text in texts:
+        found = []
+        for _ in range(rng.randrange(0, 5) if len(text) > 1 else 0):
+            start = rng.randrange(0, len(text) - 1)
+            end = rng.randrange(start + 1, min(len(text), start + 6) + 1)
+            found.append(
+                Span(start, end, rng.choice(list(PiiType)), rng.choice([0.6, 0.9]), rng.choice("ab"))
+            )
+        spans.append(resolve_overlaps(found))
+    return texts, spans
+
+
+def test_record_level_consistency_finds_the_same_occurrences() -> None:
+    assert record._native_extras() is _segment.record_extras
+    rng = random.Random(5)
+    spread = 0
+    for _ in range(4000):
+        texts, spans = _random_record(rng)
+        got = record.spread_values(texts, spans)
+        assert got == record._spread_values_python(texts, spans), (texts, spans)
+        spread += got != spans
+    assert spread > 500
+    engine = PrivacyEngine(PrivacyPolicy(), b"k" * 32)
+    for doc in generate_realistic(200, 53):
+        texts = [doc.text, doc.text[: len(doc.text) // 2], doc.text[len(doc.text) // 3 :]]
+        spans = [engine.scan(text) for text in texts]
+        assert record.spread_values(texts, spans) == record._spread_values_python(texts, spans)
+
+
+def test_record_level_consistency_refuses_bad_arguments() -> None:
+    span = Span(0, 2, PiiType.PERSON, 0.9, "person")
+    assert _segment.record_extras(["张伟"], [[span]], 2) == [None]
+    assert _segment.record_extras(["张伟"], [[]], 2) is None
+    with pytest.raises(ValueError, match="one list of spans per text"):
+        _segment.record_extras(["张伟", "x"], [[span]], 2)
+    with pytest.raises(TypeError, match="lists"):
+        _segment.record_extras(("张伟",), [[span]], 2)
+    with pytest.raises(TypeError, match="tuple"):
+        _segment.record_extras(["张伟"], [[object()]], 2)
+    with pytest.raises(ValueError, match="start <= end"):
+        _segment.record_extras(["张伟"], [[(2, 1)]], 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        _segment.record_extras(["张伟"], [[span]], 0)
 
 
 def test_the_built_module_needs_no_newer_c_library_than_the_bundles_target() -> None:

@@ -8,16 +8,46 @@ replaced too, with the same type.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from stockade.privacy.detectors import resolve_overlaps
+from stockade.privacy.detectors._base import native_module
 from stockade.privacy.spans import Span
 
 #: Values shorter than this are not spread (a bare surname before a title: 王先生).
 MIN_LENGTH = 2
 
 
+@functools.cache
+def _native_extras() -> Callable[[list[str], list[list[Span]], int], Any] | None:
+    """``_segment.record_extras`` where the optional C extension is built and in use, else None."""
+    native = native_module()
+    return None if native is None else native.record_extras
+
+
 def spread_values(texts: list[str], spans: list[list[Span]]) -> list[list[Span]]:
     """``spans`` (one list per string of a record) plus every other occurrence of the values they
-    cover, in all ``texts``; overlaps resolved as the detectors resolve them."""
+    cover, in all ``texts``; overlaps resolved as the detectors resolve them. The search runs in C
+    where the optional extension is built (the same result as :func:`_spread_values_python`, which
+    tests hold it to); the new spans are built here."""
+    extras = _native_extras()
+    if extras is None:
+        return _spread_values_python(texts, spans)
+    plan = extras(texts, spans, MIN_LENGTH)
+    if plan is None:
+        return spans
+    return [
+        found
+        if extra is None
+        else resolve_overlaps([*found, *(Span(a, z, o.type, o.score, o.detector) for a, z, o in extra)])
+        for found, extra in zip(spans, plan, strict=True)
+    ]
+
+
+def _spread_values_python(texts: list[str], spans: list[list[Span]]) -> list[list[Span]]:
+    """:func:`spread_values` in Python."""
     values: dict[str, Span] = {}
     for text, found in zip(texts, spans, strict=True):
         for span in found:

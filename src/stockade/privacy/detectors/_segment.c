@@ -8,7 +8,9 @@
  *   grouped_candidates  the slices of digit groups the grouped-number detector tries
  *                  (grouped._candidates_python, less those no check could accept);
  *   fold_chars, fold_numerals  the two rewrites of the detectors' normalised view
- *                  (_base._fold_chars_python, _base._fold_numerals_python).
+ *                  (_base._fold_chars_python, _base._fold_numerals_python);
+ *   record_extras  the search of record-level consistency: every other occurrence, in a record's
+ *                  texts, of a value found in one of them (record._spread_values_python).
  *
  * Written by hand because no library does these exact jobs: jieba's maximum-probability path
  * (``jieba.cut(HMM=False)``) over a window of a dozen characters around each name candidate, and the
@@ -1558,6 +1560,162 @@ static PyObject *fold_numerals(PyObject *module, PyObject *text) {
     return result;
 }
 
+/* ---- record-level consistency: the search of record.spread_values (record._spread_values_python) ---- */
+
+/* The start and end of a span (a tuple whose first two items are ints), or -1 with an exception. */
+static int span_bounds(PyObject *span, Py_ssize_t *start, Py_ssize_t *end) {
+    if (!PyTuple_Check(span) || PyTuple_GET_SIZE(span) < 2) {
+        PyErr_SetString(PyExc_TypeError, "record_extras: each span must be a tuple (start, end, ...)");
+        return -1;
+    }
+    *start = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
+    if (*start == -1 && PyErr_Occurred()) return -1;
+    *end = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1));
+    if (*end == -1 && PyErr_Occurred()) return -1;
+    if (*start < 0 || *end < *start) {
+        PyErr_SetString(PyExc_ValueError, "record_extras: a span needs 0 <= start <= end");
+        return -1;
+    }
+    return 0;
+}
+
+/* The extra occurrences in ``text`` (found: its spans) of each of ``ordered`` (values by length,
+ * longest first): (start, end, the value's first span) for each place find() reaches that no span of
+ * the text covers; appended to *extras (created on first use). 0, or -1 with an exception. */
+static int extras_of(PyObject *text, PyObject *found, PyObject *ordered, PyObject *values, PyObject **extras) {
+    Py_ssize_t nfound = PyList_GET_SIZE(found);
+    Py_ssize_t *bounds = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (nfound ? nfound : 1));
+    if (bounds == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < nfound; k++)
+        if (span_bounds(PyList_GET_ITEM(found, k), &bounds[2 * k], &bounds[2 * k + 1]) < 0) goto fail;
+    Py_ssize_t count = PyList_GET_SIZE(ordered);
+    for (Py_ssize_t v = 0; v < count; v++) {
+        PyObject *value = PyList_GET_ITEM(ordered, v);
+        Py_ssize_t size = PyUnicode_GET_LENGTH(value);
+        Py_ssize_t at = PyUnicode_Find(text, value, 0, PY_SSIZE_T_MAX, 1);
+        while (at >= 0) {
+            Py_ssize_t end = at + size;
+            int covered = 0; /* an exact span is covered too */
+            for (Py_ssize_t k = 0; k < nfound && !covered; k++)
+                covered = bounds[2 * k] <= at && end <= bounds[2 * k + 1];
+            if (!covered) {
+                if (*extras == NULL && (*extras = PyList_New(0)) == NULL) goto fail;
+                PyObject *origin = PyDict_GetItemWithError(values, value); /* borrowed */
+                if (origin == NULL) {
+                    if (!PyErr_Occurred()) PyErr_SetString(PyExc_KeyError, "record_extras: value lost");
+                    goto fail;
+                }
+                PyObject *item = Py_BuildValue("(nnO)", at, end, origin);
+                if (item == NULL || PyList_Append(*extras, item) < 0) {
+                    Py_XDECREF(item);
+                    goto fail;
+                }
+                Py_DECREF(item);
+            }
+            at = PyUnicode_Find(text, value, end, PY_SSIZE_T_MAX, 1);
+        }
+        if (at == -2) goto fail;
+    }
+    PyMem_Free(bounds);
+    return 0;
+fail:
+    PyMem_Free(bounds);
+    return -1;
+}
+
+/* record_extras(texts, spans, min_length) -> None | list[None | list[(start, end, origin)]]: for
+ * record.spread_values, every value (a string that a span covers, min_length characters or more) and
+ * each place of another occurrence of it in the record's texts; None when no span has such a value. */
+static PyObject *record_extras(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "record_extras(texts, spans, min_length) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *texts = args[0], *spans = args[1];
+    Py_ssize_t min_length = PyLong_AsSsize_t(args[2]);
+    if (min_length == -1 && PyErr_Occurred()) return NULL;
+    if (min_length < 1) {
+        PyErr_SetString(PyExc_ValueError, "record_extras: min_length must be at least 1");
+        return NULL;
+    }
+    if (!PyList_Check(texts) || !PyList_Check(spans)) {
+        PyErr_SetString(PyExc_TypeError, "record_extras: texts and spans must be lists");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(texts);
+    if (PyList_GET_SIZE(spans) != count) {
+        PyErr_SetString(PyExc_ValueError, "record_extras: one list of spans per text");
+        return NULL;
+    }
+    PyObject *values = PyDict_New(), *ordered = NULL, *result = NULL;
+    if (values == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i), *found = PyList_GET_ITEM(spans, i);
+        if (!PyUnicode_Check(text) || !PyList_Check(found)) {
+            PyErr_SetString(PyExc_TypeError, "record_extras: texts are str, spans lists of spans");
+            goto done;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        for (Py_ssize_t k = 0; k < PyList_GET_SIZE(found); k++) {
+            PyObject *span = PyList_GET_ITEM(found, k);
+            Py_ssize_t start, end;
+            if (span_bounds(span, &start, &end) < 0) goto done;
+            if (end > n) end = n; /* as a slice would */
+            if (start > end) start = end;
+            if (end - start < min_length) continue;
+            PyObject *value = PyUnicode_Substring(text, start, end);
+            if (value == NULL) goto done;
+            PyObject *kept = PyDict_SetDefault(values, value, span); /* the first span of each value */
+            Py_DECREF(value);
+            if (kept == NULL) goto done;
+        }
+    }
+    if (PyDict_GET_SIZE(values) == 0) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    /* sorted(values, key=len, reverse=True): longer values first, ties in first-seen order */
+    ordered = PyDict_Keys(values);
+    if (ordered == NULL) goto done;
+    {
+        PyObject *len = PyDict_GetItemString(PyEval_GetBuiltins(), "len"); /* borrowed */
+        PyObject *sort = PyObject_GetAttrString(ordered, "sort");
+        PyObject *kwargs = len == NULL ? NULL : Py_BuildValue("{s:O,s:O}", "key", len, "reverse", Py_True);
+        PyObject *empty = PyTuple_New(0);
+        PyObject *sorted = (sort && kwargs && empty) ? PyObject_Call(sort, empty, kwargs) : NULL;
+        if (len == NULL && !PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "record_extras: no len()");
+        Py_XDECREF(sort);
+        Py_XDECREF(kwargs);
+        Py_XDECREF(empty);
+        if (sorted == NULL) goto done;
+        Py_DECREF(sorted);
+    }
+    result = PyList_New(count);
+    if (result == NULL) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *extras = NULL;
+        if (extras_of(PyList_GET_ITEM(texts, i), PyList_GET_ITEM(spans, i), ordered, values, &extras) < 0) {
+            Py_XDECREF(extras);
+            Py_CLEAR(result);
+            goto done;
+        }
+        if (extras == NULL) {
+            extras = Py_None;
+            Py_INCREF(extras);
+        }
+        PyList_SET_ITEM(result, i, extras);
+    }
+done:
+    Py_DECREF(values);
+    Py_XDECREF(ordered);
+    return result;
+}
+
 static PyMethodDef module_functions[] = {
     {"fold_chars", (PyCFunction)fold_chars, METH_O, "fold_chars(text) -> str: text.translate(_base._FOLD_TABLE)."},
     {"fold_numerals", (PyCFunction)fold_numerals, METH_O,
@@ -1565,6 +1723,9 @@ static PyMethodDef module_functions[] = {
     {"grouped_candidates", (PyCFunction)(void (*)(void))grouped_candidates, METH_FASTCALL,
      "grouped_candidates(text, start, end) -> list[(start, end, digits, whole, parts)]: see "
      "grouped._candidates_python."},
+    {"record_extras", (PyCFunction)(void (*)(void))record_extras, METH_FASTCALL,
+     "record_extras(texts, spans, min_length) -> None | list[None | list[(start, end, origin)]]: the "
+     "search of record._spread_values_python."},
     {NULL, NULL, 0, NULL},
 };
 
