@@ -204,6 +204,10 @@ def test_the_name_check_equals_the_python_check_on_every_candidate() -> None:
         ("必要时发送律师函", 2, 4, True, False),  # 时发: the end falls inside 发送
         ("紧急联系人黄某（母亲）", 5, 7, False, False),  # 黄某: shortened names are kept as they are
         ("卢玉兰还款", 0, 3, True, False),  # no trigger word at the very start of a text
+        ("请问是江华振吗？", 3, 6, True, False),  # surname glued to a rare word: 江华|振
+        ("上次是林中珍陪我去的", 3, 6, True, False),  # ... to a frequent one: 林中|珍
+        ("经查，王建国来电", 3, 6, True, False),  # a name the dictionary lists, given name a place
+        ("请问是周正东吗？", 3, 6, True, False),  # a rare place as the given name
         ("客户王先生", 2, 3, False, True),  # a bare surname before a title
         ("约7500万人将德语", 6, 8, True, False),  # after a digit
         ("他叫张三", 2, 4, False, False),

@@ -135,6 +135,20 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         # the name's last character and the follower after it read as one word (成本, 勇于)
         ("请问是娄宏成本人吗？", ["娄宏成"]),
         ("备注：请郝铭勇于三个工作日内补充收入证明", ["郝铭勇"]),
+        # jieba reads the surname and the next character as one rare word (江华|振, 安雯|朗)...
+        ("北京分行客服中心，工号3575，请问是江华振吗？", ["江华振"]),
+        ("附件为安雯朗的身份证复印件", ["安雯朗"]),
+        ("此致\n安福卫\nBest regards", ["安福卫"]),
+        # ... or the given name as a rare place (周|正东, 于|东兴), or lists the whole name (王建国)
+        ("请问是周正东吗？", ["周正东"]),
+        ("处理过程：已告知于东兴本人处理进度。", ["于东兴"]),
+        ("经查，王建国来电咨询分期", ["王建国"]),
+        ("上次是林中珍陪我去的", []),  # 林中 (in the forest) is a frequent word: not taken apart
+        # at the very start of a text, before a word only a person does
+        ("王建国来电咨询信用卡分期事宜。", ["王建国"]),
+        ("张伟说他明天来网点。", ["张伟"]),
+        ("刘洋洋反映扣款异常。", ["刘洋洋"]),
+        ("李华是一个勤勉刻苦的学生。", []),  # a story's character in general text: left alone
     ],
 )
 def test_names(text: str, names: list[str]) -> None:
@@ -154,6 +168,9 @@ def test_names(text: str, names: list[str]) -> None:
         "降低成本、提高医生和护士的工作效率",
         "资料汇总如下",
         "他是西班牙语老师",
+        "南苏丹是非洲国家",
+        "黄瓜片和牛肉末",
+        "高手如云。",
     ],
 )
 def test_ordinary_words_are_not_names(text: str) -> None:

@@ -943,6 +943,11 @@ static int contains(const Offsets *b, Py_ssize_t x) {
 
 static int is_dot(Py_UCS4 c) { return c == 0x00B7 || c == 0x2022 || c == 0x30FB; } /* · • ・ */
 
+/* person._RARE_GLUED_SURNAME, person._FREQUENT_PLACE and person._listed_name */
+#define RARE_GLUED_SURNAME 100
+#define FREQUENT_PLACE 100
+#define LISTED_NAME(found, nr, freq, length) ((found) && (nr) && (freq) < 20 && (length) == 3)
+
 #define NO_NAME (-2)
 #define FAILED (-1)
 
@@ -969,9 +974,8 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
         if (CHAR_AT(start + sl) == 0x67D0) return end; /* 某 */
     }
     if (strict) {
-        /* ``before in "·•・"`` is also true for the empty string: a name at the very start */
-        if (start == 0) return NO_NAME;
-        Py_UCS4 before = CHAR_AT(start - 1);
+        /* a name at the very start of a text has nothing before it (no digit, no dot) */
+        Py_UCS4 before = start > 0 ? CHAR_AT(start - 1) : 0;
         if (Py_UNICODE_ISDIGIT(before) || is_dot(before) || (end < n && is_dot(CHAR_AT(end)))) return NO_NAME;
     }
     if (bare && !titled) return end;
@@ -1006,7 +1010,30 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
         if (found < 0) return FAILED;
         return (!found || nr) ? end : NO_NAME;
     }
-    if (strict && !contains(b, start + sl)) return NO_NAME;
+    if (strict && !contains(b, start + sl)) {
+        /* the surname read with the next character as one word: a name when that word is rare and
+           ends inside the candidate (江华|振), or when the candidate is a name the dictionary lists */
+        Py_ssize_t next = -1;
+        for (Py_ssize_t j = 0; j < b->size; j++)
+            if (b->items[j] > start) {
+                next = b->items[j];
+                break;
+            }
+        if (next < 0) {
+            PyErr_SetString(PyExc_IndexError, "check_name: no boundary after the surname");
+            return FAILED;
+        }
+        if (next < end) {
+            found = word_info(self, text, start, next, &freq, &nr, &ns);
+            if (found < 0) return FAILED;
+            if (found && freq >= RARE_GLUED_SURNAME) return NO_NAME;
+        } else {
+            if (next > end) return NO_NAME;
+            found = word_info(self, text, start, end, &freq, &nr, &ns);
+            if (found < 0) return FAILED;
+            if (!LISTED_NAME(found, nr, freq, end - start)) return NO_NAME;
+        }
+    }
     /* the end inside a word: shortened, unless a follower comes next and the given name is made
        of given-name characters (娄宏成|本人) */
     if (!contains(b, end)) {
@@ -1029,12 +1056,14 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
     found = word_info(self, text, start, end, &freq, &nr, &ns);
     if (found < 0) return FAILED;
     if (found) {
-        if (strict && !(nr && freq < 20 && end - start == 3)) return NO_NAME;
+        if (strict && !LISTED_NAME(found, nr, freq, end - start)) return NO_NAME;
         if (!strict && !nr && freq >= 300) return NO_NAME;
     }
-    /* the pieces between start + sl, the boundaries strictly inside, and end */
+    /* the pieces between start + sl, the boundaries strictly inside, and end; none in a name the
+       dictionary lists (王|建国) */
     Py_ssize_t a = start + sl;
-    for (Py_ssize_t j = 0; j <= b->size; j++) {
+    int listed = LISTED_NAME(found, nr, freq, end - start);
+    for (Py_ssize_t j = 0; j <= b->size && !listed; j++) {
         Py_ssize_t z;
         if (j < b->size) {
             z = b->items[j];
@@ -1048,7 +1077,7 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
         found = word_info(self, text, from, z, &freq, &nr, &ns);
         if (found < 0) return FAILED;
         if (!found || nr) continue;
-        if (strict && ns) return NO_NAME; /* a place name */
+        if (strict && ns && freq >= FREQUENT_PLACE) return NO_NAME; /* a place name */
         if ((strict || titled) && freq >= 100 && !all_in(self->given, kind, data, from, z)) return NO_NAME;
         if (freq >= (strict ? 20 : 1000) && !all_in(self->name_like, kind, data, from, z)) return NO_NAME;
     }

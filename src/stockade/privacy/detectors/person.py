@@ -117,6 +117,15 @@ _STANDALONE_RE = re.compile(
     f"[{_SURNAME_HEADS}](?<![{CJK}].)[{CJK}]{{1,3}}?(?=(?:{literal_alternation(NAME_FOLLOWERS)})|[^{CJK}]|\\Z)"
 )
 _FOLLOWER_RE = re.compile(literal_alternation(NAME_FOLLOWERS + TITLES))
+#: At the very start of a text nothing sets a name apart on its left: the word after it must be one
+#: only a person does (张伟来电反映, 王建国称), not punctuation or a word any subject takes (李华是,
+#: 鲍勃：, a character of a story in general text).
+_START_FOLLOWERS: tuple[str, ...] = (
+    "还款", "账号", "账户", "卡号", "称", "说", "表示", "反映", "来电", "致电", "名下", "本人", "身份证",
+    "手机", "电话", "签字", "要求", "申请", "承诺", "确认", "同意", "声明", "提供", "提交", "签署", "办理",
+    "购买", "开立",
+)  # fmt: skip
+_START_FOLLOWER_RE = re.compile(literal_alternation(_START_FOLLOWERS))
 # A context word, separators, then (looked ahead, not consumed) a surname character: the scan
 # returns only places where a name may start, so Python code runs at few positions.
 # Context words ending in 人 (申请人, 借款人, 持卡人, 联系人: dozens of roles) are found by their 人,
@@ -394,7 +403,7 @@ class PersonDetector:
             # (independent tests: the stop-list, slices and look-ups, last)
             if not sl or not 1 <= given <= 2 or not _G1_STOP.isdisjoint(text[p + sl : end]):
                 continue
-            if _vetoed(text, p, end):
+            if _vetoed(text, p, end) or (p == 0 and _START_FOLLOWER_RE.match(text, end) is None):
                 continue
             _add(found, p, end, 0.75 if given == 2 else 0.65)
             strict.add(p)
@@ -618,6 +627,20 @@ def _build_native_checker() -> object | None:
     return checker
 
 
+#: A word of the surname and the next character read by jieba less often than this may start a
+#: name (江华|振, 安雯|朗); 黄瓜 (201), 牛肉 (1,183), 林中 (587) may not.
+_RARE_GLUED_SURNAME = 100
+#: Place names inside a given name read at least this often veto a name with no trigger word
+#: (苏丹: 941, 孟买: 147); rarer ones are common given names (洋洋: 54, 正东: 42, 东兴: 20).
+_FREQUENT_PLACE = 100
+
+
+def _listed_name(info: tuple[int, str] | None, length: int) -> bool:
+    """Whether a dictionary entry is a full name jieba lists (李秀英, 王建国): tagged ``nr``, three
+    characters, rare (common words tagged ``nr``, such as 暴风雨 or 胡萝卜, are frequent)."""
+    return info is not None and info[1] == "nr" and info[0] < 20 and length == 3
+
+
 def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bool) -> int | None:
     """The end of the name ``text[start:end]`` after checking it against the dictionary, or None
     when it is an ordinary word.
@@ -625,9 +648,10 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
     Any candidate: its end may not fall inside a word (``时|发送``: shortened, or dropped), and it
     may not be, or contain, a frequent ordinary word. Before a title (``titled``) the start is a
     guess and may not fall inside a word (``提|高医生``, ``西班|牙语老师``). ``strict`` (found with
-    no trigger word): the surname must be a word of its own (not ``牛肉|末``), the candidate may not
-    be a dictionary word at all (jieba tags many common nouns ``nr``: 暴风雨, 连衣裙) nor contain a
-    place name (``南|苏丹``), nor follow a digit (``7500万人``, ``2支笔``) or belong to a name
+    no trigger word): the surname must be a word of its own (not ``牛肉|末``) unless jieba reads it
+    with the next character as a rare word (``江华|振``), the candidate may not be a dictionary word
+    (jieba tags many common nouns ``nr``: 暴风雨, 连衣裙) unless it is a name the dictionary lists
+    (王建国), nor contain a frequent place name (``南|苏丹``), nor follow a digit (``7500万人``, ``2支笔``) or belong to a name
     joined with ``·`` that is not a minority name (``唐纳德·特朗普``: a foreign public figure); its
     given name must be made of given-name characters (two characters: of the curated list), except
     that a surname and one such character end the name before a word boundary (严若|替我)."""
@@ -638,8 +662,8 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
     bare = end - start == sl
     if not bare and text[start + sl] == "某":
         return end
-    before = text[start - 1] if start else ""
-    if strict and (before.isdigit() or before in "·•・" or (end < n and text[end] in "·•・")):
+    before = text[start - 1] if start else ""  # ("" is in every string: tested, not assumed)
+    if strict and (before.isdigit() or (before and before in "·•・") or (end < n and text[end] in "·•・")):
         return None
     if bare and not titled:
         return end
@@ -660,7 +684,16 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
         info = word(text[start:nxt])
         return end if info is None or info[1] == "nr" else None
     if strict and start + sl not in b:
-        return None
+        # jieba reads the surname with the next character as one word: a name only when that word
+        # is rare and ends inside the candidate (江华|振, 安雯|朗, 凌云|平: the given name goes on),
+        # or when the candidate itself is a name in the dictionary (李秀英, 王建国); not 牛肉|末.
+        nxt = b[bisect.bisect_right(b, start)]
+        if nxt < end:
+            glued = word(text[start:nxt])
+            if glued is not None and glued[0] >= _RARE_GLUED_SURNAME:
+                return None
+        elif nxt > end or not _listed_name(word(text[start:end]), end - start):
+            return None
     # The end inside a word: shortened to the word boundary before it, unless a word that follows
     # names comes next and the given name is made of given-name characters (娄宏成|本人, which jieba
     # reads 成本; 郝铭勇|于, read 勇于).
@@ -673,11 +706,16 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
     info = word(candidate)
     if info is not None:
         freq, pos = info
-        if strict and not (pos == "nr" and freq < 20 and len(candidate) == 3):
+        if strict and not _listed_name(info, len(candidate)):
             return None
         if not strict and pos != "nr" and freq >= 300:
             return None
-    edges = [start + sl, *b[bisect.bisect_right(b, start + sl) : bisect.bisect_left(b, end)], end]
+    # A name the dictionary lists is not taken apart: its given name may be a place too (王|建国)
+    edges = (
+        ()
+        if _listed_name(info, len(candidate))
+        else [start + sl, *b[bisect.bisect_right(b, start + sl) : bisect.bisect_left(b, end)], end]
+    )
     for a, z in itertools.pairwise(edges):
         piece = text[a:z]
         if len(piece) < 2:
@@ -685,8 +723,8 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
         info = word(piece)
         if info is None or info[1] == "nr":
             continue
-        if strict and info[1] == "ns":
-            return None  # a place name (南|苏丹)
+        if strict and info[1] == "ns" and info[0] >= _FREQUENT_PLACE:
+            return None  # a place name (南|苏丹); rare ones are given names too (周|正东, 骆|东宁)
         if (strict or titled) and info[0] >= 100 and not GIVEN_NAME_CHARS.issuperset(piece):
             return None  # an ordinary word (时|发送|律师函: not a name before 律师)
         if info[0] >= (20 if strict else 1000) and not _name_like(piece):
