@@ -149,6 +149,10 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("张伟说他明天来网点。", ["张伟"]),
         ("刘洋洋反映扣款异常。", ["刘洋洋"]),
         ("李华是一个勤勉刻苦的学生。", []),  # a story's character in general text: left alone
+        # 未 and 吗 follow names: set apart by them, even a surname that is also a preposition
+        ("处理过程：申锦蔚未接听电话，已留言。", ["申锦蔚"]),
+        ("请问是于然彤吗？", ["于然彤"]),
+        ("处理结果：方案未通过，程序未响应。这样安全吗？", []),
     ],
 )
 def test_names(text: str, names: list[str]) -> None:
