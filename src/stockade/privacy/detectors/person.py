@@ -651,8 +651,9 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
     no trigger word): the surname must be a word of its own (not ``牛肉|末``) unless jieba reads it
     with the next character as a rare word (``江华|振``), the candidate may not be a dictionary word
     (jieba tags many common nouns ``nr``: 暴风雨, 连衣裙) unless it is a name the dictionary lists
-    (王建国), nor contain a frequent place name (``南|苏丹``), nor follow a digit (``7500万人``, ``2支笔``) or belong to a name
-    joined with ``·`` that is not a minority name (``唐纳德·特朗普``: a foreign public figure); its
+    (王建国), nor contain a frequent place name (``南|苏丹``), nor follow a digit (``7500万人``,
+    ``2支笔``) or belong to a name joined with ``·`` that is not a minority name (``唐纳德·特朗普``:
+    a foreign public figure); its
     given name must be made of given-name characters (two characters: of the curated list), except
     that a surname and one such character end the name before a word boundary (严若|替我)."""
     sl = _surname_len(text, start)
