@@ -153,6 +153,10 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("处理过程：申锦蔚未接听电话，已留言。", ["申锦蔚"]),
         ("请问是于然彤吗？", ["于然彤"]),
         ("处理结果：方案未通过，程序未响应。这样安全吗？", []),
+        # 一 in a given name (一楠, 仁一), not in ordinary words after a surname or a context word
+        ("走访时桂一楠在店内", ["桂一楠"]),
+        ("附件为柯仁一的身份证复印件", ["柯仁一"]),
+        ("客户一再要求减免，周一还款。", []),
     ],
 )
 def test_names(text: str, names: list[str]) -> None:
