@@ -139,14 +139,14 @@ def test_the_name_detector_finds_the_same_names_either_way(monkeypatch: pytest.M
     assert sum(map(len, with_c)) > 300
 
 
-def _candidates() -> list[tuple[str, int, int, bool, bool]]:
+def _candidates() -> list[tuple[str, int, int, int, bool]]:
     """Every candidate the name detector checks on realistic bank text and on alpaca_zh_demo, and
-    random ones (any start and end, strict or titled or both) on the same texts."""
+    random ones (any start and end, any strictness, titled or not) on the same texts."""
     texts = [record.text for record in generate_realistic(300, 17)]
     texts += [
         r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:300]
     ]
-    calls: list[tuple[str, int, int, bool, bool]] = []
+    calls: list[tuple[str, int, int, int, bool]] = []
 
     def record(*args):
         calls.append(args)
@@ -170,7 +170,7 @@ def _candidates() -> list[tuple[str, int, int, bool, bool]]:
                     text,
                     start,
                     min(len(text), start + rng.randrange(1, 6)),
-                    rng.random() < 0.5,
+                    rng.choice((person.AFTER_CONTEXT, person.AFTER_VERB, person.LOOSE)),
                     rng.random() < 0.3,
                 )
             )
@@ -208,14 +208,15 @@ def test_the_name_check_equals_the_python_check_on_every_candidate() -> None:
         ("上次是林中珍陪我去的", 3, 6, True, False),  # ... to a frequent one: 林中|珍
         ("经查，王建国来电", 3, 6, True, False),  # a name the dictionary lists, given name a place
         ("请问是周正东吗？", 3, 6, True, False),  # a rare place as the given name
+        ("请问是荣立吗？", 3, 5, person.AFTER_VERB, False),  # a rare word tagged nr ...
+        ("请问是荣立吗？", 3, 5, person.LOOSE, False),  # ... not when found loosely
+        ("他给牛群喂草", 2, 4, person.LOOSE, False),
         ("客户王先生", 2, 3, False, True),  # a bare surname before a title
         ("约7500万人将德语", 6, 8, True, False),  # after a digit
         ("他叫张三", 2, 4, False, False),
     ],
 )
-def test_the_name_check_on_the_hard_cases(
-    text: str, start: int, end: int, strict: bool, titled: bool
-) -> None:
+def test_the_name_check_on_the_hard_cases(text: str, start: int, end: int, strict: int, titled: bool) -> None:
     checker = person._build_native_checker()
     args = (text, start, end, strict, titled)
     assert checker.check_name(*args) == person._check_name_python(*args)
@@ -229,6 +230,8 @@ def test_the_name_check_refuses_bad_arguments() -> None:
         checker.check_name("张伟", 0, 9, False, False)
     with pytest.raises(TypeError):
         checker.check_name("张伟", 0, 2)
+    with pytest.raises(ValueError, match="strict must be 0, 1 or 2"):
+        checker.check_name("张伟", 0, 2, 3, False)
     with pytest.raises(RuntimeError, match="not initialised"):
         _segment.NameChecker.__new__(_segment.NameChecker).check_name("张伟", 0, 2, False, False)
     lex = lexicon._get()

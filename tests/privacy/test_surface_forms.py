@@ -157,6 +157,11 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("走访时桂一楠在店内", ["桂一楠"]),
         ("附件为柯仁一的身份证复印件", ["柯仁一"]),
         ("客户一再要求减免，周一还款。", []),
+        # a rare word jieba tags as a name, after a verb or relation of two or more characters
+        ("请问是荣立吗？", ["荣立"]),
+        ("今日上午孙坚到柜台办理了挂失", ["孙坚"]),
+        ("他给牛群喂草，牛群在草原上。", []),  # after one character, or standing alone: no
+        ("数据显示暴增三成，下午华融资产来函。", []),  # rare words with other tags: no
     ],
 )
 def test_names(text: str, names: list[str]) -> None:

@@ -943,10 +943,16 @@ static int contains(const Offsets *b, Py_ssize_t x) {
 
 static int is_dot(Py_UCS4 c) { return c == 0x00B7 || c == 0x2022 || c == 0x30FB; } /* · • ・ */
 
-/* person._RARE_GLUED_SURNAME, person._FREQUENT_PLACE and person._listed_name */
+/* person._RARE_GLUED_SURNAME, person._FREQUENT_PLACE, person._listed_name, person.AFTER_VERB,
+   person._RARE_NAME_WORD and person._word_may_name */
 #define RARE_GLUED_SURNAME 100
 #define FREQUENT_PLACE 100
 #define LISTED_NAME(found, nr, freq, length) ((found) && (nr) && (freq) < 20 && (length) == 3)
+#define AFTER_VERB 1
+#define RARE_NAME_WORD 100
+#define WORD_MAY_NAME(found, nr, freq, length, strict) \
+    (LISTED_NAME(found, nr, freq, length) ||           \
+     ((strict) == AFTER_VERB && (length) == 2 && (found) && (nr) && (freq) < RARE_NAME_WORD))
 
 #define NO_NAME (-2)
 #define FAILED (-1)
@@ -1031,7 +1037,7 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
             if (next > end) return NO_NAME;
             found = word_info(self, text, start, end, &freq, &nr, &ns);
             if (found < 0) return FAILED;
-            if (!LISTED_NAME(found, nr, freq, end - start)) return NO_NAME;
+            if (!WORD_MAY_NAME(found, nr, freq, end - start, strict)) return NO_NAME;
         }
     }
     /* the end inside a word: shortened, unless a follower comes next and the given name is made
@@ -1056,7 +1062,7 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
     found = word_info(self, text, start, end, &freq, &nr, &ns);
     if (found < 0) return FAILED;
     if (found) {
-        if (strict && !LISTED_NAME(found, nr, freq, end - start)) return NO_NAME;
+        if (strict && !WORD_MAY_NAME(found, nr, freq, end - start, strict)) return NO_NAME;
         if (!strict && !nr && freq >= 300) return NO_NAME;
     }
     /* the pieces between start + sl, the boundaries strictly inside, and end; none in a name the
@@ -1123,8 +1129,13 @@ static PyObject *NameChecker_check_name(NameChecker *self, PyObject *const *args
     if (start == -1 && PyErr_Occurred()) return NULL;
     Py_ssize_t end = PyLong_AsSsize_t(args[2]);
     if (end == -1 && PyErr_Occurred()) return NULL;
-    int strict = PyObject_IsTrue(args[3]);
-    if (strict < 0) return NULL;
+    /* how the candidate was found: 0, 1 (or False, True) or 2, see person.AFTER_CONTEXT */
+    long strict = PyLong_AsLong(args[3]);
+    if (strict == -1 && PyErr_Occurred()) return NULL;
+    if (strict < 0 || strict > 2) {
+        PyErr_SetString(PyExc_ValueError, "check_name: strict must be 0, 1 or 2");
+        return NULL;
+    }
     int titled = PyObject_IsTrue(args[4]);
     if (titled < 0) return NULL;
     if (start < 0 || end < start || end > PyUnicode_GET_LENGTH(text)) {
@@ -1133,7 +1144,7 @@ static PyObject *NameChecker_check_name(NameChecker *self, PyObject *const *args
     }
     Offsets b;
     offsets_init(&b);
-    Py_ssize_t result = check(self, text, start, end, strict, titled, &b);
+    Py_ssize_t result = check(self, text, start, end, (int)strict, titled, &b);
     offsets_free(&b);
     if (result == FAILED) return NULL;
     if (result == NO_NAME) Py_RETURN_NONE;

@@ -258,8 +258,8 @@ class PersonDetector:
 
     def detect(self, text: str) -> list[Span]:
         found: dict[int, tuple[int, float]] = {}
-        #: Starts found only without a trigger word: they pass the stricter lexicon check.
-        strict: set[int] = set()
+        #: Starts found only without a trigger word, and how: they pass the stricter lexicon check.
+        strict: dict[int, int] = {}
         #: Starts found before a title: where the name starts is a guess, checked by the lexicon.
         titled: set[int] = set()
         #: Dot-joined minority names (start, end): no surname + given-name check applies to them.
@@ -296,7 +296,7 @@ class PersonDetector:
         self,
         text: str,
         found: dict[int, tuple[int, float]],
-        strict: set[int],
+        strict: dict[int, int],
         titled: set[int],
         minority: set[tuple[int, int]],
     ) -> list[Span]:
@@ -309,7 +309,7 @@ class PersonDetector:
             if start < last_end:
                 continue
             if "\u4e00" <= text[start] <= "\u9fff" and (not minority or (start, end) not in minority):
-                checked = check(text, start, end, start in strict, start in titled)
+                checked = check(text, start, end, strict.get(start, AFTER_CONTEXT), start in titled)
                 if checked is None:
                     continue
                 end = checked
@@ -355,7 +355,9 @@ class PersonDetector:
                 continue
             _add(found, s, e, 0.8)
 
-    def _after_weak_context(self, text: str, found: dict[int, tuple[int, float]], strict: set[int]) -> None:
+    def _after_weak_context(
+        self, text: str, found: dict[int, tuple[int, float]], strict: dict[int, int]
+    ) -> None:
         """Names in running text after a verb or a relation (多次致电其亲属卢建华, 短信提醒秦某某):
         the same grammar as after a role, and the strict lexicon check."""
         for m in _WEAK_RE.finditer(text):
@@ -366,7 +368,8 @@ class PersonDetector:
             if hit is None or hit[1]:
                 continue
             _add(found, p, hit[0], 0.75)
-            strict.add(p)
+            # one character (给, 向, 请) goes before any noun: 给牛群喂草
+            strict[p] = AFTER_VERB if p - m.start() > 1 else LOOSE
 
     def _after_context(self, text: str, found: dict[int, tuple[int, float]]) -> None:
         """Names right after a context word (客户, 姓名：) or a role ending in 人."""
@@ -391,7 +394,7 @@ class PersonDetector:
                 break
             p = end + 1
 
-    def _standalone(self, text: str, found: dict[int, tuple[int, float]], strict: set[int]) -> None:
+    def _standalone(self, text: str, found: dict[int, tuple[int, float]], strict: dict[int, int]) -> None:
         """Surname-led runs of two to four ideographs set apart by punctuation or followers."""
         for m in _STANDALONE_RE.finditer(text):
             p = m.start()
@@ -406,7 +409,7 @@ class PersonDetector:
             if _vetoed(text, p, end) or (p == 0 and _START_FOLLOWER_RE.match(text, end) is None):
                 continue
             _add(found, p, end, 0.75 if given == 2 else 0.65)
-            strict.add(p)
+            strict[p] = LOOSE
 
     def _before_titles(self, text: str, found: dict[int, tuple[int, float]], titled: set[int]) -> None:
         """Names (or bare surnames) right before a title: 张伟先生, 王经理."""
@@ -564,10 +567,10 @@ def _name_like(given: str) -> bool:
     return all(c in GIVEN_NAME_CHARS or lexicon.given_name_count(c) >= 20 for c in given)
 
 
-_CHECKED: dict[tuple[str, int, int, bool, bool], int | None] = {}
+_CHECKED: dict[tuple[str, int, int, int, bool], int | None] = {}
 
 
-def _lexicon_check(text: str, start: int, end: int, strict: bool, titled: bool = False) -> int | None:
+def _lexicon_check(text: str, start: int, end: int, strict: int, titled: bool = False) -> int | None:
     """:func:`_check_name` memoised on the candidate and the few characters around it (the
     segmenter looks no further), since the same names recur across the records of a dataset."""
     lo = max(0, start - 5)
@@ -585,7 +588,7 @@ def _lexicon_check(text: str, start: int, end: int, strict: bool, titled: bool =
 _native_checker: object = False  # not built yet; then the C checker, or None (not available)
 
 
-def _check_name(text: str, start: int, end: int, strict: bool, titled: bool) -> int | None:
+def _check_name(text: str, start: int, end: int, strict: int, titled: bool) -> int | None:
     """:func:`_check_name_python`, in C where the optional extension is built (``_segment.c``:
     the same rules line for line; tests hold the two to each other)."""
     checker = _native_checker if _native_checker is not False else _checker()
@@ -635,13 +638,42 @@ _RARE_GLUED_SURNAME = 100
 _FREQUENT_PLACE = 100
 
 
+#: How a name candidate was found, for :func:`_check_name` (``strict``): after a context word or a
+#: title; after a verb or relation of two or more characters in running text (多次致电其亲属, 请问是,
+#: 走访时); after a one-character one (给, 向, 请) or standing alone between punctuation. True and
+#: False stand for the second and the first.
+AFTER_CONTEXT, AFTER_VERB, LOOSE = 0, 1, 2
+
+
+def _word_may_name(info: tuple[int, str] | None, length: int, strict: int) -> bool:
+    """Whether a dictionary word may be a name found with no trigger word: one jieba lists
+    (:func:`_listed_name`), or, after a verb or relation, a two-character word tagged ``nr`` and
+    read rarely (请问是荣立吗, 今日上午孙坚到柜台), which after a one-character verb or standing
+    alone it may not be (他给牛群喂草, ，牛群在草原上). Rare words with other tags are ordinary
+    words as often as names (显示暴增, 华融资产), and stay out."""
+    if _listed_name(info, length):
+        return True
+    return (
+        strict == AFTER_VERB
+        and length == 2
+        and info is not None
+        and info[1] == "nr"
+        and info[0] < _RARE_NAME_WORD
+    )
+
+
+#: A two-character word tagged ``nr`` read less often than this may be a name after a verb or a
+#: relation (荣立: 95, 徐福: 97, 孙坚: 60; not 胡佳: 256).
+_RARE_NAME_WORD = 100
+
+
 def _listed_name(info: tuple[int, str] | None, length: int) -> bool:
     """Whether a dictionary entry is a full name jieba lists (李秀英, 王建国): tagged ``nr``, three
     characters, rare (common words tagged ``nr``, such as 暴风雨 or 胡萝卜, are frequent)."""
     return info is not None and info[1] == "nr" and info[0] < 20 and length == 3
 
 
-def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bool) -> int | None:
+def _check_name_python(text: str, start: int, end: int, strict: int, titled: bool) -> int | None:
     """The end of the name ``text[start:end]`` after checking it against the dictionary, or None
     when it is an ordinary word.
 
@@ -693,7 +725,7 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
             glued = word(text[start:nxt])
             if glued is not None and glued[0] >= _RARE_GLUED_SURNAME:
                 return None
-        elif nxt > end or not _listed_name(word(text[start:end]), end - start):
+        elif nxt > end or not _word_may_name(word(text[start:end]), end - start, strict):
             return None
     # The end inside a word: shortened to the word boundary before it, unless a word that follows
     # names comes next and the given name is made of given-name characters (娄宏成|本人, which jieba
@@ -707,7 +739,7 @@ def _check_name_python(text: str, start: int, end: int, strict: bool, titled: bo
     info = word(candidate)
     if info is not None:
         freq, pos = info
-        if strict and not _listed_name(info, len(candidate)):
+        if strict and not _word_may_name(info, len(candidate), strict):
             return None
         if not strict and pos != "nr" and freq >= 300:
             return None
