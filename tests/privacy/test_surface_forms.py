@@ -190,6 +190,10 @@ def test_ordinary_words_are_not_names(text: str) -> None:
     assert found(text) == []
 
 
+def test_a_context_word_ending_in_a_place_character_starts_no_district() -> None:
+    assert found("为庆祝您所在地区的特殊假期") == []  # 所在地|区: no gazetteer name before 区
+
+
 @pytest.mark.parametrize(
     "address",
     [
@@ -212,6 +216,9 @@ def test_ordinary_words_are_not_names(text: str) -> None:
         "江苏省常州市天宁区碧水西路780号康乐佳园19-1-2405",
         "北京市东城区长虹城17号楼5单元1704",
         "上海市浦东新区人民路一百二十三号三单元五零二室",
+        # a district named like a city, which the gazetteer reads short (朝阳 of 朝阳市, 长沙)
+        "北京市朝阳区望京街道",
+        "湖南省长沙县星沙街道开元路18号",
     ],
 )
 def test_addresses_to_the_last_digit(address: str) -> None:

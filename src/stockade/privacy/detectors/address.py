@@ -180,10 +180,13 @@ _UNIT = (
     r"(?:(?<=[号室层楼院])(?:" + _ESTATE + _ESTATE_NUMBERS + "|" + _ESTATE + "))?"
 )
 _FWD_BODY = (
-    f"(?P<gaz>{_GAZ_FWD}{{0,2}})"
+    f"(?P<gaz>(?P<gz>{_GAZ_FWD}{{1,2}})?)"
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
     f"(?P<dist>(?:(?:国家)?(?:{literal_alternation(_ZONES)})|[{_P}]{{1,{_ZONE_NAME_MAX}}}(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
-    f"|[{_P}]{{1,4}}(?:{literal_alternation(_DIST_SUFFIX)})){{0,2}})"
+    f"|[{_P}]{{1,4}}(?:{literal_alternation(_DIST_SUFFIX)})"
+    # a district named like a city, read as the gazetteer's short name (北京市朝阳|区, 湖南省长沙|县):
+    # only right after a gazetteer name (not 所在地|区)
+    f"|(?(gz)(?<=[{_P}])(?:{literal_alternation(_DIST_SUFFIX)})|(?!))){{0,2}})"
     f"(?P<town>[{_P}]{{1,5}}(?:{literal_alternation(_TOWN_SUFFIX)}))?"
     f"(?P<low>(?:[{_PN}]{{1,6}}(?:{literal_alternation(_LOW)})){{0,3}})"
     f"(?P<house>{_HOUSE}{_UNIT})?"
