@@ -211,6 +211,8 @@ def test_the_name_check_equals_the_python_check_on_every_candidate() -> None:
         ("请问是荣立吗？", 3, 5, person.AFTER_VERB, False),  # a rare word tagged nr ...
         ("请问是荣立吗？", 3, 5, person.LOOSE, False),  # ... not when found loosely
         ("他给牛群喂草", 2, 4, person.LOOSE, False),
+        ("请问是司马卫吗？", 3, 6, person.AFTER_VERB, False),  # a compound surname's listed name
+        ("据公孙悦毅反映", 1, 5, person.AFTER_VERB, False),  # a compound surname split: 公|孙悦|毅
         ("客户王先生", 2, 3, False, True),  # a bare surname before a title
         ("约7500万人将德语", 6, 8, True, False),  # after a digit
         ("他叫张三", 2, 4, False, False),

@@ -162,6 +162,13 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         ("今日上午孙坚到柜台办理了挂失", ["孙坚"]),
         ("他给牛群喂草，牛群在草原上。", []),  # after one character, or standing alone: no
         ("数据显示暴增三成，下午华融资产来函。", []),  # rare words with other tags: no
+        # a compound surname's name jieba lists, however often (司马卫: 21), or splits (公|孙悦|毅)
+        ("请问是司马卫吗？", ["司马卫"]),
+        ("客户：已告知欧阳祥本人处理进度。", ["欧阳祥"]),
+        ("客户：据公孙悦毅反映，其名下账户有异常登录。", ["公孙悦毅"]),
+        # a role's 人 then a name that reads as a word with it (人文, 人车), not in 个人文件
+        ("借款人文薇收入来源稳定，持卡人车琼雅经营正常。", ["文薇", "车琼雅"]),
+        ("个人文件已归档，行人车辆请绕行。", []),
     ],
 )
 def test_names(text: str, names: list[str]) -> None:

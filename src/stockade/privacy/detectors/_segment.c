@@ -947,11 +947,11 @@ static int is_dot(Py_UCS4 c) { return c == 0x00B7 || c == 0x2022 || c == 0x30FB;
    person._RARE_NAME_WORD and person._word_may_name */
 #define RARE_GLUED_SURNAME 100
 #define FREQUENT_PLACE 100
-#define LISTED_NAME(found, nr, freq, length) ((found) && (nr) && (freq) < 20 && (length) == 3)
+#define LISTED_NAME(found, nr, freq, length, sl) ((found) && (nr) && ((sl) == 2 || ((freq) < 20 && (length) == 3)))
 #define AFTER_VERB 1
 #define RARE_NAME_WORD 100
-#define WORD_MAY_NAME(found, nr, freq, length, strict) \
-    (LISTED_NAME(found, nr, freq, length) ||           \
+#define WORD_MAY_NAME(found, nr, freq, length, sl, strict) \
+    (LISTED_NAME(found, nr, freq, length, sl) ||           \
      ((strict) == AFTER_VERB && (length) == 2 && (found) && (nr) && (freq) < RARE_NAME_WORD))
 
 #define NO_NAME (-2)
@@ -1018,26 +1018,29 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
     }
     if (strict && !contains(b, start + sl)) {
         /* the surname read with the next character as one word: a name when that word is rare and
-           ends inside the candidate (江华|振), or when the candidate is a name the dictionary lists */
-        Py_ssize_t next = -1;
-        for (Py_ssize_t j = 0; j < b->size; j++)
-            if (b->items[j] > start) {
+           ends inside the candidate (江华|振, 公|孙悦|毅), or when the candidate is a name the
+           dictionary lists */
+        Py_ssize_t prev = -1, next = -1;
+        for (Py_ssize_t j = 0; j < b->size; j++) {
+            if (b->items[j] < start + sl) prev = b->items[j];
+            if (b->items[j] > start + sl) {
                 next = b->items[j];
                 break;
             }
-        if (next < 0) {
-            PyErr_SetString(PyExc_IndexError, "check_name: no boundary after the surname");
+        }
+        if (next < 0 || prev < 0) {
+            PyErr_SetString(PyExc_IndexError, "check_name: no boundary around the surname");
             return FAILED;
         }
         if (next < end) {
-            found = word_info(self, text, start, next, &freq, &nr, &ns);
+            found = word_info(self, text, prev, next, &freq, &nr, &ns);
             if (found < 0) return FAILED;
             if (found && freq >= RARE_GLUED_SURNAME) return NO_NAME;
         } else {
             if (next > end) return NO_NAME;
             found = word_info(self, text, start, end, &freq, &nr, &ns);
             if (found < 0) return FAILED;
-            if (!WORD_MAY_NAME(found, nr, freq, end - start, strict)) return NO_NAME;
+            if (!WORD_MAY_NAME(found, nr, freq, end - start, sl, strict)) return NO_NAME;
         }
     }
     /* the end inside a word: shortened, unless a follower comes next and the given name is made
@@ -1062,13 +1065,13 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
     found = word_info(self, text, start, end, &freq, &nr, &ns);
     if (found < 0) return FAILED;
     if (found) {
-        if (strict && !WORD_MAY_NAME(found, nr, freq, end - start, strict)) return NO_NAME;
+        if (strict && !WORD_MAY_NAME(found, nr, freq, end - start, sl, strict)) return NO_NAME;
         if (!strict && !nr && freq >= 300) return NO_NAME;
     }
     /* the pieces between start + sl, the boundaries strictly inside, and end; none in a name the
        dictionary lists (王|建国) */
     Py_ssize_t a = start + sl;
-    int listed = LISTED_NAME(found, nr, freq, end - start);
+    int listed = LISTED_NAME(found, nr, freq, end - start, sl);
     for (Py_ssize_t j = 0; j <= b->size && !listed; j++) {
         Py_ssize_t z;
         if (j < b->size) {

@@ -137,8 +137,10 @@ _PREFIX_RE = re.compile(
     f"{_NAME_SEP}(?=[{_ALL_HEADS}])"
 )
 _REN_RE = re.compile(f"人{_NAME_SEP}(?=[{_ALL_HEADS}])")
-#: 人 + a surname character that is an ordinary word, not a role followed by a name.
+#: 人 + a surname character that is an ordinary word, not a role followed by a name (个人文件), unless
+#: the 人 ends a role (借款人文薇, 持卡人车琼雅).
 _REN_WORDS = frozenset(("人文", "人车", "人权"))
+_REN_ROLES = tuple(w for w in PREFIX_CONTEXT if w[-1] == "人")
 _TITLE_RE = re.compile(literal_alternation(TITLES))
 _LIST_SEP = "、,，和与及跟/"
 _CJK_RE = re.compile(f"[{CJK}]")
@@ -378,7 +380,11 @@ class PersonDetector:
         if "人" in text:
             for m in _REN_RE.finditer(text):
                 p = m.end()
-                if p == m.start() + 1 and text[m.start() : p + 1] in _REN_WORDS:
+                if (
+                    p == m.start() + 1
+                    and text[m.start() : p + 1] in _REN_WORDS
+                    and not any(text.endswith(role, 0, p) for role in _REN_ROLES)
+                ):
                     continue
                 self._names_from(text, p, found)
 
@@ -645,13 +651,13 @@ _FREQUENT_PLACE = 100
 AFTER_CONTEXT, AFTER_VERB, LOOSE = 0, 1, 2
 
 
-def _word_may_name(info: tuple[int, str] | None, length: int, strict: int) -> bool:
+def _word_may_name(info: tuple[int, str] | None, length: int, sl: int, strict: int) -> bool:
     """Whether a dictionary word may be a name found with no trigger word: one jieba lists
     (:func:`_listed_name`), or, after a verb or relation, a two-character word tagged ``nr`` and
     read rarely (请问是荣立吗, 今日上午孙坚到柜台), which after a one-character verb or standing
     alone it may not be (他给牛群喂草, ，牛群在草原上). Rare words with other tags are ordinary
     words as often as names (显示暴增, 华融资产), and stay out."""
-    if _listed_name(info, length):
+    if _listed_name(info, length, sl):
         return True
     return (
         strict == AFTER_VERB
@@ -667,10 +673,11 @@ def _word_may_name(info: tuple[int, str] | None, length: int, strict: int) -> bo
 _RARE_NAME_WORD = 100
 
 
-def _listed_name(info: tuple[int, str] | None, length: int) -> bool:
+def _listed_name(info: tuple[int, str] | None, length: int, sl: int) -> bool:
     """Whether a dictionary entry is a full name jieba lists (李秀英, 王建国): tagged ``nr``, three
-    characters, rare (common words tagged ``nr``, such as 暴风雨 or 胡萝卜, are frequent)."""
-    return info is not None and info[1] == "nr" and info[0] < 20 and length == 3
+    characters, rare (common words tagged ``nr``, such as 暴风雨 or 胡萝卜, are frequent); with a
+    compound surname (``sl`` 2) at any frequency (司马卫: 21, 欧阳祥: 256)."""
+    return info is not None and info[1] == "nr" and (sl == 2 or (info[0] < 20 and length == 3))
 
 
 def _check_name_python(text: str, start: int, end: int, strict: int, titled: bool) -> int | None:
@@ -718,14 +725,16 @@ def _check_name_python(text: str, start: int, end: int, strict: int, titled: boo
         return end if info is None or info[1] == "nr" else None
     if strict and start + sl not in b:
         # jieba reads the surname with the next character as one word: a name only when that word
-        # is rare and ends inside the candidate (江华|振, 安雯|朗, 凌云|平: the given name goes on),
-        # or when the candidate itself is a name in the dictionary (李秀英, 王建国); not 牛肉|末.
-        nxt = b[bisect.bisect_right(b, start)]
+        # is rare and ends inside the candidate (江华|振, 安雯|朗, 凌云|平: the given name goes on;
+        # 公|孙悦|毅: a compound surname's second character), or when the candidate itself is a name
+        # in the dictionary (李秀英, 王建国); not 牛肉|末.
+        i = bisect.bisect_left(b, start + sl)  # b[i - 1] < start + sl < b[i]; start is in b
+        nxt = b[i]
         if nxt < end:
-            glued = word(text[start:nxt])
+            glued = word(text[b[i - 1] : nxt])
             if glued is not None and glued[0] >= _RARE_GLUED_SURNAME:
                 return None
-        elif nxt > end or not _word_may_name(word(text[start:end]), end - start, strict):
+        elif nxt > end or not _word_may_name(word(text[start:end]), end - start, sl, strict):
             return None
     # The end inside a word: shortened to the word boundary before it, unless a word that follows
     # names comes next and the given name is made of given-name characters (娄宏成|本人, which jieba
@@ -739,14 +748,14 @@ def _check_name_python(text: str, start: int, end: int, strict: int, titled: boo
     info = word(candidate)
     if info is not None:
         freq, pos = info
-        if strict and not _word_may_name(info, len(candidate), strict):
+        if strict and not _word_may_name(info, len(candidate), sl, strict):
             return None
         if not strict and pos != "nr" and freq >= 300:
             return None
     # A name the dictionary lists is not taken apart: its given name may be a place too (王|建国)
     edges = (
         ()
-        if _listed_name(info, len(candidate))
+        if _listed_name(info, len(candidate), sl)
         else [start + sl, *b[bisect.bisect_right(b, start + sl) : bisect.bisect_left(b, end)], end]
     )
     for a, z in itertools.pairwise(edges):
