@@ -947,7 +947,8 @@ static int is_dot(Py_UCS4 c) { return c == 0x00B7 || c == 0x2022 || c == 0x30FB;
    person._RARE_NAME_WORD and person._word_may_name */
 #define RARE_GLUED_SURNAME 100
 #define FREQUENT_PLACE 100
-#define LISTED_NAME(found, nr, freq, length, sl) ((found) && (nr) && ((sl) == 2 || ((freq) < 20 && (length) == 3)))
+#define LISTED_NAME(found, nr, freq, length, sl) \
+    ((found) && (nr) && ((sl) == 2 || ((freq) < 20 && (length) == 3)))
 #define AFTER_VERB 1
 #define RARE_NAME_WORD 100
 #define WORD_MAY_NAME(found, nr, freq, length, sl, strict) \

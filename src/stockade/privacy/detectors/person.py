@@ -642,6 +642,9 @@ _RARE_GLUED_SURNAME = 100
 #: Place names inside a given name read at least this often veto a name with no trigger word
 #: (苏丹: 941, 孟买: 147); rarer ones are common given names (洋洋: 54, 正东: 42, 东兴: 20).
 _FREQUENT_PLACE = 100
+#: A two-character word tagged ``nr`` read less often than this may be a name after a verb or a
+#: relation (荣立: 95, 徐福: 97, 孙坚: 60; not 胡佳: 256).
+_RARE_NAME_WORD = 100
 
 
 #: How a name candidate was found, for :func:`_check_name` (``strict``): after a context word or a
@@ -668,11 +671,6 @@ def _word_may_name(info: tuple[int, str] | None, length: int, sl: int, strict: i
     )
 
 
-#: A two-character word tagged ``nr`` read less often than this may be a name after a verb or a
-#: relation (荣立: 95, 徐福: 97, 孙坚: 60; not 胡佳: 256).
-_RARE_NAME_WORD = 100
-
-
 def _listed_name(info: tuple[int, str] | None, length: int, sl: int) -> bool:
     """Whether a dictionary entry is a full name jieba lists (李秀英, 王建国): tagged ``nr``, three
     characters, rare (common words tagged ``nr``, such as 暴风雨 or 胡萝卜, are frequent); with a
@@ -692,9 +690,9 @@ def _check_name_python(text: str, start: int, end: int, strict: int, titled: boo
     (jieba tags many common nouns ``nr``: 暴风雨, 连衣裙) unless it is a name the dictionary lists
     (王建国), nor contain a frequent place name (``南|苏丹``), nor follow a digit (``7500万人``,
     ``2支笔``) or belong to a name joined with ``·`` that is not a minority name (``唐纳德·特朗普``:
-    a foreign public figure); its
-    given name must be made of given-name characters (two characters: of the curated list), except
-    that a surname and one such character end the name before a word boundary (严若|替我)."""
+    a foreign public figure); its given name must be made of given-name characters (two characters:
+    of the curated list), except that a surname and one such character end the name before a word
+    boundary (严若|替我). ``strict`` says how the candidate was found (:data:`AFTER_CONTEXT`...)."""
     sl = _surname_len(text, start)
     if not sl:
         return end  # minority names and names already shortened (卢某某) are not re-checked
@@ -702,7 +700,7 @@ def _check_name_python(text: str, start: int, end: int, strict: int, titled: boo
     bare = end - start == sl
     if not bare and text[start + sl] == "某":
         return end
-    before = text[start - 1] if start else ""  # ("" is in every string: tested, not assumed)
+    before = text[start - 1] if start else ""  # (`"" in s` holds for every s: hence `before and`)
     if strict and (before.isdigit() or (before and before in "·•・") or (end < n and text[end] in "·•・")):
         return None
     if bare and not titled:
