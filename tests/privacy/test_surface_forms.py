@@ -226,6 +226,9 @@ def test_a_context_word_ending_in_a_place_character_starts_no_district() -> None
         # a district named like a city, which the gazetteer reads short (朝阳 of 朝阳市, 长沙)
         "北京市朝阳区望京街道",
         "湖南省长沙县星沙街道开元路18号",
+        # after a named building: a tower letter before building-room numbers, a floor written 45F
+        "天津市和平区南京路219号天津中心B2-1802",
+        "重庆市渝中区解放碑民族路188号WFC环球金融中心45F",
     ],
 )
 def test_addresses_to_the_last_digit(address: str) -> None:
