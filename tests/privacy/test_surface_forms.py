@@ -169,6 +169,10 @@ def test_grouped_decoys_are_kept(text: str) -> None:
         # a role's 人 then a name that reads as a word with it (人文, 人车), not in 个人文件
         ("借款人文薇收入来源稳定，持卡人车琼雅经营正常。", ["文薇", "车琼雅"]),
         ("个人文件已归档，行人车辆请绕行。", []),
+        # Mongolian and Tibetan name elements that begin a place are the place (呼和|浩特, 查干|湖)
+        ("联系人：乌兰，收款人：巴图", ["乌兰", "巴图"]),
+        ("经营实体：呼和浩特新创电子商务有限公司", []),
+        ("经营实体：乌兰浩特嘉禾餐饮管理有限公司，合作方：查干湖旅游公司", []),
     ],
 )
 def test_names(text: str, names: list[str]) -> None:
@@ -197,6 +201,15 @@ def test_ordinary_words_are_not_names(text: str) -> None:
     assert found(text) == []
 
 
+def test_a_town_named_after_a_village_is_not_a_rural_bank() -> None:
+    # 村镇银行 (a rural bank) is no town: the address stops before it, as it always did
+    assert found("开户行：浙江长兴联合村镇银行") == []
+    [(kind, value)] = found("注册地址：浙江省湖州市长兴县雉城街道长兴联合村镇银行大楼")
+    assert kind == "address" and value.startswith("浙江省湖州市长兴县雉城街道") and "镇" not in value
+    village = "河南省周口市郸城县丁村镇后李村3组"
+    assert found(f"经营地：{village}") == [("address", village)]
+
+
 def test_a_context_word_ending_in_a_place_character_starts_no_district() -> None:
     assert found("为庆祝您所在地区的特殊假期") == []  # 所在地|区: no gazetteer name before 区
 
@@ -207,6 +220,8 @@ def test_a_context_word_ending_in_a_place_character_starts_no_district() -> None
         "北京市朝阳区阳光花园8栋3单元1201室",
         "河南省周口市郸城县王庄村5组",
         "山东省菏泽市曹县油坊镇红旗村5组16号",
+        "河南省周口市郸城县丁村镇后李村3组",  # a town named after a village (丁村镇)
+        "山西省晋中市榆次区王村镇东王村5号",
         "合肥高新技术产业开发区碧水大街804号",
         "苏州工业园区星湖街328号",
         # zones with long names of their own, between the city and the road

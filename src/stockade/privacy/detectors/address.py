@@ -138,6 +138,10 @@ _ZONES = (
 #: zone or a district (上海自由贸易试验区|临港新片区); after a context word it stands where a district may.
 _ZONE_NAME_MAX = 10
 _TOWN_SUFFIX = ("街道", "镇", "乡")
+#: A town's own name: place-name characters, and 村 after the first (丁村镇, 王村镇: towns named
+#: after a village); not a 村镇银行 (a rural bank: 长兴联合村镇银行), whose 镇 the grammars skip.
+_TOWN_NAME = f"[{_P}][{_P}村]{{0,4}}"
+_TOWN_NAME_REV = f"[{_P}村]{{0,4}}[{_P}]"  # (reversed)
 _CITY_SUFFIX = ("自治州", "地区", "市", "盟")
 _STRONG_CHARS = frozenset("路街巷道弄村里组屯胡段")
 _GAZ = PROVINCES + CITIES
@@ -149,7 +153,7 @@ _GAZ_REV = _guarded(_rev(w) for w in _GAZ)  # ... reversed
 # county-level "市" named "北京", which matters when junk precedes it.
 _BACK_RE = re.compile(
     f"(?P<low>(?:(?:{_rev_alt(_LOW)})[{_PN}]{{1,6}}){{0,3}})"
-    f"(?P<town>(?:{_rev_alt(_TOWN_SUFFIX)})[{_P}]{{1,5}})?"
+    f"(?P<town>(?:{_rev_alt(_TOWN_SUFFIX)})(?<!行银镇){_TOWN_NAME_REV})?"
     f"(?P<dist>(?:(?:{_rev_alt(_ZONES)})(?:家国)?"
     f"(?:[{_P}]{{1,{_ZONE_NAME_MAX}}}(?={_GAZ_REV}|{_rev_alt(_ZONES)}|{_rev_alt(_DIST_SUFFIX)}))?"
     f"|{_rev_alt(_DIST_SPECIAL)}"
@@ -188,7 +192,7 @@ _FWD_BODY = (
     # a district named like a city, read as the gazetteer's short name (北京市朝阳|区, 湖南省长沙|县):
     # only right after a gazetteer name (not 所在地|区)
     f"|(?(gz)(?<=[{_P}])(?:{literal_alternation(_DIST_SUFFIX)})|(?!))){{0,2}})"
-    f"(?P<town>[{_P}]{{1,5}}(?:{literal_alternation(_TOWN_SUFFIX)}))?"
+    f"(?P<town>{_TOWN_NAME}(?:{literal_alternation(_TOWN_SUFFIX)})(?!银行))?"
     f"(?P<low>(?:[{_PN}]{{1,6}}(?:{literal_alternation(_LOW)})){{0,3}})"
     f"(?P<house>{_HOUSE}{_UNIT})?"
 )
