@@ -201,6 +201,16 @@ def test_ordinary_words_are_not_names(text: str) -> None:
     assert found(text) == []
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["昆明市五华区滨湖小区21-4-205", "郑州市二七区明珠新村22-6-306", "湖南省长沙市岳麓区翠湖社区7-2-301"],
+)
+def test_an_address_from_its_division_with_a_compound_after_the_district(address: str) -> None:
+    """No context word and no house-number suffix: the address is read forward from its city's 市,
+    and a compound or community (滨湖小区, 翠湖社区) is not taken for a second district."""
+    assert found(f"住{address}。") == [("address", address)]
+
+
 def test_a_town_named_after_a_village_is_not_a_rural_bank() -> None:
     # 村镇银行 (a rural bank) is no town: the address stops before it, as it always did
     assert found("开户行：浙江长兴联合村镇银行") == []
@@ -244,6 +254,10 @@ def test_a_context_word_ending_in_a_place_character_starts_no_district() -> None
         # after a named building: a tower letter before building-room numbers, a floor written 45F
         "天津市和平区南京路219号天津中心B2-1802",
         "重庆市渝中区解放碑民族路188号WFC环球金融中心45F",
+        # a compound or a community after the district is no second district (二七区 is one)
+        "昆明市五华区滨湖小区21-4-205",
+        "郑州市二七区明珠新村22-6-306",
+        "昆明市五华区翠湖社区12号",
     ],
 )
 def test_addresses_to_the_last_digit(address: str) -> None:
@@ -258,6 +272,9 @@ def test_addresses_to_the_last_digit(address: str) -> None:
         "上海自由贸易试验区临港新片区环湖西二路888号",
         "长沙国家级湘江新区岳麓大道88号",
         "北京市西城区金融大街甲15号",
+        # districts whose name ends in 城区 (越城区, 上城区): the whole name, then the city
+        "浙江省绍兴市越城区书香五区28幢",
+        "浙江省杭州市上城区光明路546号10栋608室",
     ],
 )
 @pytest.mark.parametrize("template", ["注册地址【{}】。", "客户在{}开了一家店。"])

@@ -156,8 +156,10 @@ _BACK_RE = re.compile(
     f"(?P<town>(?:{_rev_alt(_TOWN_SUFFIX)})(?<!行银镇){_TOWN_NAME_REV})?"
     f"(?P<dist>(?:(?:{_rev_alt(_ZONES)})(?:家国)?"
     f"(?:[{_P}]{{1,{_ZONE_NAME_MAX}}}(?={_GAZ_REV}|{_rev_alt(_ZONES)}|{_rev_alt(_DIST_SUFFIX)}))?"
+    # right after a city: any name, before the districts with a level character in their name (城区
+    # would otherwise take 城区 of 绍兴市越城区 and lose 越 and the city)
+    f"|(?:{_rev_alt(_DIST_SUFFIX)})[{CJK}]{{1,4}}?(?={_GAZ_REV})"
     f"|{_rev_alt(_DIST_SPECIAL)}"
-    f"|(?:{_rev_alt(_DIST_SUFFIX)})[{CJK}]{{1,4}}?(?={_GAZ_REV})"  # right after a city: any name
     f"|(?!{_GAZ_REV})(?:{_rev_alt(_DIST_SUFFIX)})[{_P}]{{1,4}}){{0,2}})"
     f"(?P<gaz>{_GAZ_REV}{{0,2}})"
     f"(?P<city>(?:{_rev_alt(_CITY_SUFFIX)})[{_P}]{{2,4}})?"
@@ -187,11 +189,14 @@ _UNIT = (
 _FWD_BODY = (
     f"(?P<gaz>(?P<gz>{_GAZ_FWD}{{1,2}})?)"
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
-    f"(?P<dist>(?:(?:国家)?(?:{literal_alternation(_ZONES)})|[{_P}]{{1,{_ZONE_NAME_MAX}}}(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
+    # (a district is never a residential compound or a community: 滨湖小区, 翠湖社区 and 书香五区 are
+    # the low part, which a district read before it would leave empty; 二七区 is a district)
+    f"(?P<dist>(?:(?:(?:国家)?(?:{literal_alternation(_ZONES)})|[{_P}]{{1,{_ZONE_NAME_MAX}}}(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
     f"|[{_P}]{{1,4}}(?:{literal_alternation(_DIST_SUFFIX)})"
     # a district named like a city, read as the gazetteer's short name (北京市朝阳|区, 湖南省长沙|县):
     # only right after a gazetteer name (not 所在地|区)
-    f"|(?(gz)(?<=[{_P}])(?:{literal_alternation(_DIST_SUFFIX)})|(?!))){{0,2}})"
+    f"|(?(gz)(?<=[{_P}])(?:{literal_alternation(_DIST_SUFFIX)})|(?!)))"
+    f"(?<!小区)(?<!社区)(?<![^一二三四五六七八九十][一二三四五六七八九十]区)){{0,2}})"
     f"(?P<town>{_TOWN_NAME}(?:{literal_alternation(_TOWN_SUFFIX)})(?!银行))?"
     f"(?P<low>(?:[{_PN}]{{1,6}}(?:{literal_alternation(_LOW)})){{0,3}})"
     f"(?P<house>{_HOUSE}{_UNIT})?"
