@@ -51,6 +51,12 @@ def spoken(digits: str) -> str:
         (f"卡号{CARD[:3]} {CARD[3:9]} {CARD[9:12]} {CARD[12:]}。", ("bank_card", None)),
         ("身份证" + " ".join(ID[i : i + 4] for i in range(0, 18, 4)) + "。", ("id_card", None)),
         ("身份证" + "，".join(spoken(ID[i : i + 4]) for i in range(0, 18, 4)) + "。", ("id_card", None)),
+        # groups joined by dots, a group in parentheses, with the plus or parenthesis that opens it
+        ("手机138.1234.5678。", ("mobile", "138.1234.5678")),
+        (f"身份证号码为{ID[:6]}.{ID[6:14]}.{ID[14:]}。", ("id_card", f"{ID[:6]}.{ID[6:14]}.{ID[14:]}")),
+        ("电话：+86 (138) 1234 5678。", ("mobile", "+86 (138) 1234 5678")),
+        ("手机 (138)1234-5678，", ("mobile", "(138)1234-5678")),
+        ("手机+86 138，1234，5678。", ("mobile", "+86 138，1234，5678")),
         # full-width digits separated by full-width spaces
         (
             "手机" + "\u3000".join("".join(FULL[c] for c in g) for g in ("138", "1234", "5678")) + "。",
@@ -83,10 +89,19 @@ def test_structured_surface_forms(text: str, expected: tuple[str, str | None]) -
         "第一、二、三条",
         "POS消费 订单6228443646881674 200万元",  # a whole order number, then an amount: not one card
         "订单6222083003877580 9.5亿元",
+        # dots join groups of three or more digits only: no decimal part, and no IPv4 address is read
+        # as a number (twelve digits), a version's numbers neither
+        "金额12,345,678.901元，利率3.85%，金额¥4,482,852.88",
+        "版本1.380.1234.5678",
+        "第(3)项（2）条",
     ],
 )
 def test_grouped_decoys_are_kept(text: str) -> None:
     assert found(text) == []
+
+
+def test_an_ipv4_address_is_no_grouped_number() -> None:
+    assert found("登录IP：192.168.100.200，客户端版本V9.10.20") == [("ipv4", "192.168.100.200")]
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ separated by pauses or full-width spaces in a transcript.
 
 The normalised view (:func:`~stockade.privacy.detectors._base.fold_fullwidth`) has already turned
 full-width digits, ideographic spaces and spoken numerals into ASCII; this detector takes every run
-of two or more digit groups joined by one short separator (space, comma, 、, hyphen, slash), and
+of two or more digit groups joined by one short separator (space, comma, 、, hyphen, slash, a dot
+between groups of three digits or more, parentheses around a group: ``+86 (138) 1234 5678``), and
 tries each contiguous sequence of whole groups as an identifier: the digits are joined (the offset
 of each group is kept, so the span covers the original characters, separators included) and the
 checksums decide — GB 11643 for an 18-character ID, Luhn plus an issuer prefix for a card. Only
@@ -25,7 +26,10 @@ from stockade.privacy.detectors.checksums import id_card_shape, luhn_ok, valid_i
 from stockade.privacy.detectors.numbers import card_context_before, card_score
 from stockade.privacy.spans import PiiType, Span
 
-_SEP = r"(?:[ ,，、/\-－—]|, |， |、 | - )"
+# A dot joins groups of three digits or more only (138.1234.5678, 110105.19900307.1239): never a
+# decimal part, and an IPv4 address joined so has twelve digits, which no identifier here has.
+# Parentheses around a group (+86 (138) 1234 5678, (138)1234-5678) join it to the next.
+_SEP = r"(?:[ ,，、/\-－—]|, |， |、 | - |(?<=[0-9]{3})\.(?=[0-9]{3})|[)）] ?| ?[(（])"
 # Not followed by a decimal part or an amount's unit (… 13.1亿元, … 200万): the last group is a number.
 # The digit repeats are possessive (``*+``, ``++``) where Python has them (3.11+): what follows a
 # group (a separator, X, the final lookahead) never matches at a digit, so giving digits back can
@@ -101,6 +105,19 @@ def _candidates_python(text: str, run_start: int, run_end: int) -> list[tuple[in
     return out
 
 
+_OPENERS = "+(（"
+_CLOSED_GROUP_RE = re.compile(r"[0-9]+[)）]")
+
+
+def _with_opener(text: str, start: int) -> int:
+    """The start of an identifier found at ``start`` with the character before it that belongs to it:
+    the plus of a country code (+86 138…), the parenthesis of a group closed after it ((138)1234…)."""
+    before = text[start - 1]
+    if before == "+" or _CLOSED_GROUP_RE.match(text, start) is not None:
+        return start - 1
+    return start
+
+
 @functools.cache
 def _native_candidates() -> Callable[[str, int, int], list[tuple[int, int, str, bool, int]]] | None:
     """``_segment.grouped_candidates`` where the optional C extension is built and in use, else None."""
@@ -130,6 +147,8 @@ class GroupedNumberDetector:
                 found = self._classify(text, start, digits, whole, parts)
                 if found is not None:
                     pii_type, score = found
+                    if start and text[start - 1] in _OPENERS:
+                        start = _with_opener(text, start)
                     spans.append(Span(start, end, pii_type, score, self.name))
         return spans
 
