@@ -247,6 +247,9 @@ def test_a_context_word_ending_in_a_place_character_starts_no_district() -> None
         "山东省菏泽市曹县油坊镇红旗村5组16号",
         "河南省周口市郸城县丁村镇后李村3组",  # a town named after a village (丁村镇)
         "山西省晋中市榆次区王村镇东王村5号",
+        "江苏省南京市鼓楼区湖南路街道青岛路社区青岛路32号二单元502室",  # a street office named after a road
+        "浙江省温州市乐清市柳市镇长虹村3组12号",  # a town with 市 in its name, after a county-level city
+        "浙江省湖州市吴兴区新市镇",
         "合肥高新技术产业开发区碧水大街804号",
         "苏州工业园区星湖街328号",
         # zones with long names of their own, between the city and the road

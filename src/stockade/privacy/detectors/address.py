@@ -138,10 +138,11 @@ _ZONES = (
 #: zone or a district (上海自由贸易试验区|临港新片区); after a context word it stands where a district may.
 _ZONE_NAME_MAX = 10
 _TOWN_SUFFIX = ("街道", "镇", "乡")
-#: A town's own name: place-name characters, and 村 after the first (丁村镇, 王村镇: towns named
-#: after a village); not a 村镇银行 (a rural bank: 长兴联合村镇银行), whose 镇 the grammars skip.
-_TOWN_NAME = f"[{_P}][{_P}村]{{0,4}}"
-_TOWN_NAME_REV = f"[{_P}村]{{0,4}}[{_P}]"  # (reversed)
+#: A town's own name: place-name characters, and 村, 路 or 市 after the first (丁村镇, 王村镇: towns
+#: named after a village; 湖南路街道: a street office named after its road; 柳市镇, 新市镇); not a
+#: 村镇银行 (a rural bank: 长兴联合村镇银行), whose 镇 the grammars skip.
+_TOWN_NAME = f"[{_P}][{_P}村路市]{{0,4}}"
+_TOWN_NAME_REV = f"[{_P}村路市]{{0,4}}[{_P}]"  # (reversed)
 _CITY_SUFFIX = ("自治州", "地区", "市", "盟")
 _STRONG_CHARS = frozenset("路街巷道弄村里组屯胡段")
 _GAZ = PROVINCES + CITIES
@@ -190,13 +191,14 @@ _FWD_BODY = (
     f"(?P<gaz>(?P<gz>{_GAZ_FWD}{{1,2}})?)"
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
     # (a district is never a residential compound or a community: 滨湖小区, 翠湖社区 and 书香五区 are
-    # the low part, which a district read before it would leave empty; 二七区 is a district)
+    # the low part, which a district read before it would leave empty; 二七区 is a district; nor is
+    # the 柳市 of the town 柳市镇)
     f"(?P<dist>(?:(?:(?:国家)?(?:{literal_alternation(_ZONES)})|[{_P}]{{1,{_ZONE_NAME_MAX}}}(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
     f"|[{_P}]{{1,4}}(?:{literal_alternation(_DIST_SUFFIX)})"
     # a district named like a city, read as the gazetteer's short name (北京市朝阳|区, 湖南省长沙|县):
     # only right after a gazetteer name (not 所在地|区)
     f"|(?(gz)(?<=[{_P}])(?:{literal_alternation(_DIST_SUFFIX)})|(?!)))"
-    f"(?<!小区)(?<!社区)(?<![^一二三四五六七八九十][一二三四五六七八九十]区)){{0,2}})"
+    f"(?<!小区)(?<!社区)(?<![^一二三四五六七八九十][一二三四五六七八九十]区)(?!(?<=市)[镇乡])){{0,2}})"
     f"(?P<town>{_TOWN_NAME}(?:{literal_alternation(_TOWN_SUFFIX)})(?!银行))?"
     f"(?P<low>(?:[{_PN}]{{1,6}}(?:{literal_alternation(_LOW)})){{0,3}})"
     f"(?P<house>{_HOUSE}{_UNIT})?"
