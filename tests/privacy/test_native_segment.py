@@ -5,7 +5,7 @@ Each part is held to its Python twin: the word-boundary search (``lexicon._bound
 itself held to jieba's segmenter and the plain search in test_lexicon.py and test_person_speed.py)
 on windows of realistic bank text, random strings and runs longer than its stack buffers; the
 dictionary; the name check and ``name_at`` on every candidate and position of realistic text and
-``alpaca_zh_demo``; the grouped-number candidates on thousands of digit runs; the two rewrites of
+``alpaca_zh_demo``; the name detector's scans on that text and on random strings; the grouped-number candidates on thousands of digit runs; the two rewrites of
 the normalised view on random strings; the search of record-level consistency on random and
 realistic records; and the name and grouped-number detectors end to end, with the extension and
 without. In CI (``CI=true``) a missing extension fails instead of skipping, so
@@ -270,6 +270,91 @@ def test_name_at_equals_the_python_one_at_every_position() -> None:
             assert checker.name_at(text, p) == expected, (text[max(0, p - 3) : p + 6], p)
             found += expected is not None
     assert found > 1_000
+
+
+# Pieces of text around names: context words (and roles ending in 人), verbs, titles, surnames (single,
+# compound, prepositions), given-name characters, followers, separators, words that veto or start
+# one, punctuation, digits and Latin letters.
+_SCAN_PIECES = [
+    piece
+    for group in (
+        "客户 姓名 联系人 借款人 收款人 持卡人 人 个人 人文 人车 致电 给 请问是 上午 向 与 和 经办 尊敬的",
+        "先生 女士 经理 总经理 总 主任 老师 王 张 李 欧阳 司马 于 向 明 车 文 江 华",
+        "伟 建 国 丽 薇 琼 雅 振 来电 称 的 本人 反映 还款 身份证 余额 时发 感谢 高新区 某某",
+        "： : （ ( “ 是 为 叫 ， 、 。 · 1 2024 A Li",
+    )
+    for piece in group.split()
+] + [" ", "\n"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_SCAN_PIECES), max_size=24))
+def test_the_name_scans_find_what_the_python_ones_find(pieces: list[str]) -> None:
+    """collect_context and collect_loose (the scans of PersonDetector._after_context, _before_titles,
+    _after_weak_context and _standalone, and what is done at each match) fill the same candidates."""
+    text = "".join(pieces)
+    checker = person._build_native_checker()
+    detector = person.PersonDetector()
+    expected: tuple[dict, set, dict] = ({}, set(), {})
+    detector._after_context(text, expected[0])
+    detector._before_titles(text, expected[0], expected[1])
+    got: tuple[dict, set, dict] = ({}, set(), {})
+    checker.collect_context(text, got[0], got[1])
+    assert got[:2] == expected[:2], text
+    # the loose scans see what the others found (p in found)
+    detector._after_weak_context(text, expected[0], expected[2])
+    detector._standalone(text, expected[0], expected[2])
+    checker.collect_loose(text, got[0], got[2])
+    assert got == expected, text
+
+
+def test_the_name_scans_find_what_the_python_ones_find_on_bank_text() -> None:
+    texts = [record.text for record in generate_realistic(300, 41)]
+    texts += [
+        r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:300]
+    ]
+    checker = person._build_native_checker()
+    detector = person.PersonDetector()
+    total = 0
+    for text in texts:
+        expected: tuple[dict, set, dict] = ({}, set(), {})
+        detector._after_context(text, expected[0])
+        detector._before_titles(text, expected[0], expected[1])
+        detector._after_weak_context(text, expected[0], expected[2])
+        detector._standalone(text, expected[0], expected[2])
+        got: tuple[dict, set, dict] = ({}, set(), {})
+        checker.collect_context(text, got[0], got[1])
+        checker.collect_loose(text, got[0], got[2])
+        assert got == expected, text
+        total += len(expected[0])
+    assert total > 1_000
+
+
+def test_the_name_scans_need_their_tables_and_refuse_bad_arguments() -> None:
+    lex = lexicon._get()
+    checker = _segment.NameChecker(
+        lex.native,
+        lexicon.word,
+        lex.given_counts,
+        person.SURNAMES,
+        person.COMPOUND_SURNAMES,
+        person.GIVEN_NAME_CHARS,
+    )
+    with pytest.raises(RuntimeError, match="configure_scans"):
+        checker.collect_context("客户张伟", {}, set())
+    built = person._build_native_checker()
+    with pytest.raises(TypeError, match="collect_loose"):
+        built.collect_loose("客户张伟", [], {})
+    with pytest.raises(TypeError, match="strict must be a dict"):
+        built.collect_loose("客户张伟", {}, set())
+    with pytest.raises(TypeError, match="titled must be a set"):
+        built.collect_context("客户张伟", {}, {})
+    with pytest.raises(TypeError, match="found: every value"):
+        built.collect_context("客户张伟", {2: 3}, set())
+    with pytest.raises(TypeError, match="frozenset"):
+        built.configure_scans(*[set()] * 7, "王", "王", "、")
+    with pytest.raises(ValueError, match="1 to 16 characters"):
+        built.configure_scans(frozenset({""}), *[frozenset()] * 6, "王", "王", "、")
 
 
 def test_name_at_needs_its_tables() -> None:

@@ -3,8 +3,10 @@
  *
  *   Segmenter      the name detector's word-boundary search (lexicon._boundary_list_python) and
  *                  jieba's dictionary (lexicon.word), over tables cached as bytes (dump/load);
- *   NameChecker    the name detector's check of a candidate (person._check_name_python) and where
- *                  a name that starts at a place ends (person._name_at_python);
+ *   NameChecker    the name detector's check of a candidate (person._check_name_python), where
+ *                  a name that starts at a place ends (person._name_at_python), and its scans for
+ *                  candidates (PersonDetector._after_context, _before_titles, _after_weak_context,
+ *                  _standalone: collect_context, collect_loose);
  *   grouped_candidates  the slices of digit groups the grouped-number detector tries
  *                  (grouped._candidates_python, less those no check could accept);
  *   fold_chars, fold_numerals  the two rewrites of the detectors' normalised view
@@ -762,6 +764,14 @@ static PyTypeObject SegmenterType = {
 #define BIT(map, c) (((c) < BMP) && ((map)[(c) >> 3] >> ((c) & 7) & 1))
 #define MAX_COMPOUNDS 256
 
+/* A set of words found at a place of a text as a trie alternation of ``re`` finds them (longest
+ * first): the words, the first characters and the longest length. */
+typedef struct {
+    PyObject *set; /* frozenset of str, or NULL */
+    uint8_t first[BMP / 8];
+    int maxlen;
+} WordSet;
+
 typedef struct {
     PyObject_HEAD
     Segmenter *segmenter;
@@ -782,6 +792,18 @@ typedef struct {
     PyObject *stop_exact; /* person._STOP_EXACT */
     PyObject *stop2;
     PyObject *stop3;
+    /* for collect_context and collect_loose (the name detector's scans), set by configure_scans */
+    int scans_configured;
+    WordSet prefix_words; /* person._PREFIX_RE's words (no role ending in 人) */
+    WordSet weak_words;   /* person.WEAK_CONTEXT */
+    WordSet title_words;  /* person.TITLES */
+    WordSet name_followers;  /* person.NAME_FOLLOWERS (the lookahead of _STANDALONE_RE) */
+    WordSet start_followers; /* person._START_FOLLOWERS */
+    WordSet ren_words;    /* person._REN_WORDS */
+    WordSet ren_roles;    /* person._REN_ROLES */
+    uint8_t all_heads[BMP / 8];     /* person._ALL_HEADS */
+    uint8_t surname_heads[BMP / 8]; /* person._SURNAME_HEADS */
+    uint8_t list_sep[BMP / 8];      /* person._LIST_SEP */
 } NameChecker;
 
 static void set_bit(uint8_t *map, Py_UCS4 c) { map[c >> 3] |= (uint8_t)(1u << (c & 7)); }
@@ -828,6 +850,13 @@ static void NameChecker_dealloc(NameChecker *self) {
     Py_XDECREF(self->stop_exact);
     Py_XDECREF(self->stop2);
     Py_XDECREF(self->stop3);
+    Py_XDECREF(self->prefix_words.set);
+    Py_XDECREF(self->weak_words.set);
+    Py_XDECREF(self->title_words.set);
+    Py_XDECREF(self->name_followers.set);
+    Py_XDECREF(self->start_followers.set);
+    Py_XDECREF(self->ren_words.set);
+    Py_XDECREF(self->ren_roles.set);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1250,6 +1279,47 @@ static int vetoed(const NameChecker *self, PyObject *text, int kind, const void 
     return 1;
 }
 
+/* person._name_at_python: 1 and the end and whether it is a bare surname (before a title) of the
+ * name that starts at p, 0 for none, -1 on error. */
+static int name_at_c(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
+                     Py_ssize_t p, Py_ssize_t *end, int *bare) {
+    int sl = surname_len(self, kind, data, n, p);
+    if (!sl) return 0;
+    Py_ssize_t g = p + sl;
+    int found = title_at(self, text, n, g);
+    if (found < 0) return -1;
+    if (found) {
+        int veto = vetoed(self, text, kind, data, n, p, g);
+        if (veto != 0) return veto < 0 ? -1 : 0;
+        *end = g;
+        *bare = 1;
+        return 1;
+    }
+    if (g >= n) return 0;
+    Py_UCS4 first = PyUnicode_READ(kind, data, g);
+    if (!IS_CJK(first) || BIT(self->g1_stop, first)) return 0;
+    Py_ssize_t g2 = g + 1;
+    if (g2 < n) {
+        Py_UCS4 second = PyUnicode_READ(kind, data, g2);
+        if (IS_CJK(second) && !BIT(self->g2_stop, second)) {
+            found = title_at(self, text, n, g2);
+            if (found < 0) return -1;
+            if (!found) g2 += 1;
+        }
+    }
+    int veto = vetoed(self, text, kind, data, n, p, g2);
+    if (veto != 0) return veto < 0 ? -1 : 0;
+    /* 客户于财务报表中, 客户向银行: a preposition here, not the surname 于 or 向 */
+    if (BIT(self->function_surname, PyUnicode_READ(kind, data, p)) && sl == 1) {
+        int ends = delimited(self, text, kind, data, n, g2);
+        if (ends < 0) return -1;
+        if (!ends || !BIT(self->given, PyUnicode_READ(kind, data, g2 - 1))) return 0;
+    }
+    *end = g2;
+    *bare = 0;
+    return 1;
+}
+
 /* name_at(text, p) -> (end, bare) | None: person.name_at. */
 static PyObject *NameChecker_name_at(NameChecker *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
@@ -1272,41 +1342,428 @@ static PyObject *NameChecker_name_at(NameChecker *self, PyObject *const *args, P
         PyErr_SetString(PyExc_IndexError, "name_at: need 0 <= p <= len(text)");
         return NULL;
     }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    int sl = surname_len(self, kind, data, n, p);
-    if (!sl) Py_RETURN_NONE;
-    Py_ssize_t g = p + sl;
-    int found = title_at(self, text, n, g);
+    Py_ssize_t end;
+    int bare;
+    int found = name_at_c(self, text, PyUnicode_KIND(text), PyUnicode_DATA(text), n, p, &end, &bare);
     if (found < 0) return NULL;
-    if (found) {
-        int veto = vetoed(self, text, kind, data, n, p, g);
-        if (veto < 0) return NULL;
-        if (veto) Py_RETURN_NONE;
-        return Py_BuildValue("(nO)", g, Py_True);
+    if (!found) Py_RETURN_NONE;
+    return Py_BuildValue("(nO)", end, bare ? Py_True : Py_False);
+}
+
+/* ---- the name detector's scans (PersonDetector._after_context, _before_titles,
+ * _after_weak_context, _standalone): each finds what its regex's finditer finds, in the same order,
+ * and does what the Python method does at each match. ---- */
+
+static int fill_wordset(WordSet *ws, PyObject *words, const char *what) {
+    if (!PyFrozenSet_Check(words)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a frozenset of str", what);
+        return -1;
     }
-    if (g >= n) Py_RETURN_NONE;
-    Py_UCS4 first = PyUnicode_READ(kind, data, g);
-    if (!IS_CJK(first) || BIT(self->g1_stop, first)) Py_RETURN_NONE;
-    Py_ssize_t g2 = g + 1;
-    if (g2 < n) {
-        Py_UCS4 second = PyUnicode_READ(kind, data, g2);
-        if (IS_CJK(second) && !BIT(self->g2_stop, second)) {
-            found = title_at(self, text, n, g2);
-            if (found < 0) return NULL;
-            if (!found) g2 += 1;
+    memset(ws->first, 0, sizeof ws->first);
+    ws->maxlen = 0;
+    PyObject *iterator = PyObject_GetIter(words);
+    if (iterator == NULL) return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        Py_ssize_t length = PyUnicode_Check(item) ? PyUnicode_GET_LENGTH(item) : 0;
+        int ok = length > 0 && length <= 16;
+        for (Py_ssize_t j = 0; ok && j < length; j++) ok = PyUnicode_READ_CHAR(item, j) < BMP;
+        if (ok) {
+            set_bit(ws->first, PyUnicode_READ_CHAR(item, 0));
+            if (length > ws->maxlen) ws->maxlen = (int)length;
+        }
+        Py_DECREF(item);
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "%s: every item must be a str of 1 to 16 characters of the BMP", what);
+            Py_DECREF(iterator);
+            return -1;
         }
     }
-    int veto = vetoed(self, text, kind, data, n, p, g2);
-    if (veto < 0) return NULL;
-    if (veto) Py_RETURN_NONE;
-    /* 客户于财务报表中, 客户向银行: a preposition here, not the surname 于 or 向 */
-    if (BIT(self->function_surname, PyUnicode_READ(kind, data, p)) && sl == 1) {
-        int ends = delimited(self, text, kind, data, n, g2);
-        if (ends < 0) return NULL;
-        if (!ends || !BIT(self->given, PyUnicode_READ(kind, data, g2 - 1))) Py_RETURN_NONE;
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) return -1;
+    Py_INCREF(words);
+    Py_XSETREF(ws->set, words);
+    return 0;
+}
+
+/* Whether text[i:i + length] is a word of ``ws`` (the whole slice inside the text): 1, 0, -1. */
+static int word_at(const WordSet *ws, PyObject *text, Py_ssize_t n, Py_ssize_t i, Py_ssize_t length) {
+    if (i + length > n) return 0;
+    return slice_in(ws->set, text, n, i, i + length);
+}
+
+/* Whether some word of ``ws`` starts at i (a lookahead of the trie): 1, 0, -1. */
+static int any_word_at(const WordSet *ws, PyObject *text, int kind, const void *data, Py_ssize_t n,
+                       Py_ssize_t i) {
+    if (i >= n || !BIT(ws->first, PyUnicode_READ(kind, data, i))) return 0;
+    for (Py_ssize_t length = 1; length <= ws->maxlen; length++) {
+        int found = word_at(ws, text, n, i, length);
+        if (found != 0) return found;
     }
-    return Py_BuildValue("(nO)", g2, Py_False);
+    return 0;
+}
+
+/* person._NAME_SEP's characters: [：:\s（("“「『|｜], 是, 为, 叫 */
+static int name_sep(Py_UCS4 c) {
+    return c == 0xFF1A || c == ':' || Py_UNICODE_ISSPACE(c) || c == 0xFF08 || c == '(' || c == '"' ||
+           c == 0x201C || c == 0x300C || c == 0x300E || c == '|' || c == 0xFF5C || c == 0x662F /* 是 */ ||
+           c == 0x4E3A /* 为 */ || c == 0x53EB /* 叫 */;
+}
+
+/* The end of ``(?:_NAME_SEP){0,3}(?=[_ALL_HEADS])`` matched at q (as many separators as can be
+ * taken, then fewer until a surname character follows), or -1. */
+static Py_ssize_t seps_then_head(const NameChecker *self, int kind, const void *data, Py_ssize_t n,
+                                 Py_ssize_t q) {
+    int most = 0;
+    while (most < 3 && q + most < n && name_sep(PyUnicode_READ(kind, data, q + most))) most++;
+    for (int k = most; k >= 0; k--)
+        if (q + k < n && BIT(self->all_heads, PyUnicode_READ(kind, data, q + k))) return q + k;
+    return -1;
+}
+
+/* person._add: found[start] = (end, score) unless found holds a greater pair there. */
+static int add_found(PyObject *found, Py_ssize_t start, Py_ssize_t end, double score) {
+    PyObject *key = PyLong_FromSsize_t(start);
+    if (key == NULL) return -1;
+    PyObject *old = PyDict_GetItemWithError(found, key); /* borrowed */
+    if (old == NULL && PyErr_Occurred()) {
+        Py_DECREF(key);
+        return -1;
+    }
+    if (old != NULL) {
+        int greater = 1;
+        if (!PyTuple_Check(old) || PyTuple_GET_SIZE(old) != 2) {
+            PyErr_SetString(PyExc_TypeError, "found: every value must be (end, score)");
+            Py_DECREF(key);
+            return -1;
+        }
+        Py_ssize_t old_end = PyLong_AsSsize_t(PyTuple_GET_ITEM(old, 0));
+        double old_score = PyFloat_AsDouble(PyTuple_GET_ITEM(old, 1));
+        if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            return -1;
+        }
+        greater = end > old_end || (end == old_end && score > old_score);
+        if (!greater) {
+            Py_DECREF(key);
+            return 0;
+        }
+    }
+    PyObject *value = Py_BuildValue("(nd)", end, score);
+    int status = value == NULL ? -1 : PyDict_SetItem(found, key, value);
+    Py_XDECREF(value);
+    Py_DECREF(key);
+    return status;
+}
+
+static int set_int(PyObject *dict, Py_ssize_t key, long value) {
+    PyObject *k = PyLong_FromSsize_t(key), *v = PyLong_FromLong(value);
+    int status = (k == NULL || v == NULL) ? -1 : PyDict_SetItem(dict, k, v);
+    Py_XDECREF(k);
+    Py_XDECREF(v);
+    return status;
+}
+
+static int has_key(PyObject *container, Py_ssize_t key) {
+    PyObject *k = PyLong_FromSsize_t(key);
+    if (k == NULL) return -1;
+    int found = PySequence_Contains(container, k);
+    Py_DECREF(k);
+    return found;
+}
+
+/* person.PersonDetector._names_from: names starting at p after a context word, then any listed
+ * after them (借款人张三、李四和王五). */
+static int names_from(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
+                      Py_ssize_t p, PyObject *found) {
+    for (int round = 0; round < 6; round++) {
+        Py_ssize_t end;
+        int bare;
+        int hit = name_at_c(self, text, kind, data, n, p, &end, &bare);
+        if (hit <= 0) return hit;
+        if (add_found(found, p, end, bare ? 0.7 : 0.85) < 0) return -1;
+        if (end >= n || bare) return 0;
+        Py_UCS4 c = PyUnicode_READ(kind, data, end);
+        if (!BIT(self->list_sep, c)) return 0;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* person._name_before: 1 and the start and score of the name that ends right before a title at t,
+ * 0 for none, -1 on error. */
+static int name_before(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
+                       Py_ssize_t t, Py_ssize_t *start, double *score) {
+    Py_ssize_t starts[4];
+    double scores[4];
+    int options = 0;
+    for (Py_ssize_t length = 4; length >= 1; length--) {
+        Py_ssize_t s = t - length;
+        if (s < 0) continue;
+        int sl = surname_len(self, kind, data, n, s);
+        if (!sl || length - sl < 0 || length - sl > 2) continue;
+        int ok = 1;
+        for (Py_ssize_t j = s + sl; ok && j < t; j++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, j);
+            ok = IS_CJK(c) && !BIT(self->g1_stop, c);
+        }
+        if (!ok) continue;
+        int veto = vetoed(self, text, kind, data, n, s, t);
+        if (veto < 0) return -1;
+        if (veto) continue;
+        starts[options] = s;
+        scores[options] = length == sl ? 0.7 : 0.85;
+        options++;
+    }
+    for (int k = 0; k < options; k++) {
+        Py_ssize_t s = starts[k];
+        if (s > 0) {
+            int inside = slice_in(self->stop2, text, n, s - 1, s + 1);
+            if (inside < 0) return -1;
+            if (inside) continue;
+        }
+        if (BIT(self->function_surname, PyUnicode_READ(kind, data, s)) && s + 1 < t &&
+            surname_len(self, kind, data, n, s + 1))
+            continue;
+        *start = s;
+        *score = scores[k];
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_scan_args(NameChecker *self, PyObject *const *args, Py_ssize_t nargs, const char *usage,
+                           PyObject **text, PyObject **found, PyObject **other) {
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_Format(PyExc_TypeError, "%s", usage);
+        return -1;
+    }
+    if (!self->configured || !self->scans_configured || self->segmenter == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "NameChecker: configure_candidates() and configure_scans() first");
+        return -1;
+    }
+    *text = args[0];
+    *found = args[1];
+    *other = args[2];
+    return 0;
+}
+
+/* collect_context(text, found, titled): PersonDetector._after_context, then _before_titles. */
+static PyObject *NameChecker_collect_context(NameChecker *self, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *text, *found, *titled;
+    if (parse_scan_args(self, args, nargs, "collect_context(text: str, found: dict, titled: set)", &text, &found,
+                        &titled) < 0)
+        return NULL;
+    if (!PySet_Check(titled)) {
+        PyErr_SetString(PyExc_TypeError, "collect_context: titled must be a set");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    /* _PREFIX_RE: a context word (the longest that works), separators, a surname character ahead */
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t next = i + 1;
+        if (BIT(self->prefix_words.first, PyUnicode_READ(kind, data, i))) {
+            for (Py_ssize_t length = self->prefix_words.maxlen; length >= 1; length--) {
+                int is_word = word_at(&self->prefix_words, text, n, i, length);
+                if (is_word < 0) return NULL;
+                if (!is_word) continue;
+                Py_ssize_t end = seps_then_head(self, kind, data, n, i + length);
+                if (end < 0) continue;
+                if (names_from(self, text, kind, data, n, end, found) < 0) return NULL;
+                next = end;
+                break;
+            }
+        }
+        i = next;
+    }
+    /* _REN_RE: a role ending in 人, separators, a surname character ahead */
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t next = i + 1;
+        if (PyUnicode_READ(kind, data, i) == 0x4EBA /* 人 */) {
+            Py_ssize_t p = seps_then_head(self, kind, data, n, i + 1);
+            if (p >= 0) {
+                next = p;
+                int skip = 0;
+                if (p == i + 1) { /* 人 + a surname character that is an ordinary word (个人文件) */
+                    skip = word_at(&self->ren_words, text, n, i, 2);
+                    if (skip < 0) return NULL;
+                    for (Py_ssize_t length = 1; skip && length <= self->ren_roles.maxlen && length <= p; length++) {
+                        int role = word_at(&self->ren_roles, text, n, p - length, length);
+                        if (role < 0) return NULL;
+                        if (role) skip = 0; /* ... unless the 人 ends a role (借款人文薇) */
+                    }
+                }
+                if (!skip && names_from(self, text, kind, data, n, p, found) < 0) return NULL;
+            }
+        }
+        i = next;
+    }
+    /* _TITLE_RE: the longest title at each place; the name or bare surname right before it */
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t next = i + 1;
+        if (BIT(self->title_words.first, PyUnicode_READ(kind, data, i))) {
+            for (Py_ssize_t length = self->title_words.maxlen; length >= 1; length--) {
+                int is_word = word_at(&self->title_words, text, n, i, length);
+                if (is_word < 0) return NULL;
+                if (!is_word) continue;
+                next = i + length;
+                Py_ssize_t start;
+                double score;
+                int hit = name_before(self, text, kind, data, n, i, &start, &score);
+                if (hit < 0) return NULL;
+                if (hit) {
+                    int known = has_key(found, start);
+                    if (known < 0) return NULL;
+                    if (!known) {
+                        PyObject *key = PyLong_FromSsize_t(start);
+                        if (key == NULL) return NULL;
+                        int status = PySet_Add(titled, key);
+                        Py_DECREF(key);
+                        if (status < 0) return NULL;
+                    }
+                    if (add_found(found, start, i, score) < 0) return NULL;
+                }
+                break;
+            }
+        }
+        i = next;
+    }
+    Py_RETURN_NONE;
+}
+
+/* collect_loose(text, found, strict): PersonDetector._after_weak_context, then _standalone. */
+static PyObject *NameChecker_collect_loose(NameChecker *self, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *text, *found, *strict;
+    if (parse_scan_args(self, args, nargs, "collect_loose(text: str, found: dict, strict: dict)", &text, &found,
+                        &strict) < 0)
+        return NULL;
+    if (!PyDict_Check(strict)) {
+        PyErr_SetString(PyExc_TypeError, "collect_loose: strict must be a dict");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    /* _WEAK_RE: a verb or relation (the longest that works), a surname character ahead */
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t next = i + 1;
+        if (BIT(self->weak_words.first, PyUnicode_READ(kind, data, i))) {
+            for (Py_ssize_t length = self->weak_words.maxlen; length >= 1; length--) {
+                Py_ssize_t p = i + length;
+                if (p >= n || !BIT(self->all_heads, PyUnicode_READ(kind, data, p))) continue;
+                int is_word = word_at(&self->weak_words, text, n, i, length);
+                if (is_word < 0) return NULL;
+                if (!is_word) continue;
+                next = p;
+                int known = has_key(found, p);
+                if (known < 0) return NULL;
+                if (!known) {
+                    Py_ssize_t end;
+                    int bare;
+                    int hit = name_at_c(self, text, kind, data, n, p, &end, &bare);
+                    if (hit < 0) return NULL;
+                    if (hit && !bare) {
+                        /* one character (给, 向, 请) goes before any noun: 给牛群喂草 */
+                        if (add_found(found, p, end, 0.75) < 0 || set_int(strict, p, length > 1 ? 1 : 2) < 0)
+                            return NULL;
+                    }
+                }
+                break;
+            }
+        }
+        i = next;
+    }
+    /* _STANDALONE_RE: a surname character after no ideograph, one to three ideographs (as few as
+     * will do) before a follower, a non-ideograph or the end */
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t next = i + 1;
+        if (BIT(self->surname_heads, PyUnicode_READ(kind, data, i)) &&
+            !(i > 0 && IS_CJK(PyUnicode_READ(kind, data, i - 1)))) {
+            Py_ssize_t end = -1;
+            for (Py_ssize_t k = 1; k <= 3; k++) {
+                Py_ssize_t e = i + k + 1;
+                if (e > n || !IS_CJK(PyUnicode_READ(kind, data, i + k))) break;
+                int ahead = e == n || !IS_CJK(PyUnicode_READ(kind, data, e));
+                if (!ahead) ahead = any_word_at(&self->name_followers, text, kind, data, n, e);
+                if (ahead < 0) return NULL;
+                if (ahead) {
+                    end = e;
+                    break;
+                }
+            }
+            if (end >= 0) {
+                next = end;
+                Py_ssize_t p = i;
+                int known = has_key(found, p);
+                if (known < 0) return NULL;
+                int sl = known ? 0 : surname_len(self, kind, data, n, p);
+                Py_ssize_t given = end - p - sl;
+                int ok = sl && given >= 1 && given <= 2;
+                for (Py_ssize_t j = p + sl; ok && j < end; j++) ok = !BIT(self->g1_stop, PyUnicode_READ(kind, data, j));
+                if (ok) {
+                    int veto = vetoed(self, text, kind, data, n, p, end);
+                    if (veto < 0) return NULL;
+                    ok = !veto;
+                }
+                if (ok && p == 0) {
+                    int follows = any_word_at(&self->start_followers, text, kind, data, n, end);
+                    if (follows < 0) return NULL;
+                    ok = follows;
+                }
+                if (ok && (add_found(found, p, end, given == 2 ? 0.75 : 0.65) < 0 || set_int(strict, p, 2) < 0))
+                    return NULL;
+            }
+        }
+        i = next;
+    }
+    Py_RETURN_NONE;
+}
+
+static int fill_chars_of(PyObject *chars, uint8_t *map, const char *what) {
+    if (!PyUnicode_Check(chars)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a str", what);
+        return -1;
+    }
+    memset(map, 0, BMP / 8);
+    for (Py_ssize_t j = 0; j < PyUnicode_GET_LENGTH(chars); j++) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(chars, j);
+        if (c >= BMP) {
+            PyErr_Format(PyExc_ValueError, "%s: characters beyond U+FFFF are not supported", what);
+            return -1;
+        }
+        set_bit(map, c);
+    }
+    return 0;
+}
+
+/* configure_scans(prefix_words, weak_words, title_words, name_followers, start_followers, ren_words,
+ * ren_roles, all_heads, surname_heads, list_sep): person's tables for collect_context and
+ * collect_loose. */
+static PyObject *NameChecker_configure_scans(NameChecker *self, PyObject *args, PyObject *kwds) {
+    PyObject *prefix, *weak, *titles, *followers, *start_followers, *ren_words, *ren_roles, *all_heads,
+        *surname_heads, *list_sep;
+    static char *names[] = {"prefix_words", "weak_words", "title_words", "name_followers", "start_followers",
+                            "ren_words", "ren_roles", "all_heads", "surname_heads", "list_sep", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOOO:configure_scans", names, &prefix, &weak, &titles,
+                                     &followers, &start_followers, &ren_words, &ren_roles, &all_heads,
+                                     &surname_heads, &list_sep))
+        return NULL;
+    self->scans_configured = 0;
+    if (fill_wordset(&self->prefix_words, prefix, "prefix_words") < 0 ||
+        fill_wordset(&self->weak_words, weak, "weak_words") < 0 ||
+        fill_wordset(&self->title_words, titles, "title_words") < 0 ||
+        fill_wordset(&self->name_followers, followers, "name_followers") < 0 ||
+        fill_wordset(&self->start_followers, start_followers, "start_followers") < 0 ||
+        fill_wordset(&self->ren_words, ren_words, "ren_words") < 0 ||
+        fill_wordset(&self->ren_roles, ren_roles, "ren_roles") < 0 ||
+        fill_chars_of(all_heads, self->all_heads, "all_heads") < 0 ||
+        fill_chars_of(surname_heads, self->surname_heads, "surname_heads") < 0 ||
+        fill_chars_of(list_sep, self->list_sep, "list_sep") < 0)
+        return NULL;
+    self->scans_configured = 1;
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef NameChecker_methods[] = {
@@ -1315,6 +1772,15 @@ static PyMethodDef NameChecker_methods[] = {
      "the tables name_at needs (person.py's)."},
     {"name_at", (PyCFunction)(void (*)(void))NameChecker_name_at, METH_FASTCALL,
      "name_at(text, p) -> (end, bare) | None: person.name_at."},
+    {"configure_scans", (PyCFunction)(void (*)(void))NameChecker_configure_scans, METH_VARARGS | METH_KEYWORDS,
+     "configure_scans(prefix_words, weak_words, title_words, name_followers, start_followers, ren_words, "
+     "ren_roles, all_heads, surname_heads, list_sep): the tables collect_context and collect_loose need."},
+    {"collect_context", (PyCFunction)(void (*)(void))NameChecker_collect_context, METH_FASTCALL,
+     "collect_context(text, found, titled): PersonDetector._after_context then _before_titles, into found "
+     "and titled."},
+    {"collect_loose", (PyCFunction)(void (*)(void))NameChecker_collect_loose, METH_FASTCALL,
+     "collect_loose(text, found, strict): PersonDetector._after_weak_context then _standalone, into found "
+     "and strict."},
     {"check_name", (PyCFunction)(void (*)(void))NameChecker_check_name, METH_FASTCALL,
      "check_name(text, start, end, strict, titled) -> int | None: the end of the name text[start:end] "
      "after the dictionary check, or None (person._check_name)."},

@@ -267,12 +267,21 @@ class PersonDetector:
         #: Dot-joined minority names (start, end): no surname + given-name check applies to them.
         minority: set[tuple[int, int]] = set()
         if _CJK_RE.search(text) is not None:
-            self._after_context(text, found)
-            self._before_titles(text, found, titled)
+            # The scans and what is done at each of their matches, in C where the optional extension is
+            # built (NameChecker.collect_context and collect_loose: the same, tests hold them to it)
+            checker = _native_checker if _native_checker is not False else _checker()
+            if checker is not None:
+                checker.collect_context(text, found, titled)
+            else:
+                self._after_context(text, found)
+                self._before_titles(text, found, titled)
             self._minority(text, found, minority)
             self._mou(text, found)
-            self._after_weak_context(text, found, strict)
-            self._standalone(text, found, strict)
+            if checker is not None:
+                checker.collect_loose(text, found, strict)
+            else:
+                self._after_weak_context(text, found, strict)
+                self._standalone(text, found, strict)
         # Every English name has two Latin letters in a row: a text without them skips the scan.
         latin = _LATIN_RE.search(text) is not None
         for m in _EN_RE.finditer(text) if latin else ():
@@ -652,6 +661,18 @@ def _build_native_checker() -> object | None:
         g1_stop=_G1_STOP,
         g2_stop=_G2_STOP,
         function_surnames=_FUNCTION_SURNAMES,
+    )
+    checker.configure_scans(
+        prefix_words=frozenset(w for w in PREFIX_CONTEXT if w[-1] != "人" and w[0] != "人"),  # (_PREFIX_RE's)
+        weak_words=frozenset(WEAK_CONTEXT),
+        title_words=_TITLE_SET,
+        name_followers=frozenset(NAME_FOLLOWERS),  # (the lookahead of _STANDALONE_RE)
+        start_followers=frozenset(_START_FOLLOWERS),
+        ren_words=_REN_WORDS,
+        ren_roles=frozenset(_REN_ROLES),
+        all_heads=_ALL_HEADS,
+        surname_heads=_SURNAME_HEADS,
+        list_sep=_LIST_SEP,
     )
     return checker
 
