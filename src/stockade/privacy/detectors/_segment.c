@@ -764,12 +764,22 @@ static PyTypeObject SegmenterType = {
 #define BIT(map, c) (((c) < BMP) && ((map)[(c) >> 3] >> ((c) & 7) & 1))
 #define MAX_COMPOUNDS 256
 
-/* A set of words found at a place of a text as a trie alternation of ``re`` finds them (longest
- * first): the words, the first characters and the longest length. */
+/* A set of words (a frozenset of str given from Python) in a C hash table keyed by code points, so
+ * that asking whether a slice of a text is one allocates nothing; with the first characters and the
+ * longest length, for the scans (a trie alternation of ``re`` finds the longest word first). */
 typedef struct {
-    PyObject *set; /* frozenset of str, or NULL */
+    uint64_t hash; /* 0 = empty slot */
+    uint32_t offset;
+    uint32_t length;
+} WordSlot16;
+
+typedef struct {
+    int built;
     uint8_t first[BMP / 8];
     int maxlen;
+    WordSlot16 *slots;
+    size_t mask;
+    Py_UCS4 *pool;
 } WordSet;
 
 typedef struct {
@@ -787,11 +797,11 @@ typedef struct {
     uint8_t g1_stop[BMP / 8];
     uint8_t g2_stop[BMP / 8];
     uint8_t function_surname[BMP / 8];
-    PyObject *titles;     /* frozenset of str */
-    PyObject *followers;  /* frozenset of str: NAME_FOLLOWERS + TITLES (person._FOLLOWER_RE) */
-    PyObject *stop_exact; /* person._STOP_EXACT */
-    PyObject *stop2;
-    PyObject *stop3;
+    WordSet titles;
+    WordSet followers;  /* NAME_FOLLOWERS + TITLES (person._FOLLOWER_RE) */
+    WordSet stop_exact; /* person._STOP_EXACT */
+    WordSet stop2;
+    WordSet stop3;
     /* for collect_context and collect_loose (the name detector's scans), set by configure_scans */
     int scans_configured;
     WordSet prefix_words; /* person._PREFIX_RE's words (no role ending in 人) */
@@ -842,21 +852,15 @@ static int fill_chars(PyObject *items, int length, uint8_t *map, NameChecker *se
     return PyErr_Occurred() ? -1 : 0;
 }
 
+static void wordset_free(WordSet *ws);
+
 static void NameChecker_dealloc(NameChecker *self) {
     Py_XDECREF(self->segmenter);
     Py_XDECREF(self->word);
-    Py_XDECREF(self->titles);
-    Py_XDECREF(self->followers);
-    Py_XDECREF(self->stop_exact);
-    Py_XDECREF(self->stop2);
-    Py_XDECREF(self->stop3);
-    Py_XDECREF(self->prefix_words.set);
-    Py_XDECREF(self->weak_words.set);
-    Py_XDECREF(self->title_words.set);
-    Py_XDECREF(self->name_followers.set);
-    Py_XDECREF(self->start_followers.set);
-    Py_XDECREF(self->ren_words.set);
-    Py_XDECREF(self->ren_roles.set);
+    WordSet *sets[] = {&self->titles, &self->followers, &self->stop_exact, &self->stop2, &self->stop3,
+                       &self->prefix_words, &self->weak_words, &self->title_words, &self->name_followers,
+                       &self->start_followers, &self->ren_words, &self->ren_roles};
+    for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) wordset_free(sets[k]);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1078,7 +1082,7 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
     if (!contains(b, end)) {
         int keep = all_in(self->given, kind, data, start + sl, end);
         if (keep) {
-            if (self->followers == NULL) {
+            if (!self->followers.built) {
                 PyErr_SetString(PyExc_RuntimeError, "check_name: call configure_candidates first");
                 return FAILED;
             }
@@ -1205,13 +1209,75 @@ static int fill_bitmap(PyObject *chars, uint8_t *map, const char *what) {
     return PyErr_Occurred() ? -1 : 0;
 }
 
-static int keep_set(PyObject **slot, PyObject *value, const char *what) {
-    if (!PyFrozenSet_Check(value)) {
+static void wordset_free(WordSet *ws) {
+    PyMem_Free(ws->slots);
+    PyMem_Free(ws->pool);
+    ws->slots = NULL;
+    ws->pool = NULL;
+    ws->built = 0;
+}
+
+/* Builds ``ws`` from ``words``, a frozenset of non-empty str of at most 16 characters of the BMP. */
+static int fill_wordset(WordSet *ws, PyObject *words, const char *what) {
+    if (!PyFrozenSet_Check(words)) {
         PyErr_Format(PyExc_TypeError, "%s must be a frozenset of str", what);
         return -1;
     }
-    Py_INCREF(value);
-    Py_XSETREF(*slot, value);
+    Py_ssize_t count = PySet_GET_SIZE(words), total = 0;
+    PyObject *iterator = PyObject_GetIter(words);
+    if (iterator == NULL) return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        Py_ssize_t length = PyUnicode_Check(item) ? PyUnicode_GET_LENGTH(item) : 0;
+        int ok = length > 0 && length <= 16;
+        for (Py_ssize_t j = 0; ok && j < length; j++) ok = PyUnicode_READ_CHAR(item, j) < BMP;
+        Py_DECREF(item);
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "%s: every item must be a str of 1 to 16 characters of the BMP", what);
+            Py_DECREF(iterator);
+            return -1;
+        }
+        total += length;
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) return -1;
+    size_t size = 16;
+    while (size < (size_t)count * 2 + 1) size <<= 1;
+    WordSlot16 *slots = PyMem_Calloc(size, sizeof(WordSlot16));
+    Py_UCS4 *pool = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)(total + 1));
+    if (slots == NULL || pool == NULL) {
+        PyMem_Free(slots);
+        PyMem_Free(pool);
+        PyErr_NoMemory();
+        return -1;
+    }
+    wordset_free(ws);
+    memset(ws->first, 0, sizeof ws->first);
+    ws->maxlen = 0;
+    ws->slots = slots;
+    ws->pool = pool;
+    ws->mask = size - 1;
+    uint32_t offset = 0;
+    iterator = PyObject_GetIter(words);
+    if (iterator == NULL) return -1;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        int kind = PyUnicode_KIND(item);
+        const void *data = PyUnicode_DATA(item);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(item);
+        uint64_t hash = hash_chars(kind, data, 0, length);
+        size_t i = (size_t)hash & ws->mask;
+        while (slots[i].hash != 0) i = (i + 1) & ws->mask; /* (a set holds each word once) */
+        slots[i].hash = hash;
+        slots[i].offset = offset;
+        slots[i].length = (uint32_t)length;
+        for (Py_ssize_t j = 0; j < length; j++) pool[offset++] = PyUnicode_READ(kind, data, j);
+        set_bit(ws->first, PyUnicode_READ(kind, data, 0));
+        if (length > ws->maxlen) ws->maxlen = (int)length;
+        Py_DECREF(item);
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) return -1;
+    ws->built = 1;
     return 0;
 }
 
@@ -1224,9 +1290,10 @@ static PyObject *NameChecker_configure(NameChecker *self, PyObject *args, PyObje
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOO:configure_candidates", names, &titles, &followers,
                                      &stop_exact, &stop2, &stop3, &g1, &g2, &function))
         return NULL;
-    if (keep_set(&self->titles, titles, "titles") < 0 || keep_set(&self->followers, followers, "followers") < 0 ||
-        keep_set(&self->stop_exact, stop_exact, "stop_exact") < 0 || keep_set(&self->stop2, stop2, "stop2") < 0 ||
-        keep_set(&self->stop3, stop3, "stop3") < 0 || fill_bitmap(g1, self->g1_stop, "g1_stop") < 0 ||
+    if (fill_wordset(&self->titles, titles, "titles") < 0 || fill_wordset(&self->followers, followers, "followers") < 0 ||
+        fill_wordset(&self->stop_exact, stop_exact, "stop_exact") < 0 ||
+        fill_wordset(&self->stop2, stop2, "stop2") < 0 || fill_wordset(&self->stop3, stop3, "stop3") < 0 ||
+        fill_bitmap(g1, self->g1_stop, "g1_stop") < 0 ||
         fill_bitmap(g2, self->g2_stop, "g2_stop") < 0 ||
         fill_bitmap(function, self->function_surname, "function_surnames") < 0)
         return NULL;
@@ -1234,22 +1301,34 @@ static PyObject *NameChecker_configure(NameChecker *self, PyObject *args, PyObje
     Py_RETURN_NONE;
 }
 
-/* Whether text[a:min(z, n)] is in ``set`` (a slice past the end is shorter, as in Python): 1, 0, -1. */
-static int slice_in(PyObject *set, PyObject *text, Py_ssize_t n, Py_ssize_t a, Py_ssize_t z) {
+/* Whether text[a:min(z, n)] is a word of ``ws`` (a slice past the end is shorter, as in Python): 1 or 0. */
+static int slice_in(const WordSet *ws, PyObject *text, Py_ssize_t n, Py_ssize_t a, Py_ssize_t z) {
     if (a > n) a = n;
     if (z > n) z = n;
-    PyObject *piece = PyUnicode_Substring(text, a, z);
-    if (piece == NULL) return -1;
-    int found = PySet_Contains(set, piece);
-    Py_DECREF(piece);
-    return found;
+    if (z <= a || z - a > ws->maxlen) return 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (!BIT(ws->first, PyUnicode_READ(kind, data, a))) return 0;
+    uint64_t hash = hash_chars(kind, data, a, z);
+    size_t i = (size_t)hash & ws->mask;
+    for (;;) {
+        const WordSlot16 *slot = &ws->slots[i];
+        if (slot->hash == 0) return 0;
+        if (slot->hash == hash && slot->length == (uint32_t)(z - a)) {
+            const Py_UCS4 *chars = ws->pool + slot->offset;
+            Py_ssize_t j = 0;
+            while (j < z - a && chars[j] == PyUnicode_READ(kind, data, a + j)) j++;
+            if (j == z - a) return 1;
+        }
+        i = (i + 1) & ws->mask;
+    }
 }
 
 /* person._title_at */
 static int title_at(const NameChecker *self, PyObject *text, Py_ssize_t n, Py_ssize_t p) {
-    int found = slice_in(self->titles, text, n, p, p + 2);
+    int found = slice_in(&self->titles, text, n, p, p + 2);
     if (found != 0) return found;
-    return slice_in(self->titles, text, n, p, p + 3);
+    return slice_in(&self->titles, text, n, p, p + 3);
 }
 
 /* person._delimited */
@@ -1257,7 +1336,7 @@ static int delimited(const NameChecker *self, PyObject *text, int kind, const vo
                      Py_ssize_t end) {
     if (end >= n || !IS_CJK(PyUnicode_READ(kind, data, end))) return 1;
     for (Py_ssize_t length = 1; length <= 3 && end + length <= n; length++) { /* followers: 1-3 chars */
-        int found = slice_in(self->followers, text, n, end, end + length);
+        int found = slice_in(&self->followers, text, n, end, end + length);
         if (found != 0) return found;
     }
     return 0;
@@ -1266,10 +1345,10 @@ static int delimited(const NameChecker *self, PyObject *text, int kind, const vo
 /* person._vetoed */
 static int vetoed(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
                   Py_ssize_t start, Py_ssize_t end) {
-    int found = slice_in(self->stop_exact, text, n, start, end);
-    if (found == 0) found = slice_in(self->stop3, text, n, start, start + 3);
+    int found = slice_in(&self->stop_exact, text, n, start, end);
+    if (found == 0) found = slice_in(&self->stop3, text, n, start, start + 3);
     if (found != 0) return found;
-    found = slice_in(self->stop2, text, n, start, start + 2);
+    found = slice_in(&self->stop2, text, n, start, start + 2);
     if (found <= 0) return found;
     if (end - start == 3 && start + 2 < n && BIT(self->given, PyUnicode_READ(kind, data, start + 2))) {
         int ends = delimited(self, text, kind, data, n, end);
@@ -1354,42 +1433,10 @@ static PyObject *NameChecker_name_at(NameChecker *self, PyObject *const *args, P
  * _after_weak_context, _standalone): each finds what its regex's finditer finds, in the same order,
  * and does what the Python method does at each match. ---- */
 
-static int fill_wordset(WordSet *ws, PyObject *words, const char *what) {
-    if (!PyFrozenSet_Check(words)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a frozenset of str", what);
-        return -1;
-    }
-    memset(ws->first, 0, sizeof ws->first);
-    ws->maxlen = 0;
-    PyObject *iterator = PyObject_GetIter(words);
-    if (iterator == NULL) return -1;
-    PyObject *item;
-    while ((item = PyIter_Next(iterator)) != NULL) {
-        Py_ssize_t length = PyUnicode_Check(item) ? PyUnicode_GET_LENGTH(item) : 0;
-        int ok = length > 0 && length <= 16;
-        for (Py_ssize_t j = 0; ok && j < length; j++) ok = PyUnicode_READ_CHAR(item, j) < BMP;
-        if (ok) {
-            set_bit(ws->first, PyUnicode_READ_CHAR(item, 0));
-            if (length > ws->maxlen) ws->maxlen = (int)length;
-        }
-        Py_DECREF(item);
-        if (!ok) {
-            PyErr_Format(PyExc_ValueError, "%s: every item must be a str of 1 to 16 characters of the BMP", what);
-            Py_DECREF(iterator);
-            return -1;
-        }
-    }
-    Py_DECREF(iterator);
-    if (PyErr_Occurred()) return -1;
-    Py_INCREF(words);
-    Py_XSETREF(ws->set, words);
-    return 0;
-}
-
 /* Whether text[i:i + length] is a word of ``ws`` (the whole slice inside the text): 1, 0, -1. */
 static int word_at(const WordSet *ws, PyObject *text, Py_ssize_t n, Py_ssize_t i, Py_ssize_t length) {
     if (i + length > n) return 0;
-    return slice_in(ws->set, text, n, i, i + length);
+    return slice_in(ws, text, n, i, i + length);
 }
 
 /* Whether some word of ``ws`` starts at i (a lookahead of the trie): 1, 0, -1. */
@@ -1518,7 +1565,7 @@ static int name_before(const NameChecker *self, PyObject *text, int kind, const 
     for (int k = 0; k < options; k++) {
         Py_ssize_t s = starts[k];
         if (s > 0) {
-            int inside = slice_in(self->stop2, text, n, s - 1, s + 1);
+            int inside = slice_in(&self->stop2, text, n, s - 1, s + 1);
             if (inside < 0) return -1;
             if (inside) continue;
         }
