@@ -5,7 +5,8 @@ Each part is held to its Python twin: the word-boundary search (``lexicon._bound
 itself held to jieba's segmenter and the plain search in test_lexicon.py and test_person_speed.py)
 on windows of realistic bank text, random strings and runs longer than its stack buffers; the
 dictionary; the name check and ``name_at`` on every candidate and position of realistic text and
-``alpaca_zh_demo``; the name detector's scans on that text and on random strings; the grouped-number candidates on thousands of digit runs; the two rewrites of
+``alpaca_zh_demo``; the name detector's scans on that text and on random strings, and its
+resolution of candidates; the grouped-number candidates on thousands of digit runs; the two rewrites of
 the normalised view on random strings; the search of record-level consistency on random and
 realistic records; and the name and grouped-number detectors end to end, with the extension and
 without. In CI (``CI=true``) a missing extension fails instead of skipping, so
@@ -328,6 +329,53 @@ def test_the_name_scans_find_what_the_python_ones_find_on_bank_text() -> None:
         assert got == expected, text
         total += len(expected[0])
     assert total > 1_000
+
+
+def test_the_resolution_of_candidates_equals_the_python_one() -> None:
+    """NameChecker.resolve gives the spans PersonDetector._resolve_python gives from the same candidates
+    (every candidate of realistic text and alpaca_zh_demo, minority names and titles among them)."""
+    texts = [record.text for record in generate_realistic(300, 43)]
+    texts += [
+        r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:300]
+    ]
+    checker = person._build_native_checker()
+    detector = person.PersonDetector()
+    kinds = {"spans": 0, "minority": 0, "titled": 0}
+    for text in texts:
+        found: dict = {}
+        strict: dict = {}
+        titled: set = set()
+        minority: set = set()
+        checker.collect_context(text, found, titled)
+        detector._minority(text, found, minority)
+        detector._mou(text, found)
+        checker.collect_loose(text, found, strict)
+        expected = detector._resolve_python(text, found, strict, titled, minority, checker.check_name)
+        got = checker.resolve(text, found, strict, titled, minority, Span, PiiType.PERSON, detector.name)
+        assert got == expected, text
+        assert all(type(span) is Span for span in got)
+        kinds["spans"] += len(got)
+        kinds["minority"] += len(minority)
+        kinds["titled"] += len(titled)
+    assert kinds["spans"] > 1_000 and kinds["minority"] > 10 and kinds["titled"] > 100, kinds
+
+
+def test_the_resolution_refuses_bad_arguments() -> None:
+    checker = person._build_native_checker()
+    args = ("客户张伟", {2: (4, 0.85)}, {}, set(), set(), Span, PiiType.PERSON, "person")
+    assert checker.resolve(*args) == [Span(2, 4, PiiType.PERSON, 0.85, "person")]
+    with pytest.raises(TypeError, match="resolve"):
+        checker.resolve(*args[:7])
+    with pytest.raises(TypeError, match="resolve"):
+        checker.resolve(args[0], args[1], args[2], args[3], args[4], list, *args[6:])
+    with pytest.raises(TypeError, match="every value"):
+        checker.resolve(args[0], {2: 4}, *args[2:])
+    with pytest.raises(IndexError):
+        checker.resolve(args[0], {2: (9, 0.85)}, *args[2:])
+    with pytest.raises(ValueError, match="strict values"):
+        checker.resolve(args[0], args[1], {2: 5}, *args[3:])
+    with pytest.raises(ValueError, match="bad span offsets"):
+        checker.resolve("abc", {1: (1, 0.5)}, *args[2:])
 
 
 def test_the_name_scans_need_their_tables_and_refuse_bad_arguments() -> None:

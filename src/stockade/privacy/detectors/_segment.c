@@ -6,7 +6,8 @@
  *   NameChecker    the name detector's check of a candidate (person._check_name_python), where
  *                  a name that starts at a place ends (person._name_at_python), and its scans for
  *                  candidates (PersonDetector._after_context, _before_titles, _after_weak_context,
- *                  _standalone: collect_context, collect_loose);
+ *                  _standalone: collect_context, collect_loose) and its choice among them
+ *                  (PersonDetector._resolve_python: resolve);
  *   grouped_candidates  the slices of digit groups the grouped-number detector tries
  *                  (grouped._candidates_python, less those no check could accept);
  *   fold_chars, fold_numerals  the two rewrites of the detectors' normalised view
@@ -1188,6 +1189,104 @@ static PyObject *NameChecker_check_name(NameChecker *self, PyObject *const *args
     return PyLong_FromSsize_t(result);
 }
 
+/* resolve(text, found, strict, titled, minority, span_type, pii_type, detector) -> list:
+ * PersonDetector._resolve with the check in C. */
+static PyObject *NameChecker_resolve(NameChecker *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[2]) ||
+        !PyAnySet_Check(args[3]) || !PyAnySet_Check(args[4]) || !PyType_Check(args[5]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[5], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "resolve(text: str, found: dict, strict: dict, titled: set, minority: set, "
+                                         "span_type: a tuple type, pii_type, detector)");
+        return NULL;
+    }
+    if (self->segmenter == NULL || !self->configured) {
+        PyErr_SetString(PyExc_RuntimeError, "NameChecker: configure_candidates() first");
+        return NULL;
+    }
+    PyObject *text = args[0], *found = args[1], *strict = args[2], *titled = args[3], *minority = args[4];
+    PyTypeObject *span_type = (PyTypeObject *)args[5];
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int any_minority = PySet_GET_SIZE(minority) > 0;
+    PyObject *items = PyDict_Items(found);
+    if (items == NULL) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL || PyList_Sort(items) < 0) goto fail;
+    Py_ssize_t last_end = -1;
+    Offsets b;
+    offsets_init(&b);
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(items); k++) {
+        PyObject *item = PyList_GET_ITEM(items, k); /* (start, (end, score)) */
+        PyObject *key = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
+        if (!PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2) {
+            PyErr_SetString(PyExc_TypeError, "found: every value must be (end, score)");
+            goto fail_b;
+        }
+        Py_ssize_t start = PyLong_AsSsize_t(key);
+        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(value, 0));
+        if (PyErr_Occurred()) goto fail_b;
+        if (start < last_end) continue;
+        if (start < 0 || end > n || end < start) {
+            PyErr_SetString(PyExc_IndexError, "resolve: need 0 <= start <= end <= len(text)");
+            goto fail_b;
+        }
+        if (start < n && IS_CJK(PyUnicode_READ(kind, data, start))) {
+            int skip_check = 0;
+            if (any_minority) {
+                PyObject *pair = Py_BuildValue("(nn)", start, end);
+                if (pair == NULL) goto fail_b;
+                skip_check = PySet_Contains(minority, pair);
+                Py_DECREF(pair);
+                if (skip_check < 0) goto fail_b;
+            }
+            if (!skip_check) {
+                PyObject *how = PyDict_GetItemWithError(strict, key); /* borrowed */
+                if (how == NULL && PyErr_Occurred()) goto fail_b;
+                long level = how == NULL ? 0 : PyLong_AsLong(how);
+                if (level == -1 && PyErr_Occurred()) goto fail_b;
+                if (level < 0 || level > 2) {
+                    PyErr_SetString(PyExc_ValueError, "resolve: strict values must be 0, 1 or 2");
+                    goto fail_b;
+                }
+                int is_titled = PySet_Contains(titled, key);
+                if (is_titled < 0) goto fail_b;
+                b.size = 0;
+                Py_ssize_t result = check(self, text, start, end, (int)level, is_titled, &b);
+                if (result == FAILED) goto fail_b;
+                if (result == NO_NAME) continue;
+                end = result;
+            }
+        }
+        if (end <= start) {
+            PyErr_Format(PyExc_ValueError, "bad span offsets %zd..%zd", start, end);
+            goto fail_b;
+        }
+        /* tuple.__new__(span_type, (start, end, pii_type, score, detector)), as Span.__new__ does */
+        PyObject *fields = Py_BuildValue("(nnOOO)", start, end, args[6], PyTuple_GET_ITEM(value, 1), args[7]);
+        if (fields == NULL) goto fail_b;
+        PyObject *packed = PyTuple_Pack(1, fields);
+        Py_DECREF(fields);
+        if (packed == NULL) goto fail_b;
+        PyObject *span = PyTuple_Type.tp_new(span_type, packed, NULL);
+        Py_DECREF(packed);
+        if (span == NULL) goto fail_b;
+        int status = PyList_Append(out, span);
+        Py_DECREF(span);
+        if (status < 0) goto fail_b;
+        last_end = end;
+    }
+    offsets_free(&b);
+    Py_DECREF(items);
+    return out;
+fail_b:
+    offsets_free(&b);
+fail:
+    Py_XDECREF(out);
+    Py_DECREF(items);
+    return NULL;
+}
+
 /* ---- where a name starts and ends after a context word or in running text (person.name_at) ---- */
 
 static int fill_bitmap(PyObject *chars, uint8_t *map, const char *what) {
@@ -1822,6 +1921,9 @@ static PyMethodDef NameChecker_methods[] = {
     {"configure_scans", (PyCFunction)(void (*)(void))NameChecker_configure_scans, METH_VARARGS | METH_KEYWORDS,
      "configure_scans(prefix_words, weak_words, title_words, name_followers, start_followers, ren_words, "
      "ren_roles, all_heads, surname_heads, list_sep): the tables collect_context and collect_loose need."},
+    {"resolve", (PyCFunction)(void (*)(void))NameChecker_resolve, METH_FASTCALL,
+     "resolve(text, found, strict, titled, minority, span_type, pii_type, detector) -> list: "
+     "PersonDetector._resolve, the spans of the candidates that pass the check."},
     {"collect_context", (PyCFunction)(void (*)(void))NameChecker_collect_context, METH_FASTCALL,
      "collect_context(text, found, titled): PersonDetector._after_context then _before_titles, into found "
      "and titled."},

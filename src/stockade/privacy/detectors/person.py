@@ -39,6 +39,7 @@ import itertools
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from stockade.privacy.detectors import lexicon
@@ -311,11 +312,25 @@ class PersonDetector:
         titled: set[int],
         minority: set[tuple[int, int]],
     ) -> list[Span]:
+        # In C where the optional extension is built (NameChecker.resolve: the same spans, tests hold
+        # it to the loop below), with the check in C: that costs less than the memory of past checks
+        # would (a slice, a key, a look-up)
+        checker = _native_checker if _native_checker is not False else _checker()
+        if checker is not None:
+            return checker.resolve(text, found, strict, titled, minority, Span, PiiType.PERSON, self.name)
+        return self._resolve_python(text, found, strict, titled, minority, _lexicon_check)
+
+    def _resolve_python(
+        self,
+        text: str,
+        found: dict[int, tuple[int, float]],
+        strict: dict[int, int],
+        titled: set[int],
+        minority: set[tuple[int, int]],
+        check: Callable[[str, int, int, int, bool], int | None],
+    ) -> list[Span]:
         out: list[Span] = []
         last_end = -1
-        # In C the check costs less than the memory of past checks would (a slice, a key, a look-up)
-        checker = _native_checker if _native_checker is not False else _checker()
-        check = _lexicon_check if checker is None else checker.check_name
         for start, (end, score) in sorted(found.items()):
             if start < last_end:
                 continue
