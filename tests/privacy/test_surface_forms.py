@@ -127,6 +127,8 @@ def test_an_ipv4_address_is_no_grouped_number() -> None:
         ("（索朗）已签字", ["索朗"]),
         ("Beneficiary Name 收款人: LUO XIAOMING", ["LUO XIAOMING"]),
         ("Remitter 汇款人: Zhang Wei", ["Zhang Wei"]),
+        # after a greeting: two words at least (Hi Team, Hello Kitty: no)
+        ("Hi Wang Fang, please find attached the statement. Hi Team, Hello Kitty", ["Wang Fang"]),
         ("客户罗晓明来电。Please pay Luo Xiaoming today", ["罗晓明", "Luo Xiaoming"]),
         ("理解您的心情，董总。", ["董"]),
         ("请问是司马月庆本人吗", ["司马月庆"]),

@@ -150,7 +150,7 @@ _EN_LABELS = (
     "Name", "NAME", "name", "Customer", "customer", "Contact", "contact", "Borrower", "borrower",
     "Applicant", "applicant", "Client", "client", "Cardholder", "cardholder", "holder", "Holder",
     "Dear", "Regards", "regards", "Sincerely", "Guarantor", "guarantor", "Payee", "payee", "Payer",
-    "payer", "manager", "Manager", "Signed", "signed", "by",
+    "payer", "manager", "Manager", "Signed", "signed", "by", "Hi", "Hello",
 )  # fmt: skip
 # One scan: a trie of literal trigger words (so ``re`` only tries at their first letters), then a
 # capitalised name (looked ahead, so "Dear Mr. Wang" still finds "Mr"). After an honorific one
