@@ -127,6 +127,9 @@ def test_an_ipv4_address_is_no_grouped_number() -> None:
         ("（索朗）已签字", ["索朗"]),
         ("Beneficiary Name 收款人: LUO XIAOMING", ["LUO XIAOMING"]),
         ("Remitter 汇款人: Zhang Wei", ["Zhang Wei"]),
+        # after a bank's job title (a name after 会计|师 or before 办公室 is not one)
+        ("支行行长王强主持召开了季度经营分析会，大堂经理李娜引导客户。", ["王强", "李娜"]),
+        ("信贷员张伟于2024年走访，总经理办公会在主任医师处召开。全球最大的会计师雇主", ["张伟"]),
         # after a greeting: two words at least (Hi Team, Hello Kitty: no)
         ("Hi Wang Fang, please find attached the statement. Hi Team, Hello Kitty", ["Wang Fang"]),
         ("客户罗晓明来电。Please pay Luo Xiaoming today", ["罗晓明", "Luo Xiaoming"]),

@@ -5,7 +5,7 @@ given name of one or two ideographs. A bare surname character is far too common 
 "王府井", "方案"), so candidates come only from where the context says so:
 
 1. after a context word (0.85): ``客户张伟``, ``姓名：李娜``, ``联系人：欧阳娜娜``, ``借款人为王芳``,
-   ``我叫尉迟磊``, any role ending in 人 (``复核人：马欣怡``); names listed after it
+   ``我叫尉迟磊``, any role ending in 人 (``复核人：马欣怡``), a job title (``支行行长王强``); names listed after it
    (``借款人张三、李四和王五``) count too;
 2. before a title (0.85, or 0.7 for a bare surname): ``张伟先生``, ``李经理``, ``欧阳女士``, ``董总``;
 3. after a verb or relation in running text (0.75): ``多次致电其亲属卢建华``, ``请问是商哲吗``;
@@ -79,6 +79,9 @@ PREFIX_CONTEXT: tuple[str, ...] = (
     "投诉人", "审核人", "审批人", "调查人", "记录人", "填表人", "经手人", "中文名", "中文姓名", "发件人",
     # form labels without 人 (经办：张建国, 收款方：孙小红), call-centre roles, a letter's salutation
     "经办", "审批", "审核", "复核", "收款方", "付款方", "汇款方", "催收员", "坐席", "客服", "尊敬的",
+    # a bank's job titles before a name (支行行长王强, 信贷员张伟)
+    "行长", "副行长", "经理", "总经理", "副经理", "主任", "科长", "处长", "董事长", "总裁", "总监",
+    "部长", "主管", "专员", "信贷员", "风控员", "审计员", "出纳",
 )  # fmt: skip
 
 #: Titles after a name (``张伟先生``) or a bare surname (``王经理``).
