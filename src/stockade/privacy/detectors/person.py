@@ -5,8 +5,8 @@ given name of one or two ideographs. A bare surname character is far too common 
 "王府井", "方案"), so candidates come only from where the context says so:
 
 1. after a context word (0.85): ``客户张伟``, ``姓名：李娜``, ``联系人：欧阳娜娜``, ``借款人为王芳``,
-   ``我叫尉迟磊``, any role ending in 人 (``复核人：马欣怡``), a job title (``支行行长王强``); names listed after it
-   (``借款人张三、李四和王五``) count too;
+   ``我叫尉迟磊``, any role ending in 人 (``复核人：马欣怡``), a job title (``支行行长王强``); names
+   listed after it (``借款人张三、李四和王五``) count too;
 2. before a title (0.85, or 0.7 for a bare surname): ``张伟先生``, ``李经理``, ``欧阳女士``, ``董总``;
 3. after a verb or relation in running text (0.75): ``多次致电其亲属卢建华``, ``请问是商哲吗``;
 4. standing alone (0.75 / 0.65): two to four ideographs led by a surname, with no ideograph
