@@ -127,6 +127,9 @@ def test_an_ipv4_address_is_no_grouped_number() -> None:
         ("（索朗）已签字", ["索朗"]),
         ("Beneficiary Name 收款人: LUO XIAOMING", ["LUO XIAOMING"]),
         ("Remitter 汇款人: Zhang Wei", ["Zhang Wei"]),
+        # 于 and 向 are surnames when a given name that is no word follows, prepositions before a word
+        ("申请人于慧炜补充说明，联系人向正玉陪同。", ["于慧炜", "向正玉"]),
+        ("客户于财务报表中签字，客户向银行申请，客户于上周来电，客户于柜台办理。客户向明确表示", []),
         # after a bank's job title (a name after 会计|师 or before 办公室 is not one)
         ("支行行长王强主持召开了季度经营分析会，大堂经理李娜引导客户。", ["王强", "李娜"]),
         ("信贷员张伟于2024年走访，总经理办公会在主任医师处召开。全球最大的会计师雇主", ["张伟"]),

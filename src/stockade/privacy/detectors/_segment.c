@@ -1487,11 +1487,21 @@ static int name_at_c(const NameChecker *self, PyObject *text, int kind, const vo
     }
     int veto = vetoed(self, text, kind, data, n, p, g2);
     if (veto != 0) return veto < 0 ? -1 : 0;
-    /* 客户于财务报表中, 客户向银行: a preposition here, not the surname 于 or 向 */
+    /* 客户于财务报表中, 客户向银行: a preposition here, not the surname 于 or 向; but a given name of
+       two given-name characters that is no word follows the surname (申请人于慧炜补充说明) */
     if (BIT(self->function_surname, PyUnicode_READ(kind, data, p)) && sl == 1) {
         int ends = delimited(self, text, kind, data, n, g2);
         if (ends < 0) return -1;
-        if (!ends || !BIT(self->given, PyUnicode_READ(kind, data, g2 - 1))) return 0;
+        if (!ends || !BIT(self->given, PyUnicode_READ(kind, data, g2 - 1))) {
+            /* person._given_name_after_preposition */
+            if (g2 - g != 2 || !BIT(self->given, PyUnicode_READ(kind, data, g)) ||
+                !BIT(self->given, PyUnicode_READ(kind, data, g + 1)))
+                return 0;
+            long long freq;
+            int nr, ns;
+            int is_word = word_info(self, text, g, g2, &freq, &nr, &ns);
+            if (is_word != 0) return is_word < 0 ? -1 : 0;
+        }
     }
     *end = g2;
     *bare = 0;

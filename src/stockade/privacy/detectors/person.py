@@ -244,14 +244,27 @@ def _name_at_python(text: str, p: int) -> tuple[int, bool] | None:
         g2 += 1
     if _vetoed(text, p, g2):
         return None
-    # "客户于财务报表中", "客户向银行": a preposition here, not the surname 于 or 向.
+    # "客户于财务报表中", "客户向银行": a preposition here, not the surname 于 or 向; but a given name of
+    # two given-name characters that is no word of the dictionary follows the surname (申请人于慧炜补充说明).
     if (
         text[p] in _FUNCTION_SURNAMES
         and sl == 1
         and (not _delimited(text, g2) or text[g2 - 1] not in GIVEN_NAME_CHARS)
+        and not _given_name_after_preposition(text, g, g2)
     ):
         return None
     return g2, False
+
+
+def _given_name_after_preposition(text: str, g: int, g2: int) -> bool:
+    """Whether ``text[g:g2]``, after a surname that is also a preposition, is a given name: two
+    given-name characters that are no word (于|财务, 向|客户, 于|上周 are words; 于|慧炜 is not)."""
+    return (
+        g2 - g == 2
+        and text[g] in GIVEN_NAME_CHARS
+        and text[g + 1] in GIVEN_NAME_CHARS
+        and lexicon.word(text[g:g2]) is None
+    )
 
 
 @DETECTORS.register("person")
