@@ -258,6 +258,9 @@ def test_a_context_word_ending_in_a_place_character_starts_no_district() -> None
         "江苏省南京市鼓楼区湖南路街道青岛路社区青岛路32号二单元502室",  # a street office named after a road
         "浙江省温州市乐清市柳市镇长虹村3组12号",  # a town with 市 in its name, after a county-level city
         "浙江省湖州市吴兴区新市镇",
+        "云南省曲靖市会泽县红旗村5组",  # 红旗村: a village, not a banner (旗) named 红
+        "吉林省长春市南关区红旗街88号",
+        "内蒙古自治区呼和浩特市土默特左旗察素齐镇",  # a banner
         "合肥高新技术产业开发区碧水大街804号",
         "苏州工业园区星湖街328号",
         # zones with long names of their own, between the city and the road

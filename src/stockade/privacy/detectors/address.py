@@ -192,13 +192,13 @@ _FWD_BODY = (
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
     # (a district is never a residential compound or a community: 滨湖小区, 翠湖社区 and 书香五区 are
     # the low part, which a district read before it would leave empty; 二七区 is a district; nor is
-    # the 柳市 of the town 柳市镇)
+    # the 柳市 of the town 柳市镇, or the 红旗 of 红旗村, 红旗路: not a banner)
     f"(?P<dist>(?:(?:(?:国家)?(?:{literal_alternation(_ZONES)})|[{_P}]{{1,{_ZONE_NAME_MAX}}}(?:{literal_alternation(_ZONES)})|{literal_alternation(_DIST_SPECIAL)}|(?<=[省市州盟区])[{CJK}]{{1,4}}?(?:{literal_alternation(_DIST_SUFFIX)})"
     f"|[{_P}]{{1,4}}(?:{literal_alternation(_DIST_SUFFIX)})"
     # a district named like a city, read as the gazetteer's short name (北京市朝阳|区, 湖南省长沙|县):
     # only right after a gazetteer name (not 所在地|区)
     f"|(?(gz)(?<=[{_P}])(?:{literal_alternation(_DIST_SUFFIX)})|(?!)))"
-    f"(?<!小区)(?<!社区)(?<![^一二三四五六七八九十][一二三四五六七八九十]区)(?!(?<=市)[镇乡])){{0,2}})"
+    f"(?<!小区)(?<!社区)(?<![^一二三四五六七八九十][一二三四五六七八九十]区)(?!(?<=市)[镇乡])(?!(?<=旗)[村路街镇乡])){{0,2}})"
     f"(?P<town>{_TOWN_NAME}(?:{literal_alternation(_TOWN_SUFFIX)})(?!银行))?"
     f"(?P<low>(?:[{_PN}]{{1,6}}(?:{literal_alternation(_LOW)})){{0,3}})"
     f"(?P<house>{_HOUSE}{_UNIT})?"
