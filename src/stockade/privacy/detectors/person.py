@@ -476,16 +476,11 @@ _PLACE_AFTER_ELEMENT = frozenset("市县旗盟州区湖路街镇乡村")
 
 def _place_from(text: str, s: int, e: int) -> bool:
     """Whether the name elements ``text[s:e]`` begin a place name: a longer dictionary word tagged as
-    a place (呼和|浩特, 乌兰|察布, 乌兰|巴托: Inner Mongolian cities, common in bank addresses and
-    company names) or a place suffix right after them (查干|湖, 乌兰|县)."""
+    a place (呼和|浩特, 乌兰|察布: Inner Mongolian cities, common in bank addresses and company names)
+    or a place suffix right after them (查干|湖, 乌兰|县)."""
     if e < len(text) and text[e] in _PLACE_AFTER_ELEMENT:
         return True
-    table = lexicon.word_table()
-    for k in range(e + 1, min(len(text), s + 6) + 1):
-        info = table.get(text[s:k])
-        if info is not None and info[1] in ("ns", "nrt"):
-            return True
-    return False
+    return any(lexicon.is_place(text[s:k]) for k in range(e + 1, min(len(text), s + 6) + 1))
 
 
 #: Single characters that start what follows a dot-joined name (…吐尔逊|对处理, …买买提|替我) and
