@@ -5,7 +5,9 @@
   mixed, e-mail addresses);
 * the first, necessary test drops the text's non-ASCII characters instead of replacing them: a
   reading that only straddles a dropped ideograph (``lu罗o``) lets a name through to the exact word
-  tests, which still find no spelling there.
+  tests, which still find no spelling there;
+* a window is tested against the parts of a name's spellings (``_spelling``, ``_spells``), not the set
+  of every spelling (``_romanised_keys``, which stays the specification).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ _RUN = re.compile(r"[A-Za-z]+(?:[ ,\-]+[A-Za-z]+)*")
 
 
 def _plain_echoes(text: str, spans: list[Span]) -> list[Span]:
-    """Every window of two to five words of every Latin run (regex words) that spells a name."""
+    """Every window of two to five words of every Latin run (regex words) that is one of the name's
+    spellings (_romanised_keys: the specification)."""
     extra = []
     for span in spans:
         sl = person._surname_len(text, span.start)
@@ -96,3 +99,37 @@ def test_the_phrase_scan_is_the_runs_of_two_words_or_more() -> None:
             t = "".join(chars)
             runs = [m.span() for m in _RUN.finditer(t) if len(_WORD.findall(m.group())) >= 2]
             assert [m.span() for m in person._LATIN_PHRASE_RE.finditer(t)] == runs, t
+
+
+@pytest.mark.parametrize(
+    ("surname", "given"),
+    [
+        ("罗", "晓明"),
+        ("单", "雪"),
+        ("吕", "绿"),
+        ("欧阳", "娜娜"),
+        ("曾", "重行"),
+        ("李", "乐乐"),
+        ("长孙", "朝"),
+        ("单", "差差"),
+    ],
+)
+def test_a_window_spells_a_name_exactly_when_it_is_one_of_its_spellings(surname: str, given: str) -> None:
+    """person._spells (the parts of a name's spellings, not every spelling built) against the set of
+    spellings of _romanised_keys, on every spelling, on windows of the words they are made of, in
+    every order of two to four, and on near misses."""
+    import itertools
+
+    keys = person._romanised_keys(surname, given)
+    spelling = person._spelling(surname, given)
+    if not keys:
+        assert spelling is None  # more than 64 combinations of readings: no spelling at all
+        return
+    assert spelling is not None
+    words = sorted({w for key in keys for w in key.split()} | {"xiao", "luo", "ming", "x"})
+    windows = [key.split() for key in keys]
+    windows += [list(w) for n in (2, 3) for w in itertools.product(words[:12], repeat=n)]
+    windows += [[w + "x" for w in key.split()] for key in keys]
+    for window in windows:
+        assert person._spells(window, spelling) == (" ".join(window) in keys), window
+    assert spelling[3] == frozenset(key.split(" ", 1)[0] for key in keys)

@@ -942,12 +942,39 @@ def _romanised_keys(surname: str, given: str) -> frozenset[str]:
     return frozenset(keys)
 
 
+#: The parts of a name's spellings (:func:`_romanised_keys`): the surname's spellings, the readings
+#: of each given-name character, the given name's spellings in one word, and the first words.
+_Spelling = tuple[frozenset[str], tuple[frozenset[str], ...], frozenset[str], frozenset[str]]
+
+
 @functools.lru_cache(maxsize=65536)
-def _romanised_forms(surname: str, given: str) -> tuple[frozenset[str], frozenset[str]]:
-    """:func:`_romanised_keys` and the first words of those spellings (the one cache of a name's
-    spellings; a surname's alone are cached by :func:`_surname_readings`)."""
-    keys = _romanised_keys(surname, given)
-    return keys, frozenset(key.split(" ", 1)[0] for key in keys)
+def _spelling(surname: str, given: str) -> _Spelling | None:
+    """The parts of the spellings of :func:`_romanised_keys` (a window of words spells the name when
+    :func:`_spells` says so), without building every spelling; None where it has none (more than
+    64 combinations of readings)."""
+    surnames = _surname_readings(surname)
+    per_char = tuple(frozenset(_readings(c)) for c in given)
+    combinations = 1
+    for c in surname + given:
+        combinations *= len(_readings(c))
+    if combinations > 64:
+        return None
+    joined = frozenset(map("".join, itertools.product(*(_readings(c) for c in given))))
+    return surnames, per_char, joined, surnames | joined | per_char[0]
+
+
+def _spells(window: list[str], spelling: _Spelling) -> bool:
+    """Whether the lower-case words ``window`` are a spelling of :func:`_romanised_keys` (surname and
+    given name in one word or a word per character, in either order)."""
+    surnames, per_char, joined, _ = spelling
+    if len(window) == 2:
+        first, second = window
+        return (first in surnames and second in joined) or (first in joined and second in surnames)
+    if len(window) != 1 + len(per_char):
+        return False
+    if window[0] in surnames and all(map(frozenset.__contains__, per_char, window[1:])):
+        return True
+    return window[-1] in surnames and all(map(frozenset.__contains__, per_char, window))
 
 
 #: A run of two or more Latin words joined by spaces, commas or hyphens: where a romanised name can
@@ -990,22 +1017,22 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
     if not names:
         return spans
     words_in_text = set(map(str.lower, _LATIN_WORD_RE.findall(text)))  # one pass, no Python loop
-    keys: set[str] = set()
+    spellings: list[_Spelling] = []
     firsts: set[str] = set()  # a window can match only from one of these words
     longest = 0
     for surname, given in names:
         if words_in_text.isdisjoint(_surname_readings(surname)):
             continue
-        name_keys, name_firsts = _romanised_forms(surname, given)
+        spelling = _spelling(surname, given)
         # A window matches only from the first word of a spelling, and every word of a run is a
         # word of the text: a name none of whose spellings starts with a word of the text has
         # nothing to find (and leaving it out shortens no window that could match).
-        if words_in_text.isdisjoint(name_firsts):
+        if spelling is None or words_in_text.isdisjoint(spelling[3]):
             continue
-        keys |= name_keys
-        firsts |= name_firsts
+        spellings.append(spelling)
+        firsts |= spelling[3]
         longest = max(longest, 1 + len(given))
-    if not keys:
+    if not spellings:
         return spans
     extra = []
     for latin in _LATIN_PHRASE_RE.finditer(text):
@@ -1024,8 +1051,8 @@ def _with_romanised_echoes(text: str, spans: list[Span], detector: str) -> list[
                 i += 1
                 continue
             for j in range(min(len(lowered), i + longest), i + 1, -1):
-                key = " ".join(lowered[i:j])
-                if key in keys:
+                window = lowered[i:j]
+                if any(_spells(window, spelling) for spelling in spellings):
                     words = words or list(_LATIN_WORD_RE.finditer(run))
                     extra.append(
                         Span(
