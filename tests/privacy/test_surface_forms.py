@@ -234,6 +234,39 @@ def test_an_address_from_its_division_with_a_compound_after_the_district(address
     assert found(f"住{address}。") == [("address", address)]
 
 
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (
+            "Ordering Customer: LI SI  Address: Room 1201, No. 88 Century Avenue, Pudong, Shanghai",
+            "Room 1201, No. 88 Century Avenue, Pudong, Shanghai",
+        ),
+        ("Address: Flat 5B, 12 Nathan Road, Kowloon; Tel: 852-12345678", "Flat 5B, 12 Nathan Road, Kowloon"),
+        (
+            "Beneficiary Address: 88 Century Ave, Shanghai 200120 Beneficiary Bank: ICBC",
+            "88 Century Ave, Shanghai 200120",
+        ),
+        ("ADDRESS：NO.1 JIANGUOMENWAI AVE, BEIJING\nSWIFT: BKCHCNBJ", "NO.1 JIANGUOMENWAI AVE, BEIJING"),
+    ],
+)
+def test_an_address_in_latin_letters_after_an_english_label(text: str, address: str) -> None:
+    assert ("address", address) in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Email Address: chen.jing@example.com",  # an e-mail or IP address is no place
+        "IP Address: 10.1.2.3 login",
+        "Address: see above",  # no number
+        "address: Pudong, Shanghai",
+        "The address 2 of the form",  # no label
+    ],
+)
+def test_no_latin_address_without_a_label_a_number_and_a_word(text: str) -> None:
+    assert "address" not in {kind for kind, _ in found(text)}
+
+
 def test_a_town_named_after_a_village_is_not_a_rural_bank() -> None:
     # 村镇银行 (a rural bank) is no town: the address stops before it, as it always did
     assert found("开户行：浙江长兴联合村镇银行") == []

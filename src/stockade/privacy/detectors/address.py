@@ -273,7 +273,8 @@ _WINDOW = 48
 
 @DETECTORS.register("address")
 class AddressDetector:
-    """地址: Chinese postal addresses (division gazetteer + road/number/unit grammar)."""
+    """地址: Chinese postal addresses (division gazetteer + road/number/unit grammar), and addresses in
+    Latin letters after an English label."""
 
     name = "address"
     version = "1.0"
@@ -290,6 +291,8 @@ class AddressDetector:
             if kind == _AT_HOUSE:
                 house_end = _from_house_number(text, m.start(), m.end(), house_end, found)
             elif kind == _AT_CONTEXT:
+                if word in _LATIN_LABEL_TAILS:
+                    _latin_address(text, m.start(), m.end(), found)
                 _from_context(text, word, m.end(), forward, found)  # (word may be a tail)
                 if word[-1] == "地":  # 住所地区...: the division anchor this match hides
                     d = _DIVISION_ANCHOR_RE.match(text, m.end() - 1)
@@ -298,6 +301,37 @@ class AddressDetector:
             else:
                 division_end = _from_division(text, m.end(), division_end, forward, found)
         return _merge(found, self.name)
+
+
+# 0. an address in Latin letters after an English label -------------------------------------
+#: The tails the anchor scan finds English labels by (see _CONTEXT_TAILS).
+_LATIN_LABEL_TAILS = frozenset(("ddress", "DDRESS"))
+#: After "Address:" (a label with its colon: a wire instruction, a bilingual form): a line in Latin
+#: letters, up to the end of the line, a field separator (two spaces, ;, |), an ideograph or the next
+#: field's label; it must hold a number (a house, a room) and a word. Not after Email, IP, MAC or
+#: Web, whose "address" is no place.
+_LATIN_ADDRESS_RE = re.compile(
+    r"[ \t]*[:：][ \t]*"
+    r"(?P<body>[A-Za-z0-9#][^\n;；|\u4e00-\u9fff]{0,160}?)"
+    r"(?=\s{2,}|[\n;；|\u4e00-\u9fff]|\Z|[,.]?\s*(?:Tel|TEL|Phone|PHONE|Mobile|MOBILE|E-?mail|EMAIL|Fax"
+    r"|FAX|Account|ACCOUNT|A/C|Beneficiary|BENEFICIARY|Bank|BANK|SWIFT|Post(?:al)? ?[Cc]ode|Zip|ZIP|ID"
+    r"|Contact)\b)"
+)
+_NOT_A_PLACE_BEFORE = ("Email ", "E-mail ", "EMAIL ", "email ", "IP ", "ip ", "MAC ", "Web ", "web ", "IP")
+_HAS_WORD_RE = re.compile(r"[A-Za-z]{3}")
+
+
+def _latin_address(text: str, label_start: int, label_end: int, found: list[tuple[int, int, float]]) -> None:
+    """An address in Latin letters after "Address"/"ADDRESS" (the anchor is the label's tail)."""
+    if text.endswith(_NOT_A_PLACE_BEFORE, 0, label_start - 1):  # (label_start - 1: the label's A)
+        return
+    m = _LATIN_ADDRESS_RE.match(text, label_end)
+    if m is None:
+        return
+    body = m.group("body").rstrip(" ,.")
+    if not any(c.isdigit() for c in body) or _HAS_WORD_RE.search(body) is None:
+        return
+    found.append((m.start("body"), m.start("body") + len(body), 0.8))
 
 
 # 1. house numbers ---------------------------------------------------------------------------
