@@ -63,6 +63,8 @@ def _reference_detect(text: str) -> list[Span]:
             found.append((start, end, score))
             last_end = end
     for m in CONTEXT_RE.finditer(text):  # 2. context words
+        if m.group() in ("address", "Address", "ADDRESS", "地址", "住址"):  # (what follows in Latin letters)
+            address._latin_address(text, m.start(), m.end(), found)
         p = _REF_CONTEXT_SEP_RE.match(text, m.end()).end()
         f = _REF_FWD_RE.match(text, p)
         if f is None or f.end() == p:

@@ -247,6 +247,15 @@ def test_an_address_from_its_division_with_a_compound_after_the_district(address
             "88 Century Ave, Shanghai 200120",
         ),
         ("ADDRESS：NO.1 JIANGUOMENWAI AVE, BEIJING\nSWIFT: BKCHCNBJ", "NO.1 JIANGUOMENWAI AVE, BEIJING"),
+        # the Chinese label after the English one, or alone
+        (
+            "Beneficiary Address 收款人地址: FLAT 20F, 884 King's Street, Sydney NSW 2000\nBeneficiary Bank",
+            "FLAT 20F, 884 King's Street, Sydney NSW 2000",
+        ),
+        (
+            "收款人地址：Room 16A, 392 Orchard Road, Singapore 238801",
+            "Room 16A, 392 Orchard Road, Singapore 238801",
+        ),
     ],
 )
 def test_an_address_in_latin_letters_after_an_english_label(text: str, address: str) -> None:
@@ -257,6 +266,7 @@ def test_an_address_in_latin_letters_after_an_english_label(text: str, address: 
     "text",
     [
         "Email Address: chen.jing@example.com",  # an e-mail or IP address is no place
+        "邮箱地址：zhang3@x.com，IP地址：10.1.2.3，地址：1号楼",
         "IP Address: 10.1.2.3 login",
         "Address: see above",  # no number
         "address: Pudong, Shanghai",

@@ -16,7 +16,8 @@ gold span (ASCII digits, upper-case check character) on which checksums can be v
 
 Gold spans are what a desensitizer must remove: a ``+86``/``0086`` prefix, the opening parenthesis of
 an area code and an extension (``转123``) are outside them; after an honorific (张先生) only the surname
-is gold. Addresses run from the province or city to the last digit (and the 号/室/组/幢 after it).
+is gold. Addresses run from the province or city to the last digit (and the 号/室/组/幢 after it); a wire
+instruction's beneficiary abroad has one in Latin letters (``latin``: from the flat to the city).
 
     records = generate_realistic(1500, seed=7)
     report = score_realistic(records, detect_all, misses=5)
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple
 
 from stockade.privacy.corpus import realistic_values as rv
 from stockade.privacy.corpus.realistic_pools import COMPANY_KINDS, COMPANY_STEMS
-from stockade.privacy.corpus.realistic_values import DECOY_KINDS, FORMS
+from stockade.privacy.corpus.realistic_values import CHINESE_ADDRESS_FORMS, DECOY_KINDS, FORMS
 
 __all__ = [
     "DECOY_KINDS",
@@ -259,7 +260,7 @@ class _Builder:
 
     # addresses ---------------------------------------------------------------------------
     def address(self, forms: Iterable[str] | None = None) -> _Builder:
-        form = self.r.choice(tuple(forms) if forms is not None else FORMS["address"])
+        form = self.r.choice(tuple(forms) if forms is not None else CHINESE_ADDRESS_FORMS)
         return self.v(rv.make_address(self.r, form), "address", form)
 
     def company(self) -> str:
@@ -450,6 +451,8 @@ def _wire(b: _Builder) -> None:
     b.people.append(beneficiary)
     b.v(rv.romanise(r, beneficiary[1]), "person", "romanised_label")
     b.t("\nBeneficiary Account No. 收款账号: ").struct("bank_card", ("plain", "groups4"))
+    if r.random() < 0.6:
+        b.t("\nBeneficiary Address 收款人地址: ").address(("latin",))
     b.t("\nBeneficiary Bank 收款行: ").t(r.choice(("HSBC ", "Standard Chartered ", "Citibank ")))
     b.decoy("place").t("\nSWIFT BIC: ").decoy("swift")
     b.t("\nPurpose 汇款用途: ").t(

@@ -70,8 +70,11 @@ FORMS: dict[str, tuple[str, ...]] = {
         "village_group",
         "dev_zone",
         "spoken_number",
+        "latin",  # abroad, in Latin letters: a wire instruction's beneficiary (not in Chinese text)
     ),
 }
+#: The address forms written in Chinese, for any record.
+CHINESE_ADDRESS_FORMS: tuple[str, ...] = tuple(f for f in FORMS["address"] if f != "latin")
 DECOY_KINDS: tuple[str, ...] = (
     "amount",
     "date",
@@ -473,8 +476,30 @@ def _room(r: random.Random) -> int:
     return r.randint(1, 32) * 100 + r.randint(1, 8)
 
 
+_LATIN_UNITS = ("Room", "Flat", "Unit", "Apt", "Suite", "RM", "FLAT")
+_LATIN_STREETS = (
+    "Nathan", "Queen's", "Des Voeux", "Orchard", "Collins", "Oxford", "Baker", "Lockhart", "Harbour",
+    "King's", "Victoria", "Bloor", "Granville", "George", "Pitt", "Lonsdale",
+)  # fmt: skip
+_LATIN_STREET_KINDS = ("Road", "Street", "Avenue", "Rd", "St.", "Ave")
+_LATIN_CITIES = (
+    "Kowloon, Hong Kong", "Central, Hong Kong SAR", "Singapore 238801", "Melbourne VIC 3000",
+    "London W1U 6AG", "Toronto ON M5V 2T6", "Sydney NSW 2000", "Vancouver BC V6B 1A1", "Macau",
+)  # fmt: skip
+
+
+def _latin_address(r: random.Random) -> str:
+    unit = f"{r.choice(_LATIN_UNITS)} {r.randint(1, 40)}{r.choice(('', 'A', 'B', 'C', 'F'))}"
+    floor = f"{r.randint(2, 60)}/F, " if r.random() < 0.4 else ""
+    road = f"{r.randint(1, 999)} {r.choice(_LATIN_STREETS)} {r.choice(_LATIN_STREET_KINDS)}"
+    return f"{unit}, {floor}{road}, {r.choice(_LATIN_CITIES)}"
+
+
 def make_address(r: random.Random, form: str) -> str:
-    """An address from province/city to its last digit (or 号/室/组/幢 after it)."""
+    """An address from province/city to its last digit (or 号/室/组/幢 after it); ``latin``: one abroad,
+    from the flat to the city."""
+    if form == "latin":
+        return _latin_address(r)
     head, _ = _city_prefix(r)
     number = f"{r.randint(1, 999)}号"
     if form == "road_number":

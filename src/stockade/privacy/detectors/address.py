@@ -304,26 +304,32 @@ class AddressDetector:
 
 
 # 0. an address in Latin letters after an English label -------------------------------------
-#: The tails the anchor scan finds English labels by (see _CONTEXT_TAILS).
-_LATIN_LABEL_TAILS = frozenset(("ddress", "DDRESS"))
-#: After "Address:" (a label with its colon: a wire instruction, a bilingual form): a line in Latin
-#: letters, up to the end of the line, a field separator (two spaces, ;, |), an ideograph or the next
-#: field's label; it must hold a number (a house, a room) and a word. Not after Email, IP, MAC or
-#: Web, whose "address" is no place.
+#: The labels (English ones by the tails the anchor scan finds them by, see _CONTEXT_TAILS) after which
+#: an address may be written in Latin letters.
+_LATIN_LABEL_TAILS = frozenset(("ddress", "DDRESS", "地址", "住址"))
+#: After "Address:" or "地址：" (a label with its colon, maybe the Chinese label after the English one:
+#: "Beneficiary Address 收款人地址: ", a wire instruction, a bilingual form): a line in Latin letters, up
+#: to the end of the line, a field separator (two spaces, ;, |), an ideograph or the next field's
+#: label; it must hold a number (a house, a room) and a word. Not after Email, IP, MAC, Web or 邮箱,
+#: whose address is no place.
 _LATIN_ADDRESS_RE = re.compile(
-    r"[ \t]*[:：][ \t]*"
+    r"[ \t]*(?:[\u4e00-\u9fff]{1,6}[ \t]*)?[:：][ \t]*"
     r"(?P<body>[A-Za-z0-9#][^\n;；|\u4e00-\u9fff]{0,160}?)"
     r"(?=\s{2,}|[\n;；|\u4e00-\u9fff]|\Z|[,.]?\s*(?:Tel|TEL|Phone|PHONE|Mobile|MOBILE|E-?mail|EMAIL|Fax"
     r"|FAX|Account|ACCOUNT|A/C|Beneficiary|BENEFICIARY|Bank|BANK|SWIFT|Post(?:al)? ?[Cc]ode|Zip|ZIP|ID"
     r"|Contact)\b)"
 )
-_NOT_A_PLACE_BEFORE = ("Email ", "E-mail ", "EMAIL ", "email ", "IP ", "ip ", "MAC ", "Web ", "web ", "IP")
+_NOT_A_PLACE_BEFORE = (
+    "Email ", "E-mail ", "EMAIL ", "email ", "IP ", "ip ", "MAC ", "Web ", "web ", "IP", "邮箱", "邮件",
+    "网页",
+)  # fmt: skip
 _HAS_WORD_RE = re.compile(r"[A-Za-z]{3}")
 
 
 def _latin_address(text: str, label_start: int, label_end: int, found: list[tuple[int, int, float]]) -> None:
-    """An address in Latin letters after "Address"/"ADDRESS" (the anchor is the label's tail)."""
-    if text.endswith(_NOT_A_PLACE_BEFORE, 0, label_start - 1):  # (label_start - 1: the label's A)
+    """An address in Latin letters after "Address"/"ADDRESS" (the anchor is the label's tail, after
+    its A) or "地址"/"住址"."""
+    if text.endswith(_NOT_A_PLACE_BEFORE, 0, label_start - (text[label_start] in "dD")):
         return
     m = _LATIN_ADDRESS_RE.match(text, label_end)
     if m is None:
