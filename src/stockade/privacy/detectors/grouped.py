@@ -28,8 +28,9 @@ from stockade.privacy.spans import PiiType, Span
 
 # A dot joins groups of three digits or more only (138.1234.5678, 110105.19900307.1239): never a
 # decimal part, and an IPv4 address joined so has twelve digits, which no identifier here has.
-# Parentheses around a group (+86 (138) 1234 5678, (138)1234-5678) join it to the next.
-_SEP = r"(?:[ ,，、/\-－—]|, |， |、 | - |(?<=[0-9]{3})\.(?=[0-9]{3})|[)）] ?| ?[(（])"
+# Parentheses around a group (+86 (138) 1234 5678, (138)1234-5678) join it to the next. (Every branch
+# starts with a character, not an assertion or an optional one: the scan then tests them in one step.)
+_SEP = r"(?:[ ,，、/\-－—]|, |， |、 | - |\.(?<=[0-9]{3}\.)(?=[0-9]{3})|[)）] ?| [(（]|[(（])"
 # Not followed by a decimal part or an amount's unit (… 13.1亿元, … 200万): the last group is a number.
 # The digit repeats are possessive (``*+``, ``++``) where Python has them (3.11+): what follows a
 # group (a separator, X, the final lookahead) never matches at a digit, so giving digits back can
