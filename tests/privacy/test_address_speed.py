@@ -89,7 +89,9 @@ def _reference_detect(text: str) -> list[Span]:
         if f is None or not f.group("dist"):
             continue
         low = f.group("low") or ""
-        if not (any(c in address._STRONG_CHARS for c in low) or (low and f.group("house"))):
+        if not (
+            any(c in address._STRONG_CHARS for c in low) or (low and f.group("house")) or f.group("building")
+        ):
             continue
         found.append((e - gaz_back.end(), f.end(), 0.85))
         last_end = f.end()

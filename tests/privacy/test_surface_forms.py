@@ -226,7 +226,14 @@ def test_ordinary_words_are_not_names(text: str) -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["昆明市五华区滨湖小区21-4-205", "郑州市二七区明珠新村22-6-306", "湖南省长沙市岳麓区翠湖社区7-2-301"],
+    [
+        "昆明市五华区滨湖小区21-4-205",
+        "郑州市二七区明珠新村22-6-306",
+        "湖南省长沙市岳麓区翠湖社区7-2-301",
+        # a building known by its name alone, its tower and room
+        "北京市朝阳区望京SOHO T3 A座1502室",
+        "北京市朝阳区国贸三期B座2501",
+    ],
 )
 def test_an_address_from_its_division_with_a_compound_after_the_district(address: str) -> None:
     """No context word and no house-number suffix: the address is read forward from its city's 市,
@@ -326,6 +333,7 @@ def test_a_context_word_ending_in_a_place_character_starts_no_district() -> None
         # after a named building: a tower letter before building-room numbers, a floor written 45F
         "天津市和平区南京路219号天津中心B2-1802",
         "重庆市渝中区解放碑民族路188号WFC环球金融中心45F",
+        "北京市朝阳区望京SOHO T3 A座1502室",  # a building known by its name, no road
         # a compound or a community after the district is no second district (二七区 is one)
         "昆明市五华区滨湖小区21-4-205",
         "郑州市二七区明珠新村22-6-306",

@@ -187,6 +187,9 @@ _UNIT = (
     # name with numbers is tried first) or none ("...90号东部软件园")
     r"(?:(?<=[号室层楼院])(?:" + _ESTATE + _ESTATE_NUMBERS + "|" + _ESTATE + "))?"
 )
+#: A building known by its name alone, then its tower and room, where no road and number come first
+#: (…朝阳区望京SOHO T3 A座1502室, …国贸三期B座2501): a room of three to five digits ends it.
+_BUILDING_ROOM = r"[" + _PB + r"0-9 ]{2,16}?[A-Za-z]?[0-9]{0,2}[座栋幢][0-9]{3,5}室?(?![0-9A-Za-z])"
 _FWD_BODY = (
     f"(?P<gaz>(?P<gz>{_GAZ_FWD}{{1,2}})?)"
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
@@ -201,7 +204,7 @@ _FWD_BODY = (
     f"(?<!小区)(?<!社区)(?<![^一二三四五六七八九十][一二三四五六七八九十]区)(?!(?<=市)[镇乡])(?!(?<=旗)[村路街镇乡])){{0,2}})"
     f"(?P<town>{_TOWN_NAME}(?:{literal_alternation(_TOWN_SUFFIX)})(?!银行))?"
     f"(?P<low>(?:[{_PN}]{{1,6}}(?:{literal_alternation(_LOW)})){{0,3}})"
-    f"(?P<house>{_HOUSE}{_UNIT})?"
+    f"(?P<house>{_HOUSE}{_UNIT}|(?P<building>{_BUILDING_ROOM}))?"
 )
 _FWD_RE = re.compile(_FWD_BODY)
 #: After a context word: separators ("地址：", "住址为"), then the forward grammar. The grammar
@@ -426,7 +429,7 @@ def _from_division(
             return last_end
         forward[f.end("gaz")] = f
     low, dist, house = f.group("low", "dist", "house")
-    if not (dist and low and (house or not _STRONG_CHARS.isdisjoint(low))):
+    if not (dist and ((low and (house or not _STRONG_CHARS.isdisjoint(low))) or f.group("building"))):
         return last_end
     end = f.end()
     found.append((e - back.end(), end, 0.85))
