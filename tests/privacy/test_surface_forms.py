@@ -233,6 +233,7 @@ def test_ordinary_words_are_not_names(text: str) -> None:
         # a building known by its name alone, its tower and room
         "北京市朝阳区望京SOHO T3 A座1502室",
         "北京市朝阳区国贸三期B座2501",
+        "深圳市南山区科技园南区R2-B栋502",
     ],
 )
 def test_an_address_from_its_division_with_a_compound_after_the_district(address: str) -> None:

@@ -188,8 +188,9 @@ _UNIT = (
     r"(?:(?<=[号室层楼院])(?:" + _ESTATE + _ESTATE_NUMBERS + "|" + _ESTATE + "))?"
 )
 #: A building known by its name alone, then its tower and room, where no road and number come first
-#: (…朝阳区望京SOHO T3 A座1502室, …国贸三期B座2501): a room of three to five digits ends it.
-_BUILDING_ROOM = r"[" + _PB + r"0-9 ]{2,16}?[A-Za-z]?[0-9]{0,2}[座栋幢][0-9]{3,5}室?(?![0-9A-Za-z])"
+#: (…朝阳区望京SOHO T3 A座1502室, …国贸三期B座2501, …科技园南区R2-B栋502): a room of three to five
+#: digits ends it.
+_BUILDING_ROOM = r"[" + _PB + r"0-9 \-－]{2,16}?[A-Za-z]?[0-9]{0,2}[座栋幢][0-9]{3,5}室?(?![0-9A-Za-z])"
 _FWD_BODY = (
     f"(?P<gaz>(?P<gz>{_GAZ_FWD}{{1,2}})?)"
     f"(?P<city>[{_P}]{{2,4}}(?:{literal_alternation(_CITY_SUFFIX)}))?"
