@@ -390,9 +390,10 @@ def test_the_resolution_refuses_bad_arguments() -> None:
         checker.resolve("abc", {1: (1, 0.5)}, *args[2:])
 
 
-def test_the_name_scans_need_their_tables_and_refuse_bad_arguments() -> None:
+def _unconfigured_checker():
+    """A NameChecker over the real tables, before configure_candidates and configure_scans."""
     lex = lexicon._get()
-    checker = _segment.NameChecker(
+    return _segment.NameChecker(
         lex.native,
         lexicon.word,
         lex.given_counts,
@@ -400,6 +401,10 @@ def test_the_name_scans_need_their_tables_and_refuse_bad_arguments() -> None:
         person.COMPOUND_SURNAMES,
         person.GIVEN_NAME_CHARS,
     )
+
+
+def test_the_name_scans_need_their_tables_and_refuse_bad_arguments() -> None:
+    checker = _unconfigured_checker()
     with pytest.raises(RuntimeError, match="configure_scans"):
         checker.collect_context("客户张伟", {}, set())
     built = person._build_native_checker()
@@ -418,15 +423,7 @@ def test_the_name_scans_need_their_tables_and_refuse_bad_arguments() -> None:
 
 
 def test_name_at_needs_its_tables() -> None:
-    lex = lexicon._get()
-    checker = _segment.NameChecker(
-        lex.native,
-        lexicon.word,
-        lex.given_counts,
-        person.SURNAMES,
-        person.COMPOUND_SURNAMES,
-        person.GIVEN_NAME_CHARS,
-    )
+    checker = _unconfigured_checker()
     with pytest.raises(RuntimeError, match="configure_candidates"):
         checker.name_at("客户张伟", 2)
     with pytest.raises(RuntimeError, match="configure_candidates"):  # (its end inside 成本)

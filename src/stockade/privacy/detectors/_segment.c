@@ -1688,8 +1688,17 @@ static int name_before(const NameChecker *self, PyObject *text, int kind, const 
     return 0;
 }
 
+/* The arguments of collect_context and collect_loose: text, found (a dict) and ``other`` (titled, a
+ * set, or strict, a dict), and the text's characters. */
+typedef struct {
+    PyObject *text, *found, *other;
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+} ScanArgs;
+
 static int parse_scan_args(NameChecker *self, PyObject *const *args, Py_ssize_t nargs, const char *usage,
-                           PyObject **text, PyObject **found, PyObject **other) {
+                           const char *other_name, int other_is_dict, ScanArgs *out) {
     if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1])) {
         PyErr_Format(PyExc_TypeError, "%s", usage);
         return -1;
@@ -1698,25 +1707,29 @@ static int parse_scan_args(NameChecker *self, PyObject *const *args, Py_ssize_t 
         PyErr_SetString(PyExc_RuntimeError, "NameChecker: configure_candidates() and configure_scans() first");
         return -1;
     }
-    *text = args[0];
-    *found = args[1];
-    *other = args[2];
+    if (other_is_dict ? !PyDict_Check(args[2]) : !PySet_Check(args[2])) {
+        PyErr_Format(PyExc_TypeError, "%s must be a %s", other_name, other_is_dict ? "dict" : "set");
+        return -1;
+    }
+    out->text = args[0];
+    out->found = args[1];
+    out->other = args[2];
+    out->kind = PyUnicode_KIND(args[0]);
+    out->data = PyUnicode_DATA(args[0]);
+    out->n = PyUnicode_GET_LENGTH(args[0]);
     return 0;
 }
 
 /* collect_context(text, found, titled): PersonDetector._after_context, then _before_titles. */
 static PyObject *NameChecker_collect_context(NameChecker *self, PyObject *const *args, Py_ssize_t nargs) {
-    PyObject *text, *found, *titled;
-    if (parse_scan_args(self, args, nargs, "collect_context(text: str, found: dict, titled: set)", &text, &found,
-                        &titled) < 0)
+    ScanArgs a;
+    if (parse_scan_args(self, args, nargs, "collect_context(text: str, found: dict, titled: set)",
+                        "collect_context: titled", 0, &a) < 0)
         return NULL;
-    if (!PySet_Check(titled)) {
-        PyErr_SetString(PyExc_TypeError, "collect_context: titled must be a set");
-        return NULL;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *text = a.text, *found = a.found, *titled = a.other;
+    int kind = a.kind;
+    const void *data = a.data;
+    Py_ssize_t n = a.n;
     /* _PREFIX_RE: a context word (the longest that works), separators, a surname character ahead */
     for (Py_ssize_t i = 0; i < n;) {
         Py_ssize_t next = i + 1;
@@ -1791,17 +1804,14 @@ static PyObject *NameChecker_collect_context(NameChecker *self, PyObject *const 
 
 /* collect_loose(text, found, strict): PersonDetector._after_weak_context, then _standalone. */
 static PyObject *NameChecker_collect_loose(NameChecker *self, PyObject *const *args, Py_ssize_t nargs) {
-    PyObject *text, *found, *strict;
-    if (parse_scan_args(self, args, nargs, "collect_loose(text: str, found: dict, strict: dict)", &text, &found,
-                        &strict) < 0)
+    ScanArgs a;
+    if (parse_scan_args(self, args, nargs, "collect_loose(text: str, found: dict, strict: dict)",
+                        "collect_loose: strict", 1, &a) < 0)
         return NULL;
-    if (!PyDict_Check(strict)) {
-        PyErr_SetString(PyExc_TypeError, "collect_loose: strict must be a dict");
-        return NULL;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *text = a.text, *found = a.found, *strict = a.other;
+    int kind = a.kind;
+    const void *data = a.data;
+    Py_ssize_t n = a.n;
     /* _WEAK_RE: a verb or relation (the longest that works), a surname character ahead */
     for (Py_ssize_t i = 0; i < n;) {
         Py_ssize_t next = i + 1;
