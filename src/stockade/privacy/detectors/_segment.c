@@ -1088,7 +1088,6 @@ static Py_ssize_t check(const NameChecker *self, PyObject *text, Py_ssize_t star
                 return FAILED;
             }
             keep = delimited(self, text, kind, data, n, end);
-            if (keep < 0) return FAILED;
         }
         if (!keep) {
             while (!contains(b, end)) {
@@ -1423,37 +1422,41 @@ static int slice_in(const WordSet *ws, PyObject *text, Py_ssize_t n, Py_ssize_t 
     }
 }
 
-/* person._title_at */
+/* Whether text[i:i + length] is a word of ``ws`` (the whole slice inside the text): 1 or 0. */
+static int word_at(const WordSet *ws, PyObject *text, Py_ssize_t n, Py_ssize_t i, Py_ssize_t length) {
+    if (i + length > n) return 0;
+    return slice_in(ws, text, n, i, i + length);
+}
+
+/* Whether some word of ``ws`` starts at i (a lookahead of the trie): 1 or 0. */
+static int any_word_at(const WordSet *ws, PyObject *text, int kind, const void *data, Py_ssize_t n,
+                       Py_ssize_t i) {
+    if (i >= n || !BIT(ws->first, PyUnicode_READ(kind, data, i))) return 0;
+    for (Py_ssize_t length = 1; length <= ws->maxlen; length++)
+        if (word_at(ws, text, n, i, length)) return 1;
+    return 0;
+}
+
+/* person._title_at (these look-ups never fail: 1 or 0) */
 static int title_at(const NameChecker *self, PyObject *text, Py_ssize_t n, Py_ssize_t p) {
-    int found = slice_in(&self->titles, text, n, p, p + 2);
-    if (found != 0) return found;
-    return slice_in(&self->titles, text, n, p, p + 3);
+    return slice_in(&self->titles, text, n, p, p + 2) || slice_in(&self->titles, text, n, p, p + 3);
 }
 
 /* person._delimited */
 static int delimited(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
                      Py_ssize_t end) {
     if (end >= n || !IS_CJK(PyUnicode_READ(kind, data, end))) return 1;
-    for (Py_ssize_t length = 1; length <= 3 && end + length <= n; length++) { /* followers: 1-3 chars */
-        int found = slice_in(&self->followers, text, n, end, end + length);
-        if (found != 0) return found;
-    }
-    return 0;
+    return any_word_at(&self->followers, text, kind, data, n, end);
 }
 
 /* person._vetoed */
 static int vetoed(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
                   Py_ssize_t start, Py_ssize_t end) {
-    int found = slice_in(&self->stop_exact, text, n, start, end);
-    if (found == 0) found = slice_in(&self->stop3, text, n, start, start + 3);
-    if (found != 0) return found;
-    found = slice_in(&self->stop2, text, n, start, start + 2);
-    if (found <= 0) return found;
-    if (end - start == 3 && start + 2 < n && BIT(self->given, PyUnicode_READ(kind, data, start + 2))) {
-        int ends = delimited(self, text, kind, data, n, end);
-        if (ends < 0) return -1;
-        return !ends;
-    }
+    if (slice_in(&self->stop_exact, text, n, start, end) || slice_in(&self->stop3, text, n, start, start + 3))
+        return 1;
+    if (!slice_in(&self->stop2, text, n, start, start + 2)) return 0;
+    if (end - start == 3 && start + 2 < n && BIT(self->given, PyUnicode_READ(kind, data, start + 2)))
+        return !delimited(self, text, kind, data, n, end);
     return 1;
 }
 
@@ -1464,11 +1467,8 @@ static int name_at_c(const NameChecker *self, PyObject *text, int kind, const vo
     int sl = surname_len(self, kind, data, n, p);
     if (!sl) return 0;
     Py_ssize_t g = p + sl;
-    int found = title_at(self, text, n, g);
-    if (found < 0) return -1;
-    if (found) {
-        int veto = vetoed(self, text, kind, data, n, p, g);
-        if (veto != 0) return veto < 0 ? -1 : 0;
+    if (title_at(self, text, n, g)) {
+        if (vetoed(self, text, kind, data, n, p, g)) return 0;
         *end = g;
         *bare = 1;
         return 1;
@@ -1480,19 +1480,14 @@ static int name_at_c(const NameChecker *self, PyObject *text, int kind, const vo
     if (g2 < n) {
         Py_UCS4 second = PyUnicode_READ(kind, data, g2);
         if (IS_CJK(second) && !BIT(self->g2_stop, second)) {
-            found = title_at(self, text, n, g2);
-            if (found < 0) return -1;
-            if (!found) g2 += 1;
+            if (!title_at(self, text, n, g2)) g2 += 1;
         }
     }
-    int veto = vetoed(self, text, kind, data, n, p, g2);
-    if (veto != 0) return veto < 0 ? -1 : 0;
+    if (vetoed(self, text, kind, data, n, p, g2)) return 0;
     /* 客户于财务报表中, 客户向银行: a preposition here, not the surname 于 or 向; but a given name of
        two given-name characters that is no word follows the surname (申请人于慧炜补充说明) */
     if (BIT(self->function_surname, PyUnicode_READ(kind, data, p)) && sl == 1) {
-        int ends = delimited(self, text, kind, data, n, g2);
-        if (ends < 0) return -1;
-        if (!ends || !BIT(self->given, PyUnicode_READ(kind, data, g2 - 1))) {
+        if (!delimited(self, text, kind, data, n, g2) || !BIT(self->given, PyUnicode_READ(kind, data, g2 - 1))) {
             /* person._given_name_after_preposition */
             if (g2 - g != 2 || !BIT(self->given, PyUnicode_READ(kind, data, g)) ||
                 !BIT(self->given, PyUnicode_READ(kind, data, g + 1)))
@@ -1541,23 +1536,6 @@ static PyObject *NameChecker_name_at(NameChecker *self, PyObject *const *args, P
 /* ---- the name detector's scans (PersonDetector._after_context, _before_titles,
  * _after_weak_context, _standalone): each finds what its regex's finditer finds, in the same order,
  * and does what the Python method does at each match. ---- */
-
-/* Whether text[i:i + length] is a word of ``ws`` (the whole slice inside the text): 1, 0, -1. */
-static int word_at(const WordSet *ws, PyObject *text, Py_ssize_t n, Py_ssize_t i, Py_ssize_t length) {
-    if (i + length > n) return 0;
-    return slice_in(ws, text, n, i, i + length);
-}
-
-/* Whether some word of ``ws`` starts at i (a lookahead of the trie): 1, 0, -1. */
-static int any_word_at(const WordSet *ws, PyObject *text, int kind, const void *data, Py_ssize_t n,
-                       Py_ssize_t i) {
-    if (i >= n || !BIT(ws->first, PyUnicode_READ(kind, data, i))) return 0;
-    for (Py_ssize_t length = 1; length <= ws->maxlen; length++) {
-        int found = word_at(ws, text, n, i, length);
-        if (found != 0) return found;
-    }
-    return 0;
-}
 
 /* person._NAME_SEP's characters: [：:\s（("“「『|｜], 是, 为, 叫 */
 static int name_sep(Py_UCS4 c) {
@@ -1647,7 +1625,7 @@ static int names_from(const NameChecker *self, PyObject *text, int kind, const v
 }
 
 /* person._name_before: 1 and the start and score of the name that ends right before a title at t,
- * 0 for none, -1 on error. */
+ * 0 for none. */
 static int name_before(const NameChecker *self, PyObject *text, int kind, const void *data, Py_ssize_t n,
                        Py_ssize_t t, Py_ssize_t *start, double *score) {
     Py_ssize_t starts[4];
@@ -1664,9 +1642,7 @@ static int name_before(const NameChecker *self, PyObject *text, int kind, const 
             ok = IS_CJK(c) && !BIT(self->g1_stop, c);
         }
         if (!ok) continue;
-        int veto = vetoed(self, text, kind, data, n, s, t);
-        if (veto < 0) return -1;
-        if (veto) continue;
+        if (vetoed(self, text, kind, data, n, s, t)) continue;
         starts[options] = s;
         scores[options] = length == sl ? 0.7 : 0.85;
         options++;
@@ -1674,9 +1650,7 @@ static int name_before(const NameChecker *self, PyObject *text, int kind, const 
     for (int k = 0; k < options; k++) {
         Py_ssize_t s = starts[k];
         if (s > 0) {
-            int inside = slice_in(&self->stop2, text, n, s - 1, s + 1);
-            if (inside < 0) return -1;
-            if (inside) continue;
+            if (slice_in(&self->stop2, text, n, s - 1, s + 1)) continue;
         }
         if (BIT(self->function_surname, PyUnicode_READ(kind, data, s)) && s + 1 < t &&
             surname_len(self, kind, data, n, s + 1))
@@ -1735,9 +1709,7 @@ static PyObject *NameChecker_collect_context(NameChecker *self, PyObject *const 
         Py_ssize_t next = i + 1;
         if (BIT(self->prefix_words.first, PyUnicode_READ(kind, data, i))) {
             for (Py_ssize_t length = self->prefix_words.maxlen; length >= 1; length--) {
-                int is_word = word_at(&self->prefix_words, text, n, i, length);
-                if (is_word < 0) return NULL;
-                if (!is_word) continue;
+                if (!word_at(&self->prefix_words, text, n, i, length)) continue;
                 Py_ssize_t end = seps_then_head(self, kind, data, n, i + length);
                 if (end < 0) continue;
                 if (names_from(self, text, kind, data, n, end, found) < 0) return NULL;
@@ -1757,11 +1729,9 @@ static PyObject *NameChecker_collect_context(NameChecker *self, PyObject *const 
                 int skip = 0;
                 if (p == i + 1) { /* 人 + a surname character that is an ordinary word (个人文件) */
                     skip = word_at(&self->ren_words, text, n, i, 2);
-                    if (skip < 0) return NULL;
                     for (Py_ssize_t length = 1; skip && length <= self->ren_roles.maxlen && length <= p; length++) {
-                        int role = word_at(&self->ren_roles, text, n, p - length, length);
-                        if (role < 0) return NULL;
-                        if (role) skip = 0; /* ... unless the 人 ends a role (借款人文薇) */
+                        /* ... unless the 人 ends a role (借款人文薇) */
+                        if (word_at(&self->ren_roles, text, n, p - length, length)) skip = 0;
                     }
                 }
                 if (!skip && names_from(self, text, kind, data, n, p, found) < 0) return NULL;
@@ -1774,15 +1744,11 @@ static PyObject *NameChecker_collect_context(NameChecker *self, PyObject *const 
         Py_ssize_t next = i + 1;
         if (BIT(self->title_words.first, PyUnicode_READ(kind, data, i))) {
             for (Py_ssize_t length = self->title_words.maxlen; length >= 1; length--) {
-                int is_word = word_at(&self->title_words, text, n, i, length);
-                if (is_word < 0) return NULL;
-                if (!is_word) continue;
+                if (!word_at(&self->title_words, text, n, i, length)) continue;
                 next = i + length;
                 Py_ssize_t start;
                 double score;
-                int hit = name_before(self, text, kind, data, n, i, &start, &score);
-                if (hit < 0) return NULL;
-                if (hit) {
+                if (name_before(self, text, kind, data, n, i, &start, &score)) {
                     int known = has_key(found, start);
                     if (known < 0) return NULL;
                     if (!known) {
@@ -1819,9 +1785,7 @@ static PyObject *NameChecker_collect_loose(NameChecker *self, PyObject *const *a
             for (Py_ssize_t length = self->weak_words.maxlen; length >= 1; length--) {
                 Py_ssize_t p = i + length;
                 if (p >= n || !BIT(self->all_heads, PyUnicode_READ(kind, data, p))) continue;
-                int is_word = word_at(&self->weak_words, text, n, i, length);
-                if (is_word < 0) return NULL;
-                if (!is_word) continue;
+                if (!word_at(&self->weak_words, text, n, i, length)) continue;
                 next = p;
                 int known = has_key(found, p);
                 if (known < 0) return NULL;
@@ -1853,7 +1817,6 @@ static PyObject *NameChecker_collect_loose(NameChecker *self, PyObject *const *a
                 if (e > n || !IS_CJK(PyUnicode_READ(kind, data, i + k))) break;
                 int ahead = e == n || !IS_CJK(PyUnicode_READ(kind, data, e));
                 if (!ahead) ahead = any_word_at(&self->name_followers, text, kind, data, n, e);
-                if (ahead < 0) return NULL;
                 if (ahead) {
                     end = e;
                     break;
@@ -1869,14 +1832,10 @@ static PyObject *NameChecker_collect_loose(NameChecker *self, PyObject *const *a
                 int ok = sl && given >= 1 && given <= 2;
                 for (Py_ssize_t j = p + sl; ok && j < end; j++) ok = !BIT(self->g1_stop, PyUnicode_READ(kind, data, j));
                 if (ok) {
-                    int veto = vetoed(self, text, kind, data, n, p, end);
-                    if (veto < 0) return NULL;
-                    ok = !veto;
+                    ok = !vetoed(self, text, kind, data, n, p, end);
                 }
                 if (ok && p == 0) {
-                    int follows = any_word_at(&self->start_followers, text, kind, data, n, end);
-                    if (follows < 0) return NULL;
-                    ok = follows;
+                    ok = any_word_at(&self->start_followers, text, kind, data, n, end);
                 }
                 if (ok && (add_found(found, p, end, given == 2 ? 0.75 : 0.65) < 0 || set_int(strict, p, 2) < 0))
                     return NULL;
@@ -1885,23 +1844,6 @@ static PyObject *NameChecker_collect_loose(NameChecker *self, PyObject *const *a
         i = next;
     }
     Py_RETURN_NONE;
-}
-
-static int fill_chars_of(PyObject *chars, uint8_t *map, const char *what) {
-    if (!PyUnicode_Check(chars)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a str", what);
-        return -1;
-    }
-    memset(map, 0, BMP / 8);
-    for (Py_ssize_t j = 0; j < PyUnicode_GET_LENGTH(chars); j++) {
-        Py_UCS4 c = PyUnicode_READ_CHAR(chars, j);
-        if (c >= BMP) {
-            PyErr_Format(PyExc_ValueError, "%s: characters beyond U+FFFF are not supported", what);
-            return -1;
-        }
-        set_bit(map, c);
-    }
-    return 0;
 }
 
 /* configure_scans(prefix_words, weak_words, title_words, name_followers, start_followers, ren_words,
@@ -1924,9 +1866,9 @@ static PyObject *NameChecker_configure_scans(NameChecker *self, PyObject *args, 
         fill_wordset(&self->start_followers, start_followers, "start_followers") < 0 ||
         fill_wordset(&self->ren_words, ren_words, "ren_words") < 0 ||
         fill_wordset(&self->ren_roles, ren_roles, "ren_roles") < 0 ||
-        fill_chars_of(all_heads, self->all_heads, "all_heads") < 0 ||
-        fill_chars_of(surname_heads, self->surname_heads, "surname_heads") < 0 ||
-        fill_chars_of(list_sep, self->list_sep, "list_sep") < 0)
+        fill_bitmap(all_heads, self->all_heads, "all_heads") < 0 ||
+        fill_bitmap(surname_heads, self->surname_heads, "surname_heads") < 0 ||
+        fill_bitmap(list_sep, self->list_sep, "list_sep") < 0)
         return NULL;
     self->scans_configured = 1;
     Py_RETURN_NONE;
