@@ -425,7 +425,7 @@ class PersonDetector:
                 if (
                     p == m.start() + 1
                     and text[m.start() : p + 1] in _REN_WORDS
-                    and not any(text.endswith(role, 0, p) for role in _REN_ROLES)
+                    and not text.endswith(_REN_ROLES, 0, p)
                 ):
                     continue
                 self._names_from(text, p, found)
