@@ -53,6 +53,14 @@ def _python(text: str, lo: int, hi: int) -> list[int]:
     return lexicon._boundary_list_python(text, lo, hi, lexicon._get())
 
 
+def _realistic_and_alpaca(count: int, seed: int) -> list[str]:
+    """``count`` texts of the realistic corpus (``seed``), then the first ``count`` records of
+    ``alpaca_zh_demo`` (instruction, input and output joined): bank text and ordinary text."""
+    texts = [record.text for record in generate_realistic(count, seed)]
+    records = json.loads(ALPACA_ZH.read_text("utf-8"))[:count]
+    return texts + [r["instruction"] + r["input"] + r["output"] for r in records]
+
+
 @functools.cache
 def _native():
     lex = lexicon._get()
@@ -143,10 +151,7 @@ def test_the_name_detector_finds_the_same_names_either_way(monkeypatch: pytest.M
 def _candidates() -> list[tuple[str, int, int, int, bool]]:
     """Every candidate the name detector checks on realistic bank text and on alpaca_zh_demo, and
     random ones (any start and end, any strictness, titled or not) on the same texts."""
-    texts = [record.text for record in generate_realistic(300, 17)]
-    texts += [
-        r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:300]
-    ]
+    texts = _realistic_and_alpaca(300, 17)
     calls: list[tuple[str, int, int, int, bool]] = []
 
     def record(*args):
@@ -262,10 +267,7 @@ def test_the_name_check_refuses_bad_arguments() -> None:
 
 def test_name_at_equals_the_python_one_at_every_position() -> None:
     checker = person._build_native_checker()
-    texts = [record.text for record in generate_realistic(150, 29)]
-    texts += [
-        r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:150]
-    ]
+    texts = _realistic_and_alpaca(150, 29)
     texts += [
         "向王经理",
         "于张先生处",
@@ -322,10 +324,7 @@ def test_the_name_scans_find_what_the_python_ones_find(pieces: list[str]) -> Non
 
 
 def test_the_name_scans_find_what_the_python_ones_find_on_bank_text() -> None:
-    texts = [record.text for record in generate_realistic(300, 41)]
-    texts += [
-        r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:300]
-    ]
+    texts = _realistic_and_alpaca(300, 41)
     checker = person._build_native_checker()
     detector = person.PersonDetector()
     total = 0
@@ -346,10 +345,7 @@ def test_the_name_scans_find_what_the_python_ones_find_on_bank_text() -> None:
 def test_the_resolution_of_candidates_equals_the_python_one() -> None:
     """NameChecker.resolve gives the spans PersonDetector._resolve_python gives from the same candidates
     (every candidate of realistic text and alpaca_zh_demo, minority names and titles among them)."""
-    texts = [record.text for record in generate_realistic(300, 43)]
-    texts += [
-        r["instruction"] + r["input"] + r["output"] for r in json.loads(ALPACA_ZH.read_text("utf-8"))[:300]
-    ]
+    texts = _realistic_and_alpaca(300, 43)
     checker = person._build_native_checker()
     detector = person.PersonDetector()
     kinds = {"spans": 0, "minority": 0, "titled": 0}
